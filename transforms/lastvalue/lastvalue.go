@@ -1,0 +1,203 @@
+// Package lastvalue keeps, per key and period, the record with the greatest event time, and emits an
+// Update (old value, new value, version) every time that record changes: the streaming form of SQL's
+// last_value over a partition, robust to any arrival order and bundling.
+//
+// Order. A record replaces the current one when it is later in event time; on equal event times the
+// greater Payload bytes win (ordered.Less). Payloads are canonical encodings of the parsed record, so
+// the same input in any line order and any bundling gives the same final values.
+//
+// Periods and expiry. A Record names a Period (e.g. the start of its day; 0 when a key has only one)
+// and an Expiry: the last event time (ms) at which that period can still change. Once the watermark
+// passes Expiry (an event-time timer at Expiry+1) the period's record is dropped from state. What
+// stays per key is 24 bytes: the version counter and the watermark seen by the timer. A record that
+// arrives for a period whose Expiry is before that watermark is late: it goes to the dead-letter
+// output with reason "late" and changes nothing. In a bounded run the watermark only moves at the end,
+// so nothing is late.
+//
+// Speed. Records are batched per key per bundle (state/batch), so state is read and written and the
+// timer set once per key per bundle, and one Update per key and period per bundle carries the net
+// change.
+package lastvalue
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/ordered"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.Function1x2(keyOf)
+	register.Emitter2[string, Record]()
+	batch.Register[Record]()
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Record, func(Update), func(validate.DeadLetter), error](&lastValueFn{})
+	register.Emitter1[Update]()
+	register.Emitter1[validate.DeadLetter]()
+}
+
+// Record is one input record.
+type Record struct {
+	Key     string // the entity, e.g. a user id
+	Period  int64  // the period within the key; records of different periods are independent
+	TS      int64  // event time, epoch ms
+	Expiry  int64  // the last event time (ms) at which the period can still change
+	Payload []byte // the record's canonical encoding; also the tie-breaker
+}
+
+// Newer reports whether r replaces cur: later event time, or equal and greater payload.
+func Newer(r, cur Record) bool {
+	return ordered.Less(ordered.Item{TS: cur.TS, Tie: cur.Payload}, ordered.Item{TS: r.TS, Tie: r.Payload})
+}
+
+// Update is one change of a key's period value.
+type Update struct {
+	Old     Record // the value replaced; meaningful when HasOld
+	HasOld  bool
+	New     Record
+	Version int64 // per key: 1, 2, 3, ... over all its periods
+}
+
+type keyState struct {
+	Open      []Record // the current record of each open period
+	Version   int64
+	Fired     bool  // a timer has fired, so Watermark is known
+	Watermark int64 // the input watermark is at least this (ms)
+}
+
+func keyOf(r Record) (string, Record) { return r.Key, r }
+
+// PerKey computes the last value per key and period. It returns the updates and the dead letters of
+// late records (Raw is the record's payload). The input must be in the global window.
+func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollection) {
+	s = s.Scope("lastvalue.PerKey")
+	keyed := beam.ParDo(s, keyOf, records)
+	batches := batch.PerKey[Record](s, keyed, 0)
+	return beam.ParDo2(s, newLastValueFn(), batches)
+}
+
+func newLastValueFn() *lastValueFn {
+	return &lastValueFn{State: state.MakeValueState[keyState]("lastvalue"), Expiry: timers.InEventTime("expiry")}
+}
+
+type lastValueFn struct {
+	State  state.Value[keyState]
+	Expiry timers.EventTime
+}
+
+func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("lastvalue: reading state of key: %w", err)
+	}
+	before, hadTimer := nextExpiry(st.Open)
+	best := map[int64]Record{}
+	for _, r := range recs {
+		if st.Fired && r.Expiry < st.Watermark {
+			validate.CountDeadLetter(ctx, validate.Late)
+			dead(validate.DeadLetter{Reason: lateReason(r), Raw: string(r.Payload)})
+			continue
+		}
+		if b, ok := best[r.Period]; !ok || Newer(r, b) {
+			best[r.Period] = r
+		}
+	}
+	periods := make([]int64, 0, len(best))
+	for p := range best {
+		periods = append(periods, p)
+	}
+	sort.Slice(periods, func(i, j int) bool { return periods[i] < periods[j] })
+	changed := false
+	for _, p := range periods {
+		r := best[p]
+		i := indexOf(st.Open, p)
+		if i >= 0 && !Newer(r, st.Open[i]) {
+			continue
+		}
+		st.Version++
+		u := Update{New: r, Version: st.Version}
+		if i >= 0 {
+			u.Old, u.HasOld = st.Open[i], true
+			st.Open[i] = r
+		} else {
+			st.Open = append(st.Open, r)
+		}
+		emit(u)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	validate.Counter("lastvalue_updates").Inc(ctx, 1)
+	if err := f.State.Write(sp, st); err != nil {
+		return fmt.Errorf("lastvalue: writing state: %w", err)
+	}
+	if after, _ := nextExpiry(st.Open); !hadTimer || after != before {
+		f.Expiry.Set(tp, timerTime(after))
+	}
+	return nil
+}
+
+// OnTimer drops the periods whose Expiry the watermark has passed and remembers the watermark.
+func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("lastvalue: reading state on timer: %w", err)
+	}
+	wm := ts.Milliseconds()
+	if !st.Fired || wm > st.Watermark {
+		st.Fired, st.Watermark = true, wm
+	}
+	open := st.Open[:0]
+	for _, r := range st.Open {
+		if r.Expiry >= wm {
+			open = append(open, r)
+		}
+	}
+	st.Open = open
+	validate.Counter("lastvalue_expired").Inc(ctx, 1)
+	if next, ok := nextExpiry(st.Open); ok {
+		f.Expiry.Set(tp, timerTime(next))
+	}
+	return f.State.Write(sp, st)
+}
+
+func indexOf(open []Record, period int64) int {
+	for i, r := range open {
+		if r.Period == period {
+			return i
+		}
+	}
+	return -1
+}
+
+func nextExpiry(open []Record) (int64, bool) {
+	if len(open) == 0 {
+		return 0, false
+	}
+	m := open[0].Expiry
+	for _, r := range open[1:] {
+		m = min(m, r.Expiry)
+	}
+	return m, true
+}
+
+// timerTime is the firing time for a period that can change until expiry: the first instant after it.
+func timerTime(expiry int64) time.Time { return eventtime.Time(expiry + 1).ToTime() }
+
+func lateReason(r Record) string {
+	return fmt.Sprintf("%s: event time %s is in a period that closed at %s (allowed lateness passed)",
+		validate.Late, time.UnixMilli(r.TS).UTC().Format(time.RFC3339Nano), time.UnixMilli(r.Expiry).UTC().Format(time.RFC3339Nano))
+}
+
+// Key returns the key of the update's record.
+func (u Update) Key() string { return u.New.Key }

@@ -1,0 +1,39 @@
+package validate
+
+import (
+	"context"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+)
+
+// Namespace is the Beam metrics namespace of every finbeam counter.
+const Namespace = "finbeam"
+
+var (
+	countersMu sync.Mutex
+	counters   = map[string]beam.Counter{}
+)
+
+// Counter returns the finbeam counter with the given name.
+func Counter(name string) beam.Counter {
+	countersMu.Lock()
+	defer countersMu.Unlock()
+	c, ok := counters[name]
+	if !ok {
+		c = beam.NewCounter(Namespace, name)
+		counters[name] = c
+	}
+	return c
+}
+
+// CountDeadLetter counts one dead letter under "deadletter_<kind>".
+func CountDeadLetter(ctx context.Context, kind string) {
+	Counter("deadletter_"+kind).Inc(ctx, 1)
+}
+
+// Dead counts err's kind and emits the dead letter for raw: the one call a parse DoFn makes for a bad line.
+func Dead(ctx context.Context, err error, raw string, emit func(DeadLetter)) {
+	CountDeadLetter(ctx, Kind(err))
+	emit(Letter(err, raw))
+}

@@ -1,0 +1,208 @@
+// Package validate reads JSON input lines into typed records and routes the ones that cannot be read
+// to a dead-letter output.
+//
+// A line must be one JSON object. Fields are read through a Reader, which keeps the first error it
+// meets; the error names the field and the rule it broke, never the field's value, so a dead-letter
+// reason can be logged without leaking personal data such as a phone number.
+//
+// Type rules, shared by every finbeam pipeline:
+//   - a required integer is a JSON integer literal (12, -3); 12.0, 1e3 and "12" are wrong types;
+//   - a decimal is a JSON number or a string holding a plain decimal ("12.30"), read exactly;
+//   - a string is a JSON string; an optional field may be absent or null.
+package validate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/shopspring/decimal"
+)
+
+// Reasons for dead letters: the first word of DeadLetter.Reason and the suffix of the
+// "deadletter_<reason>" counter.
+const (
+	NotJSON      = "not_json"      // the line is not a JSON object
+	MissingField = "missing_field" // a required field is absent or null
+	WrongType    = "wrong_type"    // a field has the wrong JSON type
+	InvalidValue = "invalid_value" // the type is right but the value is not allowed
+	Late         = "late"          // the record's period had closed when it arrived
+)
+
+// DeadLetter is one record that could not be processed, with the reason.
+type DeadLetter struct {
+	Reason string `json:"reason"`
+	Raw    string `json:"raw"`
+}
+
+// Error is a validation failure of one field.
+type Error struct {
+	Kind  string // one of the reason constants
+	Field string // the JSON field name; empty for NotJSON
+	Msg   string // what rule was broken, without the field's value
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.Kind + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s: field %q %s", e.Kind, e.Field, e.Msg)
+}
+
+// Letter turns a parse error into a dead letter for raw.
+func Letter(err error, raw string) DeadLetter {
+	return DeadLetter{Reason: err.Error(), Raw: raw}
+}
+
+// Kind returns the reason constant of err: its Kind when it is an *Error, InvalidValue otherwise.
+func Kind(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.Kind
+	}
+	return InvalidValue
+}
+
+// Reader reads typed fields of one JSON object and remembers the first error.
+type Reader struct {
+	fields map[string]json.RawMessage
+	err    error
+}
+
+// NewReader parses line as a JSON object. A line that is not one makes every read fail with NotJSON.
+func NewReader(line string) *Reader {
+	r := &Reader{}
+	b := bytes.TrimSpace([]byte(line))
+	if len(b) == 0 || b[0] != '{' {
+		r.err = &Error{Kind: NotJSON, Msg: "line is not a JSON object"}
+		return r
+	}
+	if err := json.Unmarshal(b, &r.fields); err != nil {
+		r.err = &Error{Kind: NotJSON, Msg: "line is not valid JSON"}
+	}
+	return r
+}
+
+// Err returns the first error met so far, or nil.
+func (r *Reader) Err() error { return r.err }
+
+func (r *Reader) fail(kind, field, msg string) {
+	if r.err == nil {
+		r.err = &Error{Kind: kind, Field: field, Msg: msg}
+	}
+}
+
+// raw returns the field's JSON text, or nil when it is absent or null (or an error was already met).
+func (r *Reader) raw(name string) json.RawMessage {
+	if r.err != nil {
+		return nil
+	}
+	v, ok := r.fields[name]
+	if !ok || string(v) == "null" {
+		return nil
+	}
+	return v
+}
+
+var (
+	intLiteral     = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+	numberLiteral  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+	decimalLiteral = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+)
+
+// OptInt reads an optional integer field; ok is false when it is absent or null.
+func (r *Reader) OptInt(name string) (v int64, ok bool) {
+	b := r.raw(name)
+	if b == nil {
+		return 0, false
+	}
+	if !intLiteral.Match(b) {
+		r.fail(WrongType, name, "must be a JSON integer")
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		r.fail(InvalidValue, name, "is out of the 64-bit integer range")
+		return 0, false
+	}
+	return v, true
+}
+
+// Int reads a required integer field.
+func (r *Reader) Int(name string) int64 {
+	v, ok := r.OptInt(name)
+	if !ok {
+		r.fail(MissingField, name, "is required")
+	}
+	return v
+}
+
+// OptString reads an optional string field; nil when it is absent or null.
+func (r *Reader) OptString(name string) *string {
+	b := r.raw(name)
+	if b == nil {
+		return nil
+	}
+	var s string
+	if b[0] != '"' || json.Unmarshal(b, &s) != nil {
+		r.fail(WrongType, name, "must be a JSON string")
+		return nil
+	}
+	return &s
+}
+
+// String reads a required string field; an empty string is allowed.
+func (r *Reader) String(name string) string {
+	s := r.OptString(name)
+	if s == nil {
+		r.fail(MissingField, name, "is required")
+		return ""
+	}
+	return *s
+}
+
+// NonEmptyString reads a required string field that must not be empty.
+func (r *Reader) NonEmptyString(name string) string {
+	s := r.String(name)
+	if r.err == nil && s == "" {
+		r.fail(InvalidValue, name, "must not be empty")
+	}
+	return s
+}
+
+// OptDecimal reads an optional decimal field: a JSON number or a string with a plain decimal.
+func (r *Reader) OptDecimal(name string) *decimal.Decimal {
+	b := r.raw(name)
+	if b == nil {
+		return nil
+	}
+	text := string(b)
+	if b[0] == '"' {
+		var s string
+		if json.Unmarshal(b, &s) != nil || !decimalLiteral.MatchString(s) {
+			r.fail(InvalidValue, name, `must be a decimal such as 12.30 or "12.30"`)
+			return nil
+		}
+		text = s
+	} else if !numberLiteral.MatchString(text) {
+		r.fail(WrongType, name, "must be a JSON number or a decimal string")
+		return nil
+	}
+	d, err := decimal.NewFromString(text)
+	if err != nil {
+		r.fail(InvalidValue, name, "is not a valid decimal")
+		return nil
+	}
+	return &d
+}
+
+// Decimal reads a required decimal field.
+func (r *Reader) Decimal(name string) decimal.Decimal {
+	d := r.OptDecimal(name)
+	if d == nil {
+		r.fail(MissingField, name, "is required")
+		return decimal.Decimal{}
+	}
+	return *d
+}
