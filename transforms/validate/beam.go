@@ -2,9 +2,11 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 )
 
 // Namespace is the Beam metrics namespace of every finbeam counter.
@@ -37,3 +39,18 @@ func Dead(ctx context.Context, err error, raw string, emit func(DeadLetter)) {
 	CountDeadLetter(ctx, Kind(err))
 	emit(Letter(err, raw))
 }
+
+// JSON returns the dead letter as one JSON line.
+func (d DeadLetter) JSON() string {
+	b, _ := json.Marshal(d) // two strings: cannot fail
+	return string(b)
+}
+
+func encodeDeadLetter(d DeadLetter) string { return d.JSON() }
+
+// Lines encodes a PCollection<DeadLetter> as JSON lines.
+func Lines(s beam.Scope, dead beam.PCollection) beam.PCollection {
+	return beam.ParDo(s.Scope("validate.Lines"), encodeDeadLetter, dead)
+}
+
+func init() { register.Function1x1(encodeDeadLetter) }

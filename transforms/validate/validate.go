@@ -111,31 +111,32 @@ var (
 	decimalLiteral = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 )
 
-// OptInt reads an optional integer field; ok is false when it is absent or null.
-func (r *Reader) OptInt(name string) (v int64, ok bool) {
+// OptInt reads an optional integer field; nil when it is absent or null.
+func (r *Reader) OptInt(name string) *int64 {
 	b := r.raw(name)
 	if b == nil {
-		return 0, false
+		return nil
 	}
 	if !intLiteral.Match(b) {
 		r.fail(WrongType, name, "must be a JSON integer")
-		return 0, false
+		return nil
 	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
 		r.fail(InvalidValue, name, "is out of the 64-bit integer range")
-		return 0, false
+		return nil
 	}
-	return v, true
+	return &v
 }
 
 // Int reads a required integer field.
 func (r *Reader) Int(name string) int64 {
-	v, ok := r.OptInt(name)
-	if !ok {
+	v := r.OptInt(name)
+	if v == nil {
 		r.fail(MissingField, name, "is required")
+		return 0
 	}
-	return v
+	return *v
 }
 
 // OptString reads an optional string field; nil when it is absent or null.

@@ -1,0 +1,131 @@
+// Package jsonl reads and writes files of JSON lines on the local file system.
+//
+// Read takes a path or a glob and yields the non-blank lines (a trailing "\r" removed). Write appends
+// lines to one file: the file is created (or truncated) when the pipeline is constructed, and every
+// bundle appends its lines in one write at FinishBundle, under a process-wide lock per path. It is
+// meant for runs whose workers share the driver's file system (prism, a local Flink); on a cluster
+// write to Kafka, MySQL or BigQuery instead.
+package jsonl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // file:// and plain paths
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.Function3x0(nonBlank)
+	register.DoFn2x1[context.Context, string, error](&writeFn{})
+}
+
+// Match returns the files a path or glob names; no match is an error that names the pattern.
+func Match(pattern string) ([]string, error) {
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", pattern, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("input %q: no file matches", pattern)
+	}
+	return files, nil
+}
+
+// Read reads the non-blank lines of the files matching pattern, counting them as "read".
+func Read(s beam.Scope, pattern string) beam.PCollection {
+	s = s.Scope("jsonl.Read")
+	return beam.ParDo(s, nonBlank, textio.Read(s, pattern))
+}
+
+func nonBlank(ctx context.Context, line string, emit func(string)) {
+	line = strings.TrimRight(line, "\r")
+	if strings.TrimSpace(line) == "" {
+		return
+	}
+	validate.Counter("read").Inc(ctx, 1)
+	emit(line)
+}
+
+// Write appends the lines of a PCollection<string> to the file at path, creating or truncating it
+// (and its directory) now.
+func Write(s beam.Scope, path string, lines beam.PCollection) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	beam.ParDo0(s.Scope("jsonl.Write"), &writeFn{Path: path}, lines)
+	return nil
+}
+
+var fileLocks sync.Map // path -> *sync.Mutex
+
+type writeFn struct {
+	Path string
+	buf  []byte
+}
+
+func (f *writeFn) StartBundle() { f.buf = f.buf[:0] }
+
+func (f *writeFn) ProcessElement(ctx context.Context, line string) error {
+	f.buf = append(f.buf, line...)
+	f.buf = append(f.buf, '\n')
+	return nil
+}
+
+func (f *writeFn) FinishBundle() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	mu, _ := fileLocks.LoadOrStore(f.Path, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	file, err := os.OpenFile(f.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("jsonl: opening %q: %w", f.Path, err)
+	}
+	if _, err := file.Write(f.buf); err != nil {
+		file.Close()
+		return fmt.Errorf("jsonl: writing %q: %w", f.Path, err)
+	}
+	f.buf = f.buf[:0]
+	return file.Close()
+}
+
+// ReadMatching is Read after checking that pattern names at least one file, so a typo in a path is an
+// error at start-up that names it rather than an empty run.
+func ReadMatching(s beam.Scope, pattern string) (beam.PCollection, error) {
+	if _, err := Match(pattern); err != nil {
+		return beam.PCollection{}, err
+	}
+	return Read(s, pattern), nil
+}
+
+// Output is one file a pipeline writes.
+type Output struct {
+	Path  string
+	Lines beam.PCollection // PCollection<string>
+}
+
+// WriteAll writes each output; an output with an empty path is an error that says which.
+func WriteAll(s beam.Scope, outs ...Output) error {
+	for i, o := range outs {
+		if o.Path == "" {
+			return fmt.Errorf("output %d: no path given", i+1)
+		}
+		if err := Write(s, o.Path, o.Lines); err != nil {
+			return err
+		}
+	}
+	return nil
+}

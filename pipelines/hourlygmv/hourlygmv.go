@@ -1,0 +1,246 @@
+// Package hourlygmv computes the insurer's hourly operations figures (table hs_order; see
+// ../shared/DOMAIN.md, section 1): per hour, the total premium, the number of policies and the number
+// of policy holders, counting only each user's last order of the day.
+//
+// Input user_order, one JSON object per line:
+//
+//	id              integer, required: the user
+//	order_no        string, required, non-empty
+//	order_type      integer or null
+//	pay_time        integer epoch ms or null
+//	order_price     decimal or null
+//	customer_name   string or null
+//	customer_tel    string or null
+//	certificate_no  string or null
+//	gmt_created     integer epoch ms or null
+//	gmt_modified    integer epoch ms, required (event time)
+//	account_payble  decimal or null (sic: the column is spelled so)
+//
+// Rules. For each user id and calendar day of gmt_modified in Options.TimeZone, only the user's latest
+// order of the day counts: the greatest gmt_modified; on equal gmt_modified the order whose canonical
+// JSON encoding (fields in the order above, decimals normalised) is greater. It counts in the hour of
+// its gmt_modified. Per hour: biz_date ("yyyyMMddHH" in the time zone), total_premium = exact sum of
+// account_payble (null counts 0), policy_cnt = distinct order_no, policy_holder_cnt = distinct non-null
+// customer_tel. When a user's latest order changes, its old contribution is retracted: the old hour is
+// updated, or deleted when nothing counts there any more.
+//
+// Output: a changelog (transforms/changelog) of hs_order keyed by biz_date. A day's state is cleared
+// once the watermark passes the end of the day + AllowedLateness; an order of a closed day is
+// dead-lettered as late.
+package hourlygmv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/lastvalue"
+	"github.com/finbeam/finbeam/transforms/retract"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, lastvalue.Record), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter2[beam.EventTime, lastvalue.Record]()
+	register.DoFn2x1[lastvalue.Update, func(retract.Delta), error](&deltaFn{})
+	register.Emitter1[retract.Delta]()
+	register.Function2x1(toChange)
+	register.Emitter1[changelog.Change]()
+}
+
+// Defaults of Options.
+const (
+	DefaultTimeZone        = "UTC"
+	DefaultAllowedLateness = time.Hour
+)
+
+// KeyColumns are the primary-key columns of the output table.
+var KeyColumns = []string{"biz_date"}
+
+// Options configure the job.
+type Options struct {
+	Input           string        // user_order JSONL: a path or a glob (Pipeline only)
+	Output          string        // hs_order changelog JSONL (Pipeline only)
+	DeadLetter      string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	TimeZone        string        // IANA zone of days and hours; default "UTC"
+	AllowedLateness time.Duration // how long after a day ends its orders are still taken; default 1h
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.TimeZone == "" {
+		o.TimeZone = DefaultTimeZone
+	}
+	if _, err := eventtime.Load(o.TimeZone); err != nil {
+		return o, err
+	}
+	if o.AllowedLateness == 0 {
+		o.AllowedLateness = DefaultAllowedLateness
+	}
+	if o.AllowedLateness < 0 {
+		return o, fmt.Errorf("allowed lateness %v: must not be negative", o.AllowedLateness)
+	}
+	if o.DeadLetter == "" && o.Output != "" {
+		o.DeadLetter = o.Output + ".deadletter.jsonl"
+	}
+	return o, nil
+}
+
+// Order is one user_order record.
+type Order struct {
+	ID            int64        `json:"id"`
+	OrderNo       string       `json:"order_no"`
+	OrderType     *int64       `json:"order_type"`
+	PayTime       *int64       `json:"pay_time"`
+	OrderPrice    *json.Number `json:"order_price"`
+	CustomerName  *string      `json:"customer_name"`
+	CustomerTel   *string      `json:"customer_tel"`
+	CertificateNo *string      `json:"certificate_no"`
+	GmtCreated    *int64       `json:"gmt_created"`
+	GmtModified   int64        `json:"gmt_modified"`
+	AccountPayble *json.Number `json:"account_payble"`
+}
+
+// ParseOrder reads one user_order line.
+func ParseOrder(line string) (Order, error) {
+	r := validate.NewReader(line)
+	o := Order{
+		ID:            r.Int("id"),
+		OrderNo:       r.NonEmptyString("order_no"),
+		OrderType:     r.OptInt("order_type"),
+		PayTime:       r.OptInt("pay_time"),
+		OrderPrice:    validate.OptMoney(r.OptDecimal("order_price")),
+		CustomerName:  r.OptString("customer_name"),
+		CustomerTel:   r.OptString("customer_tel"),
+		CertificateNo: r.OptString("certificate_no"),
+		GmtCreated:    r.OptInt("gmt_created"),
+		GmtModified:   r.Int("gmt_modified"),
+		AccountPayble: validate.OptMoney(r.OptDecimal("account_payble")),
+	}
+	return o, r.Err()
+}
+
+// Row is one row of hs_order.
+type Row struct {
+	BizDate         string      `json:"biz_date"`
+	TotalPremium    json.Number `json:"total_premium"`
+	PolicyCnt       int64       `json:"policy_cnt"`
+	PolicyHolderCnt int64       `json:"policy_holder_cnt"`
+}
+
+// Build computes the hs_order changelog (PCollection<changelog.Change>) and the dead letters
+// (PCollection<validate.DeadLetter>) from user_order lines (PCollection<string>).
+func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("hourlygmv")
+	records, bad := beam.ParDo2(s, &parseFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
+	updates, late := lastvalue.PerKey(s, records)
+	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
+	return beam.ParDo(s, toChange, retract.PerKey(s, deltas)), beam.Flatten(s, bad, late), nil
+}
+
+// Pipeline builds the job from files: Options.Input to Options.Output and Options.DeadLetter.
+func Pipeline(opts Options) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	in, err := jsonl.ReadMatching(s, opts.Input)
+	if err != nil {
+		return nil, err
+	}
+	changes, dead, err := Build(s, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts, _ = opts.withDefaults()
+	return p, jsonl.WriteAll(s, jsonl.Output{Path: opts.Output, Lines: changelog.Lines(s, changes)},
+		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
+}
+
+// parseFn reads orders and keys them by user, with the user's day as the period.
+type parseFn struct {
+	TimeZone          string
+	AllowedLatenessMs int64
+	loc               *time.Location
+}
+
+func (f *parseFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, lastvalue.Record), dead func(validate.DeadLetter)) {
+	o, err := ParseOrder(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	payload, _ := json.Marshal(o) // numbers and strings: cannot fail
+	dayStart, dayEnd := eventtime.Day(o.GmtModified, f.loc)
+	emit(eventtime.Time(o.GmtModified), lastvalue.Record{
+		Key: fmt.Sprint(o.ID), Period: dayStart, TS: o.GmtModified, Expiry: dayEnd - 1 + f.AllowedLatenessMs, Payload: payload,
+	})
+}
+
+// deltaFn turns a change of a user's last order into contributions to hours: retract the old, add the new.
+type deltaFn struct {
+	TimeZone string
+	loc      *time.Location
+}
+
+func (f *deltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *deltaFn) ProcessElement(u lastvalue.Update, emit func(retract.Delta)) error {
+	if u.HasOld {
+		d, err := f.delta(u.Old, -1)
+		if err != nil {
+			return err
+		}
+		emit(d)
+	}
+	d, err := f.delta(u.New, +1)
+	if err != nil {
+		return err
+	}
+	emit(d)
+	return nil
+}
+
+func (f *deltaFn) delta(r lastvalue.Record, sign int64) (retract.Delta, error) {
+	var o Order
+	if err := json.Unmarshal(r.Payload, &o); err != nil {
+		return retract.Delta{}, fmt.Errorf("hourlygmv: decoding order of user %s: %w", r.Key, err)
+	}
+	premium := "0"
+	if o.AccountPayble != nil {
+		premium = o.AccountPayble.String()
+	}
+	var tels []string
+	if o.CustomerTel != nil {
+		tels = []string{*o.CustomerTel}
+	}
+	return retract.Delta{
+		Key: eventtime.HourKey(o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry,
+		Sums: []string{premium}, Distinct: [][]string{{o.OrderNo}, tels},
+	}, nil
+}
+
+func toChange(a retract.Agg, emit func(changelog.Change)) error {
+	var c changelog.Change
+	var err error
+	if a.Deleted {
+		c, err = changelog.Delete(a.Key, a.Version, map[string]string{"biz_date": a.Key})
+	} else {
+		c, err = changelog.Upsert(a.Key, a.Version, Row{
+			BizDate: a.Key, TotalPremium: json.Number(a.Sums[0]), PolicyCnt: a.Distinct[0], PolicyHolderCnt: a.Distinct[1],
+		})
+	}
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
+}

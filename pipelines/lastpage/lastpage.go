@@ -1,0 +1,170 @@
+// Package lastpage keeps each user's last visited page per device, the feature the insurer's
+// recommendation system reads (table user_last_log; see ../shared/DOMAIN.md, section 1).
+//
+// Input user_log, one JSON object per line:
+//
+//	log_time         integer epoch ms, required (event time)
+//	device_id        string or null
+//	account_id       string or null; rows without an account (null or "") are filtered out and counted
+//	bury_point_type  string or null
+//	page_name        string or null
+//
+// Output: a changelog (transforms/changelog) of user_last_log keyed by (account_id, device_id); a null
+// device_id is a key value of its own. Per key the row with the greatest log_time wins whatever the
+// arrival order; on equal log_time the row whose canonical JSON encoding (the parsed fields in the
+// order above, as Go's encoding/json writes them) is greater wins.
+//
+// Lines that are not valid JSON objects or break a field rule go to the dead-letter output (a line is
+// validated before the account filter). A key's row leaves state once the watermark passes its
+// log_time + AllowedLateness; a record older than that is dead-lettered as late.
+package lastpage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/lastvalue"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, lastvalue.Record), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter2[beam.EventTime, lastvalue.Record]()
+	register.Function2x1(toChange)
+	register.Emitter1[changelog.Change]()
+}
+
+// DefaultAllowedLateness is Options.AllowedLateness when it is zero.
+const DefaultAllowedLateness = time.Hour
+
+// KeyColumns are the primary-key columns of the output table.
+var KeyColumns = []string{"account_id", "device_id"}
+
+// Options configure the job.
+type Options struct {
+	Input           string        // user_log JSONL: a path or a glob (Pipeline only)
+	Output          string        // user_last_log changelog JSONL (Pipeline only)
+	DeadLetter      string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	AllowedLateness time.Duration // how long after a row's log_time it may still be replaced; default 1h
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.AllowedLateness == 0 {
+		o.AllowedLateness = DefaultAllowedLateness
+	}
+	if o.AllowedLateness < 0 {
+		return o, fmt.Errorf("allowed lateness %v: must not be negative", o.AllowedLateness)
+	}
+	if o.DeadLetter == "" && o.Output != "" {
+		o.DeadLetter = o.Output + ".deadletter.jsonl"
+	}
+	return o, nil
+}
+
+// Log is one user_log record.
+type Log struct {
+	LogTime       int64   `json:"log_time"`
+	DeviceID      *string `json:"device_id"`
+	AccountID     *string `json:"account_id"`
+	BuryPointType *string `json:"bury_point_type"`
+	PageName      *string `json:"page_name"`
+}
+
+// ParseLog reads one user_log line.
+func ParseLog(line string) (Log, error) {
+	r := validate.NewReader(line)
+	l := Log{
+		LogTime:       r.Int("log_time"),
+		DeviceID:      r.OptString("device_id"),
+		AccountID:     r.OptString("account_id"),
+		BuryPointType: r.OptString("bury_point_type"),
+		PageName:      r.OptString("page_name"),
+	}
+	return l, r.Err()
+}
+
+// Key is the encoded primary key (account_id, device_id): a JSON array, so null differs from "".
+func (l Log) Key() string {
+	b, _ := json.Marshal([]*string{l.AccountID, l.DeviceID})
+	return string(b)
+}
+
+// Row is one row of user_last_log.
+type Row struct {
+	AccountID     string  `json:"account_id"`
+	DeviceID      *string `json:"device_id"`
+	BuryPointType *string `json:"bury_point_type"`
+	PageName      *string `json:"page_name"`
+	LogTime       int64   `json:"log_time"`
+}
+
+// Build computes the user_last_log changelog (PCollection<changelog.Change>) and the dead letters
+// (PCollection<validate.DeadLetter>) from user_log lines (PCollection<string>).
+func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("lastpage")
+	records, bad := beam.ParDo2(s, &parseFn{AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
+	updates, late := lastvalue.PerKey(s, records)
+	return beam.ParDo(s, toChange, updates), beam.Flatten(s, bad, late), nil
+}
+
+// Pipeline builds the job from files: Options.Input to Options.Output and Options.DeadLetter.
+func Pipeline(opts Options) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	in, err := jsonl.ReadMatching(s, opts.Input)
+	if err != nil {
+		return nil, err
+	}
+	changes, dead, err := Build(s, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts, _ = opts.withDefaults()
+	return p, jsonl.WriteAll(s, jsonl.Output{Path: opts.Output, Lines: changelog.Lines(s, changes)},
+		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
+}
+
+type parseFn struct {
+	AllowedLatenessMs int64
+}
+
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, lastvalue.Record), dead func(validate.DeadLetter)) {
+	l, err := ParseLog(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	if l.AccountID == nil || *l.AccountID == "" {
+		validate.Counter("filtered").Inc(ctx, 1)
+		return
+	}
+	payload, _ := json.Marshal(l) // strings and integers: cannot fail
+	emit(eventtime.Time(l.LogTime), lastvalue.Record{
+		Key: l.Key(), TS: l.LogTime, Expiry: l.LogTime + f.AllowedLatenessMs, Payload: payload,
+	})
+}
+
+func toChange(u lastvalue.Update, emit func(changelog.Change)) error {
+	var l Log
+	if err := json.Unmarshal(u.New.Payload, &l); err != nil {
+		return fmt.Errorf("lastpage: decoding record of key %s: %w", u.Key(), err)
+	}
+	c, err := changelog.Upsert(u.Key(), u.Version, Row{
+		AccountID: *l.AccountID, DeviceID: l.DeviceID, BuryPointType: l.BuryPointType, PageName: l.PageName, LogTime: l.LogTime,
+	})
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
+}

@@ -1,0 +1,330 @@
+// Package premiumdrop alerts a business manager when a key user's insured amount drops, and writes
+// the new amount back to the key-user dimension (see ../shared/DOMAIN.md, section 1).
+//
+// Inputs, one JSON object per line. update_info:
+//
+//	id            integer, required: the user
+//	channel, open_id, event, creator, modifier   string or null
+//	now_premium   decimal, required
+//	gmt_modified  integer epoch ms, required (event time)
+//	now_info      string or null
+//
+// and the dimension of key users raw_info: id (integer, required), raw_premium (decimal, required),
+// raw_info (string or null). When the dimension holds an id twice, the row with the greater canonical
+// JSON encoding is used.
+//
+// Rules. Per key user, updates take effect in gmt_modified order whatever order they arrive in: they
+// are held in state until the watermark passes them (on equal gmt_modified, the update with the
+// smaller canonical JSON encoding first). For each update: if now_premium < raw_premium × (1 −
+// DropRatio), strictly, an alert {"id","raw_info","now_info","raw_premium","now_premium",
+// "gmt_modified"} is written with the dimension's values before the update; then, alert or not, the
+// user's dimension row becomes (now_premium, now_info) and an upsert of it goes to the dimension
+// changelog. Updates of users not in the dimension are counted ("not_key_user") and ignored.
+//
+// The dimension and the updates are one stream keyed by user (union and key-by, one state per user).
+// Dimension rows carry the minimum event time, so the watermark cannot pass an update before the
+// dimension has been read. State per key user is its dimension row and the position of the last
+// update applied; an update that arrives after a later one of the same user took effect can no longer
+// be applied in order and is dead-lettered as late. A user not in the dimension keeps no state once
+// its updates have fired.
+package premiumdrop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/ordered"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.Function4x0(parseUpdate)
+	register.Function4x0(parseDim)
+	register.Emitter3[beam.EventTime, string, Event]()
+	batch.Register[Event]()
+	register.DoFn8x1[context.Context, state.Provider, timers.Provider, string, []Event, func(string), func(changelog.Change), func(validate.DeadLetter), error](&dropFn{})
+	register.Emitter1[string]()
+	register.Emitter1[changelog.Change]()
+	register.Emitter1[validate.DeadLetter]()
+}
+
+// DefaultDropRatio is Options.DropRatio when it is empty.
+const DefaultDropRatio = "0.15"
+
+// DimKeyColumns are the primary-key columns of the dimension changelog.
+var DimKeyColumns = []string{"id"}
+
+// Options configure the job.
+type Options struct {
+	Input      string // update_info JSONL: a path or a glob (Pipeline only)
+	Dim        string // raw_info JSONL: a path or a glob (Pipeline only)
+	Output     string // alerts JSONL (Pipeline only)
+	DimOutput  string // dimension changelog JSONL; default Output + ".dim.jsonl"
+	DeadLetter string // dead letters JSONL; default Output + ".deadletter.jsonl"
+	DropRatio  string // decimal in [0, 1): alert when now < raw × (1 − DropRatio); default "0.15"
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.DropRatio == "" {
+		o.DropRatio = DefaultDropRatio
+	}
+	r, err := decimal.NewFromString(o.DropRatio)
+	if err != nil || r.IsNegative() || r.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+		return o, fmt.Errorf("drop ratio %q: must be a decimal in [0, 1)", o.DropRatio)
+	}
+	if o.Output != "" {
+		if o.DimOutput == "" {
+			o.DimOutput = o.Output + ".dim.jsonl"
+		}
+		if o.DeadLetter == "" {
+			o.DeadLetter = o.Output + ".deadletter.jsonl"
+		}
+	}
+	return o, nil
+}
+
+// Update is one update_info record.
+type Update struct {
+	ID          int64       `json:"id"`
+	Channel     *string     `json:"channel"`
+	OpenID      *string     `json:"open_id"`
+	Event       *string     `json:"event"`
+	NowPremium  json.Number `json:"now_premium"`
+	Creator     *string     `json:"creator"`
+	Modifier    *string     `json:"modifier"`
+	GmtModified int64       `json:"gmt_modified"`
+	NowInfo     *string     `json:"now_info"`
+}
+
+// ParseUpdate reads one update_info line.
+func ParseUpdate(line string) (Update, error) {
+	r := validate.NewReader(line)
+	u := Update{
+		ID:          r.Int("id"),
+		Channel:     r.OptString("channel"),
+		OpenID:      r.OptString("open_id"),
+		Event:       r.OptString("event"),
+		NowPremium:  validate.Money(r.Decimal("now_premium")),
+		Creator:     r.OptString("creator"),
+		Modifier:    r.OptString("modifier"),
+		GmtModified: r.Int("gmt_modified"),
+		NowInfo:     r.OptString("now_info"),
+	}
+	return u, r.Err()
+}
+
+// Dim is one row of the key-user dimension raw_info.
+type Dim struct {
+	ID         int64       `json:"id"`
+	RawPremium json.Number `json:"raw_premium"`
+	RawInfo    *string     `json:"raw_info"`
+}
+
+// ParseDim reads one raw_info line.
+func ParseDim(line string) (Dim, error) {
+	r := validate.NewReader(line)
+	d := Dim{ID: r.Int("id"), RawPremium: validate.Money(r.Decimal("raw_premium")), RawInfo: r.OptString("raw_info")}
+	return d, r.Err()
+}
+
+// Alert is one line of the alert output (table wechat_activity_user).
+type Alert struct {
+	ID          int64       `json:"id"`
+	RawInfo     *string     `json:"raw_info"`
+	NowInfo     *string     `json:"now_info"`
+	RawPremium  json.Number `json:"raw_premium"`
+	NowPremium  json.Number `json:"now_premium"`
+	GmtModified int64       `json:"gmt_modified"`
+}
+
+// Event is a dimension row or an update on its way to the per-user state.
+type Event struct {
+	IsDim   bool
+	TS      int64  // gmt_modified of an update
+	Payload []byte // canonical JSON of the Dim or Update
+}
+
+// Build computes the alerts (PCollection<string>, JSON lines), the dimension changelog
+// (PCollection<changelog.Change>) and the dead letters from update_info and raw_info lines.
+func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, dimChanges, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("premiumdrop")
+	ue, badU := beam.ParDo2(s, parseUpdate, updates)
+	de, badD := beam.ParDo2(s, parseDim, dims)
+	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
+	alerts, dimChanges, late := beam.ParDo3(s, &dropFn{
+		DropRatio: opts.DropRatio,
+		State:     state.MakeValueState[userState]("user"),
+		Due:       timers.InEventTime("due"),
+	}, batches)
+	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
+}
+
+// Pipeline builds the job from files: Options.Input and Options.Dim to Options.Output,
+// Options.DimOutput and Options.DeadLetter.
+func Pipeline(opts Options) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	updates, err := jsonl.ReadMatching(s, opts.Input)
+	if err != nil {
+		return nil, err
+	}
+	dims, err := jsonl.ReadMatching(s, opts.Dim)
+	if err != nil {
+		return nil, fmt.Errorf("dimension: %w", err)
+	}
+	alerts, dimChanges, dead, err := Build(s, updates, dims, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts, _ = opts.withDefaults()
+	return p, jsonl.WriteAll(s, jsonl.Output{Path: opts.Output, Lines: alerts},
+		jsonl.Output{Path: opts.DimOutput, Lines: changelog.Lines(s, dimChanges)},
+		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
+}
+
+func parseUpdate(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+	u, err := ParseUpdate(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	b, _ := json.Marshal(u) // strings and numbers: cannot fail
+	emit(eventtime.Time(u.GmtModified), fmt.Sprint(u.ID), Event{TS: u.GmtModified, Payload: b})
+}
+
+func parseDim(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+	d, err := ParseDim(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	b, _ := json.Marshal(d)
+	// The minimum event time holds the watermark back until every dimension row has been read.
+	emit(mtime.MinTimestamp, fmt.Sprint(d.ID), Event{IsDim: true, Payload: b})
+}
+
+type userState struct {
+	HasDim  bool
+	Dim     []byte // canonical JSON of the user's current dimension row
+	Applied bool   // an update has taken effect; Last is its position
+	Last    ordered.Item
+	Pending ordered.Buffer // updates waiting for the watermark; Tie is the update's JSON
+	Version int64
+}
+
+type dropFn struct {
+	DropRatio string
+	State     state.Value[userState]
+	Due       timers.EventTime
+
+	keep decimal.Decimal // 1 − DropRatio
+}
+
+func (f *dropFn) Setup() error {
+	r, err := decimal.NewFromString(f.DropRatio)
+	if err != nil {
+		return fmt.Errorf("premiumdrop: drop ratio: %w", err)
+	}
+	f.keep = decimal.NewFromInt(1).Sub(r)
+	return nil
+}
+
+func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, events []Event, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("premiumdrop: reading state: %w", err)
+	}
+	before, hadDue := st.Pending.Min()
+	for _, e := range events {
+		switch {
+		case e.IsDim && st.Applied:
+			validate.Counter("dim_after_updates").Inc(ctx, 1)
+		case e.IsDim:
+			if !st.HasDim || bytes.Compare(e.Payload, st.Dim) > 0 {
+				st.HasDim, st.Dim = true, e.Payload
+			}
+		case st.Applied && !ordered.Less(st.Last, ordered.Item{TS: e.TS, Tie: e.Payload}):
+			validate.CountDeadLetter(ctx, validate.Late)
+			dead(validate.DeadLetter{Reason: validate.Late + ": an update of this user with a later gmt_modified has already taken effect", Raw: string(e.Payload)})
+		default:
+			st.Pending.Add(ordered.Item{TS: e.TS, Tie: e.Payload})
+		}
+	}
+	if err := f.State.Write(sp, st); err != nil {
+		return fmt.Errorf("premiumdrop: writing state: %w", err)
+	}
+	if next, ok := st.Pending.Min(); ok && (!hadDue || next != before) {
+		f.Due.Set(tp, dueTime(next))
+	}
+	return nil
+}
+
+// OnTimer applies, in order, the updates the watermark has passed.
+func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("premiumdrop: reading state on timer: %w", err)
+	}
+	for _, it := range st.Pending.PopThrough(ts.Milliseconds() - 1) {
+		if !st.HasDim {
+			validate.Counter("not_key_user").Inc(ctx, 1)
+			continue
+		}
+		if err := f.apply(ctx, &st, it, alerts, changes); err != nil {
+			return err
+		}
+	}
+	if !st.HasDim && st.Pending.Len() == 0 {
+		return f.State.Clear(sp)
+	}
+	if next, ok := st.Pending.Min(); ok {
+		f.Due.Set(tp, dueTime(next))
+	}
+	return f.State.Write(sp, st)
+}
+
+func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, alerts func(string), changes func(changelog.Change)) error {
+	var d Dim
+	var u Update
+	if err := json.Unmarshal(st.Dim, &d); err != nil {
+		return fmt.Errorf("premiumdrop: decoding dimension row: %w", err)
+	}
+	if err := json.Unmarshal(it.Tie, &u); err != nil {
+		return fmt.Errorf("premiumdrop: decoding update: %w", err)
+	}
+	raw, now := decimal.RequireFromString(d.RawPremium.String()), decimal.RequireFromString(u.NowPremium.String())
+	if now.LessThan(raw.Mul(f.keep)) {
+		a, _ := json.Marshal(Alert{ID: u.ID, RawInfo: d.RawInfo, NowInfo: u.NowInfo, RawPremium: d.RawPremium, NowPremium: u.NowPremium, GmtModified: u.GmtModified})
+		validate.Counter("alerts").Inc(ctx, 1)
+		alerts(string(a))
+	}
+	next := Dim{ID: d.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}
+	st.Dim, _ = json.Marshal(next)
+	st.Applied, st.Last = true, it
+	st.Version++
+	c, err := changelog.Upsert(fmt.Sprint(d.ID), st.Version, next)
+	if err != nil {
+		return err
+	}
+	changes(c)
+	return nil
+}
+
+// dueTime is the timer for an update at ts: the first instant the watermark has passed ts.
+func dueTime(ts int64) time.Time { return eventtime.Time(ts + 1).ToTime() }

@@ -1,0 +1,175 @@
+// Package changelog is finbeam's output format for tables that change: one JSON object per line,
+//
+//	{"op": "upsert", <row columns>, "version": 3}
+//	{"op": "delete", <primary-key columns>, "version": 4}
+//
+// Applying the lines in order, the last line per primary key gives the final table (a delete removes
+// the row). "version" is an integer that grows with every change of that key, so a sink that receives
+// lines out of order (or twice, after a retry) can keep only the newest version of each key and still
+// end with the same table. The format is documented in docs/changelog.md.
+package changelog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.Function3x0(encode)
+	register.Emitter1[string]()
+}
+
+// Operations.
+const (
+	OpUpsert = "upsert"
+	OpDelete = "delete"
+)
+
+// Change is one line of a changelog.
+type Change struct {
+	Op      string // OpUpsert or OpDelete
+	Key     string // the primary key, encoded; sinks use it as a message or row key
+	Version int64  // grows with every change of Key
+	Row     []byte // a JSON object: every column on upsert, the key columns on delete
+}
+
+// Upsert makes an upsert of row (any value that marshals to a JSON object).
+func Upsert(key string, version int64, row any) (Change, error) {
+	b, err := json.Marshal(row)
+	if err != nil {
+		return Change{}, fmt.Errorf("changelog: encoding row of key %s: %w", key, err)
+	}
+	return Change{Op: OpUpsert, Key: key, Version: version, Row: b}, nil
+}
+
+// Delete makes a delete; keyRow holds the primary-key columns.
+func Delete(key string, version int64, keyRow any) (Change, error) {
+	c, err := Upsert(key, version, keyRow)
+	c.Op = OpDelete
+	return c, err
+}
+
+// JSON returns the change as one changelog line (without the newline).
+func (c Change) JSON() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"op":`)
+	b.WriteString(strconv.Quote(c.Op))
+	if inner := bytes.TrimSpace(c.Row); len(inner) > 2 {
+		b.WriteByte(',')
+		b.Write(inner[1 : len(inner)-1])
+	}
+	b.WriteString(`,"version":`)
+	b.WriteString(strconv.FormatInt(c.Version, 10))
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func encode(ctx context.Context, c Change, emit func(string)) {
+	validate.Counter("emitted").Inc(ctx, 1)
+	emit(string(c.JSON()))
+}
+
+// Lines encodes a PCollection<Change> as changelog lines, counting them as "emitted".
+func Lines(s beam.Scope, changes beam.PCollection) beam.PCollection {
+	return beam.ParDo(s.Scope("changelog.Lines"), encode, changes)
+}
+
+// Table is the result of applying a changelog.
+type Table struct {
+	keyCols  []string
+	rows     map[string]map[string]json.RawMessage
+	versions map[string]int64
+}
+
+// Read applies the changelog lines of r in order. keyCols name the primary-key columns. A line whose
+// version is not greater than the last one of its key is an error: it means the changelog was written
+// out of order.
+func Read(r io.Reader, keyCols ...string) (*Table, error) {
+	t := &Table{keyCols: keyCols, rows: map[string]map[string]json.RawMessage{}, versions: map[string]int64{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := t.apply(sc.Bytes()); err != nil {
+			return nil, fmt.Errorf("changelog line %d: %w", n, err)
+		}
+	}
+	return t, sc.Err()
+}
+
+func (t *Table) apply(line []byte) error {
+	var row map[string]json.RawMessage
+	if err := json.Unmarshal(line, &row); err != nil {
+		return err
+	}
+	var op string
+	var version int64
+	if err := json.Unmarshal(row["op"], &op); err != nil {
+		return fmt.Errorf("op: %w", err)
+	}
+	if err := json.Unmarshal(row["version"], &version); err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	delete(row, "op")
+	delete(row, "version")
+	key, err := t.key(row)
+	if err != nil {
+		return err
+	}
+	if prev, ok := t.versions[key]; ok && version <= prev {
+		return fmt.Errorf("key %s: version %d after version %d", key, version, prev)
+	}
+	t.versions[key] = version
+	switch op {
+	case OpUpsert:
+		t.rows[key] = row
+	case OpDelete:
+		delete(t.rows, key)
+	default:
+		return fmt.Errorf("op %q, want upsert or delete", op)
+	}
+	return nil
+}
+
+func (t *Table) key(row map[string]json.RawMessage) (string, error) {
+	parts := make([]json.RawMessage, len(t.keyCols))
+	for i, c := range t.keyCols {
+		v, ok := row[c]
+		if !ok {
+			return "", fmt.Errorf("key column %q missing", c)
+		}
+		parts[i] = v
+	}
+	b, err := json.Marshal(parts)
+	return string(b), err
+}
+
+// Len returns the number of rows.
+func (t *Table) Len() int { return len(t.rows) }
+
+// Rows returns the rows sorted by primary key; each row maps a column to its JSON value.
+func (t *Table) Rows() []map[string]json.RawMessage {
+	keys := make([]string, 0, len(t.rows))
+	for k := range t.rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]map[string]json.RawMessage, len(keys))
+	for i, k := range keys {
+		out[i] = t.rows[k]
+	}
+	return out
+}

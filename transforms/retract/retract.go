@@ -1,0 +1,180 @@
+// Package retract is a retracting aggregate: per key, exact decimal sums and distinct counts over
+// contributions that can be added and later taken back, emitted as a changelog of aggregate rows.
+//
+// This is what a streaming SQL engine does for `SELECT k, SUM(x), COUNT(DISTINCT y) ... GROUP BY k`
+// over an updating input: when an upstream value changes, its old contribution is retracted (Sign -1)
+// and the new one added (Sign +1). Distinct counts are kept as multisets (value -> live count), so a
+// value counts while any live contribution holds it. When no contribution is live the row is deleted.
+//
+// Contributions may arrive in any order, even a retraction before its addition (Beam does not order
+// elements across bundles): the final row is the same, and intermediate rows are emitted only when the
+// row changes. Each emitted row carries a per-key version that grows with every change.
+//
+// Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
+// timer just after it clears the key's state. The upstream must not send a key contributions after
+// its expiry (lastvalue dead-letters late records before they become contributions).
+package retract
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.Function1x2(keyOf)
+	register.Emitter2[string, Delta]()
+	batch.Register[Delta]()
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, []Delta, func(Agg), error](&aggFn{})
+	register.Emitter1[Agg]()
+}
+
+// Delta is one contribution added (Sign +1) or retracted (Sign -1).
+type Delta struct {
+	Key      string
+	Sign     int64      // +1 or -1
+	Expiry   int64      // the last event time (ms) at which the key can change
+	Sums     []string   // one decimal per sum column
+	Distinct [][]string // per distinct column, the values this contribution holds (none for null)
+}
+
+// Agg is one version of a key's aggregate row.
+type Agg struct {
+	Key      string
+	Deleted  bool     // no contribution is live: the row is gone
+	Sums     []string // exact decimal sums, one per sum column
+	Distinct []int64  // distinct live values, one per distinct column
+	Count    int64    // live contributions
+	Version  int64
+}
+
+type aggState struct {
+	Count    int64
+	Sums     []string
+	Distinct []map[string]int64
+	Expiry   int64
+	Version  int64
+	Emitted  bool   // the last emitted row was an upsert
+	LastRow  string // the last emitted row, to emit only changes
+}
+
+func keyOf(d Delta) (string, Delta) { return d.Key, d }
+
+// PerKey aggregates a PCollection<Delta> in the global window into a changelog PCollection<Agg>.
+func PerKey(s beam.Scope, deltas beam.PCollection) beam.PCollection {
+	s = s.Scope("retract.PerKey")
+	batches := batch.PerKey[Delta](s, beam.ParDo(s, keyOf, deltas), 0)
+	return beam.ParDo(s, &aggFn{State: state.MakeValueState[aggState]("agg"), Clear: timers.InEventTime("clear")}, batches)
+}
+
+type aggFn struct {
+	State state.Value[aggState]
+	Clear timers.EventTime
+}
+
+func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, ds []Delta, emit func(Agg)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("retract: reading state: %w", err)
+	}
+	oldExpiry := st.Expiry
+	for _, d := range ds {
+		if err := st.apply(d); err != nil {
+			return fmt.Errorf("retract: key %q: %w", key, err)
+		}
+	}
+	row := st.row(key)
+	desc := fmt.Sprint(row.Sums, row.Distinct, row.Count)
+	switch {
+	case row.Count <= 0 && st.Emitted:
+		st.Emitted, st.LastRow = false, ""
+		st.Version++
+		emit(Agg{Key: key, Deleted: true, Version: st.Version})
+	case row.Count > 0 && (!st.Emitted || desc != st.LastRow):
+		st.Emitted, st.LastRow = true, desc
+		st.Version++
+		row.Version = st.Version
+		emit(row)
+	}
+	if err := f.State.Write(sp, st); err != nil {
+		return fmt.Errorf("retract: writing state: %w", err)
+	}
+	if st.Expiry != oldExpiry {
+		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
+	}
+	validate.Counter("retract_batches").Inc(ctx, 1)
+	return nil
+}
+
+// OnTimer clears the key once the watermark has passed its expiry.
+func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(Agg)) error {
+	validate.Counter("retract_expired").Inc(ctx, 1)
+	return f.State.Clear(sp)
+}
+
+func (st *aggState) apply(d Delta) error {
+	if d.Sign != 1 && d.Sign != -1 {
+		return fmt.Errorf("delta sign %d, want +1 or -1", d.Sign)
+	}
+	if len(st.Sums) == 0 && len(st.Distinct) == 0 {
+		st.Sums = make([]string, len(d.Sums))
+		st.Distinct = make([]map[string]int64, len(d.Distinct))
+	}
+	if len(d.Sums) != len(st.Sums) || len(d.Distinct) != len(st.Distinct) {
+		return fmt.Errorf("delta has %d sums and %d distinct columns, the key has %d and %d",
+			len(d.Sums), len(d.Distinct), len(st.Sums), len(st.Distinct))
+	}
+	st.Count += d.Sign
+	st.Expiry = max(st.Expiry, d.Expiry)
+	for i, s := range d.Sums {
+		x, err := decimal.NewFromString(s)
+		if err != nil {
+			return fmt.Errorf("sum column %d: %w", i, err)
+		}
+		acc := decimal.Zero
+		if st.Sums[i] != "" {
+			acc = decimal.RequireFromString(st.Sums[i])
+		}
+		st.Sums[i] = acc.Add(x.Mul(decimal.NewFromInt(d.Sign))).String()
+	}
+	for i, vals := range d.Distinct {
+		if st.Distinct[i] == nil {
+			st.Distinct[i] = map[string]int64{}
+		}
+		for _, v := range vals {
+			if n := st.Distinct[i][v] + d.Sign; n == 0 {
+				delete(st.Distinct[i], v)
+			} else {
+				st.Distinct[i][v] = n
+			}
+		}
+	}
+	return nil
+}
+
+func (st *aggState) row(key string) Agg {
+	a := Agg{Key: key, Count: st.Count, Sums: slices.Clone(st.Sums), Distinct: make([]int64, len(st.Distinct))}
+	for i, s := range a.Sums {
+		if s == "" {
+			a.Sums[i] = "0"
+		}
+	}
+	for i, m := range st.Distinct {
+		for _, n := range m {
+			if n > 0 { // a value whose retraction came before its addition is not live
+				a.Distinct[i]++
+			}
+		}
+	}
+	return a
+}
