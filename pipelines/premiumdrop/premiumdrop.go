@@ -52,8 +52,8 @@ import (
 )
 
 func init() {
-	register.Function4x0(parseUpdate)
-	register.Function4x0(parseDim)
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseUpdateFn{})
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseDimFn{})
 	register.Emitter3[beam.EventTime, string, Event]()
 	batch.Register[Event]()
 	register.DoFn8x1[context.Context, state.Provider, timers.Provider, string, []Event, func(string), func(changelog.Change), func(validate.DeadLetter), error](&dropFn{})
@@ -165,8 +165,8 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		return
 	}
 	s = s.Scope("premiumdrop")
-	ue, badU := beam.ParDo2(s, parseUpdate, updates)
-	de, badD := beam.ParDo2(s, parseDim, dims)
+	ue, badU := beam.ParDo2(s, &parseUpdateFn{}, updates)
+	de, badD := beam.ParDo2(s, &parseDimFn{}, dims)
 	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
 	alerts, dimChanges, late := beam.ParDo3(s, &dropFn{
 		DropRatio: opts.DropRatio,
@@ -198,7 +198,9 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
 }
 
-func parseUpdate(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+type parseUpdateFn struct{}
+
+func (*parseUpdateFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
 	u, err := ParseUpdate(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
@@ -208,7 +210,9 @@ func parseUpdate(ctx context.Context, line string, emit func(beam.EventTime, str
 	emit(eventtime.Time(u.GmtModified), fmt.Sprint(u.ID), Event{TS: u.GmtModified, Payload: b})
 }
 
-func parseDim(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+type parseDimFn struct{}
+
+func (*parseDimFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
 	d, err := ParseDim(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)

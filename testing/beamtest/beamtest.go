@@ -1,13 +1,23 @@
-// Package beamtest runs finbeam's pipeline tests on Beam's prism runner with the settings finbeam's
-// stateful pipelines need.
+// Package beamtest runs finbeam pipelines on Beam's prism runner with the settings finbeam's stateful
+// pipelines need, and helps tests feed them files and read what they wrote.
 package beamtest
 
 import (
+	"bufio"
 	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/validate"
 )
 
 // Experiments are the runner experiments every finbeam run on prism sets: prism may split a stateful
@@ -21,4 +31,95 @@ func Main(m *testing.M) {
 	}
 	log.SetupLogging("warn", "text")
 	ptest.MainWithDefault(m, "prism")
+}
+
+// Counters sums finbeam's counters of a pipeline result by name.
+func Counters(res beam.PipelineResult) map[string]int64 {
+	out := map[string]int64{}
+	if res == nil {
+		return out
+	}
+	for _, cr := range res.Metrics().AllMetrics().Counters() {
+		if cr.Namespace() == validate.Namespace {
+			out[cr.Name()] += cr.Result()
+		}
+	}
+	return out
+}
+
+// Run runs p and returns finbeam's counters; a failed run fails the test.
+func Run(t testing.TB, p *beam.Pipeline) map[string]int64 {
+	t.Helper()
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatalf("pipeline failed: %v", err)
+	}
+	return Counters(res)
+}
+
+// WriteShuffled shuffles lines with r, adds a few blank lines, and writes them split over parts files
+// named name-<i>.jsonl in dir, so that line order and bundling vary. It returns the glob.
+func WriteShuffled(t testing.TB, dir, name string, lines []string, r *rand.Rand, parts int) string {
+	t.Helper()
+	ls := append([]string(nil), lines...)
+	for i := 0; i < 3; i++ {
+		ls = append(ls, strings.Repeat(" ", i))
+	}
+	r.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
+	for p := 0; p < parts; p++ {
+		lo, hi := p*len(ls)/parts, (p+1)*len(ls)/parts
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.jsonl", name, p))
+		if err := os.WriteFile(path, []byte(strings.Join(ls[lo:hi], "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, name+"-*.jsonl")
+}
+
+// ReadLines returns the non-blank lines of a file.
+func ReadLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) != "" {
+			out = append(out, sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ReadChangelog applies the changelog at path; a version out of order fails the test.
+func ReadChangelog(t testing.TB, path string, keyCols ...string) *changelog.Table {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := changelog.Read(f, keyCols...)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return tab
+}
+
+// NonBlank counts the lines that are not blank.
+func NonBlank(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -172,23 +172,9 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
 	if res != nil {
-		Logf("%s", Summary(c.Name, Counters(res)))
+		Logf("%s", Summary(c.Name, beamtest.Counters(res)))
 	}
 	return nil
-}
-
-// Counters sums finbeam's counters of a pipeline result by name.
-func Counters(res beam.PipelineResult) map[string]int64 {
-	out := map[string]int64{}
-	if res == nil {
-		return out
-	}
-	for _, cr := range res.Metrics().AllMetrics().Counters() {
-		if cr.Namespace() == validate.Namespace {
-			out[cr.Name()] += cr.Result()
-		}
-	}
-	return out
 }
 
 // Summary renders counters as one line: read, dead-lettered (total and by reason), filtered, late,
