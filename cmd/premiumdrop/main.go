@@ -39,6 +39,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintLines(out, []string{"id", "raw_premium", "now_premium", "gmt_modified", "raw_info", "now_info"})
+		c.PrintLines(out, []string{"gmt_modified", "id", "raw_premium", "now_premium", "raw_info", "now_info"}, []string{"gmt_modified", "id"})
 	}
 }

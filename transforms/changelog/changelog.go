@@ -6,7 +6,7 @@
 // Applying the lines in order, the last line per primary key gives the final table (a delete removes
 // the row). "version" is an integer that grows with every change of that key, so a sink that receives
 // lines out of order (or twice, after a retry) can keep only the newest version of each key and still
-// end with the same table. The format is documented in docs/changelog.md.
+// end with the same table. The format is documented in the README (section "Formats").
 package changelog
 
 import (

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -202,28 +201,6 @@ func Summary(name string, counters map[string]int64) string {
 		line += " " + strings.Join(others, " ")
 	}
 	return line
-}
-
-// PrintRows prints rows (column -> JSON value) as an aligned table with the given columns; strings
-// are shown without quotes.
-func PrintRows(w io.Writer, cols []string, rows []map[string][]byte) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, r := range rows {
-		vals := make([]string, len(cols))
-		for i, c := range cols {
-			v := string(r[c])
-			if strings.HasPrefix(v, `"`) {
-				var s string
-				if err := jsonUnquote(v, &s); err == nil {
-					v = s
-				}
-			}
-			vals[i] = v
-		}
-		fmt.Fprintln(tw, strings.Join(vals, "\t"))
-	}
-	return tw.Flush()
 }
 
 // Lateness maps an --allowed_lateness of 0 to one millisecond, since pipeline Options read 0 as

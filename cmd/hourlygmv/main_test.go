@@ -1,0 +1,95 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+)
+
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+
+var phone = regexp.MustCompile(`1[0-9]{10}`)
+
+func TestDefaultRunPrintsTheSampleTable(t *testing.T) {
+	res := beamtest.RunCommand(t, "--runner=direct")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want, _ := reference.HourlyGMV(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.Orders), time.UTC)
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if !strings.HasPrefix(lines[0], "biz_date") || len(lines)-1 != len(want) {
+		t.Fatalf("stdout has %d rows after %q, want %d:\n%s", len(lines)-1, lines[0], len(want), res.Stdout)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		w := want[f[0]]
+		if got := strings.Join(f, " "); got != strings.Join([]string{w.BizDate, w.TotalPremium.String(), itoa(w.PolicyCnt), itoa(w.PolicyHolderCnt)}, " ") {
+			t.Errorf("row %q, want %+v", got, w)
+		}
+	}
+	for _, s := range []string{"runs on prism", "embedded sample", "hourlygmv done: read=2000 dead_lettered="} {
+		if !strings.Contains(res.Stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, res.Stderr)
+		}
+	}
+}
+
+func TestFilesInAndOut(t *testing.T) {
+	dir := t.TempDir()
+	cfg := gen.Config{Seed: 3, Events: 1500}
+	if err := gen.WriteFile(filepath.Join(dir, "orders.jsonl"), cfg, gen.Orders); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out", "hs_order.jsonl")
+	res := beamtest.RunCommand(t, "--input="+filepath.Join(dir, "*.jsonl"), "--output="+out, "--timezone=Asia/Shanghai")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	lines := gen.Lines(cfg, gen.Orders)
+	want, bad := reference.HourlyGMV(lines, eventtime.MustLoad("Asia/Shanghai"))
+	if got := beamtest.ReadChangelog(t, out, hourlygmv.KeyColumns...); got.Len() != len(want) {
+		t.Errorf("%d rows, want %d", got.Len(), len(want))
+	}
+	if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad {
+		t.Errorf("%d dead letters, want %d", len(dead), bad)
+	}
+	if phone.MatchString(res.Stderr) {
+		t.Errorf("stderr shows a phone number:\n%s", res.Stderr)
+	}
+}
+
+func TestBadFlagsFailClearly(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--timezone=Mars/Olympus"}, `time zone "Mars/Olympus"`},
+		{[]string{"--input=/nonexistent/*.jsonl", "--output=/tmp/x.jsonl"}, `input "/nonexistent/*.jsonl": no file matches`},
+		{[]string{"--runner=flink"}, "--runner=flink needs --endpoint"},
+	} {
+		res := beamtest.RunCommand(t, c.args...)
+		if res.ExitCode != 1 || !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", c.args, res.ExitCode, res.Stderr, c.want)
+		}
+	}
+}
+
+func TestHelpDocumentsTheFlags(t *testing.T) {
+	res := beamtest.RunCommand(t, "--help")
+	for _, f := range []string{"--input", "--output", "--dead_letter", "--timezone", "--allowed_lateness", "--runner", "--verbose"} {
+		if !strings.Contains(res.Stderr, f) {
+			t.Errorf("--help lacks %s", f)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/reference"
+)
+
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+
+func TestDefaultRunPrintsTheSampleTable(t *testing.T) {
+	res := beamtest.RunCommand(t)
+	want, _, filtered := reference.LastPage(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.PageViews))
+	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if res.ExitCode != 0 || !strings.HasPrefix(rows[0], "account_id") || len(rows)-1 != len(want) {
+		t.Fatalf("exit %d, %d rows after %q, want %d: %s", res.ExitCode, len(rows)-1, rows[0], len(want), res.Stderr)
+	}
+	if !strings.Contains(res.Stderr, "filtered="+strconv.Itoa(filtered)) {
+		t.Errorf("summary lacks filtered=%d:\n%s", filtered, res.Stderr)
+	}
+}
+
+func TestFilesInAndOut(t *testing.T) {
+	dir := t.TempDir()
+	cfg := gen.Config{Seed: 9, Events: 1200, Users: 30}
+	in := filepath.Join(dir, "user_log.jsonl")
+	if err := gen.WriteFile(in, cfg, gen.PageViews); err != nil {
+		t.Fatal(err)
+	}
+	out, dead := filepath.Join(dir, "last.jsonl"), filepath.Join(dir, "bad.jsonl")
+	res := beamtest.RunCommand(t, "--input="+in, "--output="+out, "--dead_letter="+dead, "--allowed_lateness=2h")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want, bad, _ := reference.LastPage(gen.Lines(cfg, gen.PageViews))
+	if got := beamtest.ReadChangelog(t, out, lastpage.KeyColumns...); got.Len() != len(want) {
+		t.Errorf("%d rows, want %d", got.Len(), len(want))
+	}
+	if got := beamtest.ReadLines(t, dead); len(got) != bad || !strings.Contains(got[0], `"reason":`) || !strings.Contains(got[0], `"raw":`) {
+		t.Errorf("%d dead letters (first %q), want %d with reason and raw", len(got), got[0], bad)
+	}
+}

@@ -1,0 +1,63 @@
+package jsonl
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+)
+
+func TestMain(m *testing.M) { beamtest.Main(m) }
+
+func TestReadSkipsBlankLinesAndCarriageReturnsAcrossAGlob(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.jsonl"), []byte("{\"a\":1}\r\n\n   \n{\"a\":2}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte("{\"b\":3}"), 0o644)
+	p, s := beam.NewPipelineWithRoot()
+	in, err := ReadMatching(s, filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	passert.Equals(s, in, `{"a":1}`, `{"a":2}`, `{"b":3}`)
+	if got := beamtest.Run(t, p)["read"]; got != 3 {
+		t.Errorf("read counter %d, want 3", got)
+	}
+}
+
+func TestWriteTruncatesAndAppendsEveryLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "out.jsonl")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte("stale\n"), 0o644)
+	var want []string
+	for i := 0; i < 500; i++ {
+		want = append(want, strings.Repeat("x", i%7)+string(rune('a'+i%26)))
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := Write(s, path, beam.CreateList(s, want)); err != nil {
+		t.Fatal(err)
+	}
+	ptest.RunAndValidate(t, p)
+	got := beamtest.ReadLines(t, path)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("wrote %d lines, want %d (stale content kept?)", len(got), len(want))
+	}
+}
+
+func TestMissingInputAndOutputPathAreErrors(t *testing.T) {
+	_, s := beam.NewPipelineWithRoot()
+	if _, err := ReadMatching(s, "/nonexistent/x-*.jsonl"); err == nil || !strings.Contains(err.Error(), "no file matches") {
+		t.Errorf("err = %v", err)
+	}
+	if err := WriteAll(s, Output{}); err == nil || !strings.Contains(err.Error(), "no path") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,43 @@
+package batch
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+)
+
+type out struct {
+	ts  beam.EventTime
+	key string
+	b   []int
+}
+
+func run(f *Fn[int], in []out) []out {
+	var got []out
+	emit := func(ts beam.EventTime, k string, b []int) { got = append(got, out{ts, k, append([]int(nil), b...)}) }
+	f.StartBundle(emit)
+	for _, e := range in {
+		f.ProcessElement(e.ts, e.key, e.b[0], emit)
+	}
+	f.FinishBundle(emit)
+	return got
+}
+
+func TestOneBatchPerKeyAtTheEarliestTime(t *testing.T) {
+	got := run(&Fn[int]{}, []out{{30, "a", []int{1}}, {10, "b", []int{2}}, {20, "a", []int{3}}, {5, "b", []int{4}}})
+	if s := fmt.Sprint(got); s != "[{20 a [1 3]} {5 b [2 4]}]" {
+		t.Errorf("batches %s", s)
+	}
+}
+
+func TestMaxBatchEmitsEarlyAndTheBufferIsResetBetweenBundles(t *testing.T) {
+	f := &Fn[int]{MaxBatch: 2}
+	got := run(f, []out{{3, "a", []int{1}}, {1, "a", []int{2}}, {2, "a", []int{3}}})
+	if s := fmt.Sprint(got); s != "[{1 a [1 2]} {2 a [3]}]" {
+		t.Errorf("batches %s", s)
+	}
+	if s := fmt.Sprint(run(f, []out{{7, "c", []int{9}}})); s != "[{7 c [9]}]" {
+		t.Errorf("second bundle %s", s)
+	}
+}

@@ -1,0 +1,60 @@
+package changelog
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestReadRejectsVersionsOutOfOrder(t *testing.T) {
+	_, err := Read(strings.NewReader(`{"op":"upsert","k":"a","v":1,"version":2}
+{"op":"upsert","k":"a","v":2,"version":2}`), "k")
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "version 2 after version 2") {
+		t.Errorf("err = %v, want line 2's version out of order", err)
+	}
+	for _, bad := range []string{`{"op":"merge","k":"a","version":1}`, `{"op":"upsert","version":1}`, `{"op":"upsert","k":"a"}`, `not json`} {
+		if _, err := Read(strings.NewReader(bad), "k"); err == nil {
+			t.Errorf("%s was accepted", bad)
+		}
+	}
+}
+
+func TestKeysWithSeveralColumnsAndNulls(t *testing.T) {
+	tab, err := Read(strings.NewReader(`{"op":"upsert","a":"x","d":null,"p":1,"version":1}
+{"op":"upsert","a":"x","d":"","p":2,"version":1}
+{"op":"upsert","a":"x","d":null,"p":3,"version":2}`), "a", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Len() != 2 {
+		t.Fatalf("%d rows, want 2: null and \"\" are different keys", tab.Len())
+	}
+	if got := string(tab.Rows()[1]["p"]); got != "3" {
+		t.Errorf("row (x, null) has p=%s, want 3", got)
+	}
+}
+
+func ExampleRead() {
+	lines := []string{
+		string(must(Upsert("2024031010", 1, map[string]any{"biz_date": "2024031010", "policy_cnt": 1})).JSON()),
+		string(must(Upsert("2024031012", 1, map[string]any{"biz_date": "2024031012", "policy_cnt": 1})).JSON()),
+		string(must(Delete("2024031010", 2, map[string]any{"biz_date": "2024031010"})).JSON()),
+	}
+	fmt.Println(strings.Join(lines, "\n"))
+	tab, _ := Read(strings.NewReader(strings.Join(lines, "\n")), "biz_date")
+	for _, r := range tab.Rows() {
+		fmt.Println("final:", string(r["biz_date"]), string(r["policy_cnt"]))
+	}
+	// Output:
+	// {"op":"upsert","biz_date":"2024031010","policy_cnt":1,"version":1}
+	// {"op":"upsert","biz_date":"2024031012","policy_cnt":1,"version":1}
+	// {"op":"delete","biz_date":"2024031010","version":2}
+	// final: "2024031012" 1
+}
+
+func must(c Change, err error) Change {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
