@@ -37,6 +37,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, hourlygmv.KeyColumns, []string{"biz_date", "total_premium", "policy_cnt", "policy_holder_cnt"})
+		c.PrintChangelog(out, hourlygmv.KeyColumns, hourlygmv.Columns)
 	}
 }

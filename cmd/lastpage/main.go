@@ -35,6 +35,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, lastpage.KeyColumns, []string{"account_id", "device_id", "bury_point_type", "page_name", "log_time"})
+		c.PrintChangelog(out, lastpage.KeyColumns, lastpage.Columns)
 	}
 }

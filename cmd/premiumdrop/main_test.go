@@ -45,9 +45,7 @@ func TestFilesInAndOut(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(alerts, "\n") {
 		t.Errorf("%d alerts, want %d", len(got), len(alerts))
 	}
-	if tab := beamtest.ReadChangelog(t, dimOut, premiumdrop.DimKeyColumns...); tab.Len() != len(dims) {
-		t.Errorf("%d dimension rows changed, want %d", tab.Len(), len(dims))
-	}
+	beamtest.SameTable(t, "raw_info", beamtest.ReadChangelog(t, dimOut, premiumdrop.DimKeyColumns...).Objects(premiumdrop.DimColumns...), dims)
 	if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad {
 		t.Errorf("%d dead letters, want %d", len(dead), bad)
 	}

@@ -18,7 +18,7 @@
 //
 // Rules. For each user id and calendar day of gmt_modified in Options.TimeZone, only the user's latest
 // order of the day counts: the greatest gmt_modified; on equal gmt_modified the order whose canonical
-// JSON encoding (fields in the order above, decimals normalised) is greater. It counts in the hour of
+// encoding (README, "Ties": the fields above in that order) is greater. It counts in the hour of
 // its gmt_modified. Per hour: biz_date ("yyyyMMddHH" in the time zone), total_premium = exact sum of
 // account_payble (null counts 0), policy_cnt = distinct order_no, policy_holder_cnt = distinct non-null
 // customer_tel. When a user's latest order changes, its old contribution is retracted: the old hour is
@@ -61,8 +61,11 @@ const (
 	DefaultAllowedLateness = time.Hour
 )
 
-// KeyColumns are the primary-key columns of the output table.
-var KeyColumns = []string{"biz_date"}
+// KeyColumns are the primary-key columns of the output table, Columns all of its columns.
+var (
+	KeyColumns = []string{"biz_date"}
+	Columns    = []string{"biz_date", "total_premium", "policy_cnt", "policy_holder_cnt"}
+)
 
 // Options configure the job.
 type Options struct {

@@ -11,8 +11,8 @@
 //
 // Output: a changelog (transforms/changelog) of user_last_log keyed by (account_id, device_id); a null
 // device_id is a key value of its own. Per key the row with the greatest log_time wins whatever the
-// arrival order; on equal log_time the row whose canonical JSON encoding (the parsed fields in the
-// order above, as Go's encoding/json writes them) is greater wins.
+// arrival order; on equal log_time the row whose canonical encoding (README, "Ties": the fields above
+// in that order) is greater wins.
 //
 // Lines that are not valid JSON objects or break a field rule go to the dead-letter output (a line is
 // validated before the account filter). A key's row leaves state once the watermark passes its
@@ -45,8 +45,11 @@ func init() {
 // DefaultAllowedLateness is Options.AllowedLateness when it is zero.
 const DefaultAllowedLateness = time.Hour
 
-// KeyColumns are the primary-key columns of the output table.
-var KeyColumns = []string{"account_id", "device_id"}
+// KeyColumns are the primary-key columns of the output table, Columns all of its columns.
+var (
+	KeyColumns = []string{"account_id", "device_id"}
+	Columns    = []string{"account_id", "device_id", "bury_point_type", "page_name", "log_time"}
+)
 
 // Options configure the job.
 type Options struct {

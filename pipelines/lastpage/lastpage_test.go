@@ -2,6 +2,7 @@ package lastpage_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -41,20 +42,7 @@ func TestPipelineMatchesReference(t *testing.T) {
 
 		want, bad, filtered := reference.LastPage(lines)
 		got := beamtest.ReadChangelog(t, out, lastpage.KeyColumns...)
-		if got.Len() != len(want) {
-			t.Errorf("case %d: %d rows, want %d", i, got.Len(), len(want))
-		}
-		for _, raw := range got.Rows() {
-			b, _ := json.Marshal(raw)
-			var g lastpage.Row
-			if err := json.Unmarshal(b, &g); err != nil {
-				t.Fatal(err)
-			}
-			key := lastpage.Log{AccountID: &g.AccountID, DeviceID: g.DeviceID}.Key()
-			if w, ok := want[key]; !ok || reference.Describe(g) != reference.Describe(w) {
-				t.Errorf("case %d: row %s, want %s", i, reference.Describe(g), reference.Describe(w))
-			}
-		}
+		beamtest.SameTable(t, fmt.Sprintf("case %d", i), got.Objects(lastpage.Columns...), want)
 		if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad || bad == 0 {
 			t.Errorf("case %d: %d dead letters, want %d (and some)", i, len(dead), bad)
 		}

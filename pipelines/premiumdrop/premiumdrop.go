@@ -11,11 +11,11 @@
 //
 // and the dimension of key users raw_info: id (integer, required), raw_premium (decimal, required),
 // raw_info (string or null). When the dimension holds an id twice, the row with the greater canonical
-// JSON encoding is used.
+// encoding (README, "Ties": the fields in the order listed) is used.
 //
 // Rules. Per key user, updates take effect in gmt_modified order whatever order they arrive in: they
 // are held in state until the watermark passes them (on equal gmt_modified, the update with the
-// smaller canonical JSON encoding first). For each update: if now_premium < raw_premium × (1 −
+// smaller canonical encoding first). For each update: if now_premium < raw_premium × (1 −
 // DropRatio), strictly, an alert {"id","raw_info","now_info","raw_premium","now_premium",
 // "gmt_modified"} is written with the dimension's values before the update; then, alert or not, the
 // user's dimension row becomes (now_premium, now_info) and an upsert of it goes to the dimension
@@ -27,6 +27,12 @@
 // update applied; an update that arrives after a later one of the same user took effect can no longer
 // be applied in order and is dead-lettered as late. A user not in the dimension keeps no state once
 // its updates have fired.
+//
+// Unlike hourlygmv and lastpage there is no allowed lateness: updates wait for the watermark, so how
+// much out-of-orderness is tolerated is the source's watermark bound, and the only watermark a user's
+// state can observe is the firing of its own update timers, just after its last applied update: a
+// rule "late when more than L behind the watermark" could never catch an update that the rule above
+// does not already catch.
 package premiumdrop
 
 import (
@@ -65,8 +71,11 @@ func init() {
 // DefaultDropRatio is Options.DropRatio when it is empty.
 const DefaultDropRatio = "0.15"
 
-// DimKeyColumns are the primary-key columns of the dimension changelog.
-var DimKeyColumns = []string{"id"}
+// DimKeyColumns are the primary-key columns of the dimension changelog, DimColumns all of its columns.
+var (
+	DimKeyColumns = []string{"id"}
+	DimColumns    = []string{"id", "raw_premium", "raw_info"}
+)
 
 // Options configure the job.
 type Options struct {

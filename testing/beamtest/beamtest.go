@@ -123,3 +123,18 @@ func NonBlank(lines []string) int {
 	}
 	return n
 }
+
+// SameTable compares a final table (changelog.Table.Objects) with the expected one, row by row.
+func SameTable(t testing.TB, what string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	shown := 0
+	for k, w := range want {
+		if g := got[k]; g != w && shown < 5 {
+			t.Errorf("%s: key %s:\n got %s\nwant %s", what, k, g, w)
+			shown++
+		}
+	}
+}

@@ -1,167 +1,174 @@
 // Package reference holds plain-Go implementations of every finbeam pipeline's rules: no Beam, no
-// state, no timers; whole input in memory. The property tests compare each pipeline's final tables
-// with these on randomized input in any line order. Records are read with the pipelines' own parse
-// functions (their field rules are unit-tested on their own); what is re-implemented here is what a
-// streaming pipeline can get wrong: ordering, ties, retractions, grouping and nulls.
+// state, no timers, the whole input in memory, and none of the pipelines' code: it reads lines by the
+// documented field rules itself (parse.go) and breaks ties on its own canonical encoding of the
+// documented field order. The property tests compare each pipeline's final tables with these on
+// randomized input in any line order.
 package reference
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
-
-	"github.com/finbeam/finbeam/pipelines/hourlygmv"
-	"github.com/finbeam/finbeam/pipelines/lastpage"
-	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 )
 
-// later reports whether (ts, payload) comes after (curTS, curPayload): the tie rule of every pipeline.
-func later(ts int64, payload []byte, curTS int64, curPayload []byte) bool {
-	return ts > curTS || ts == curTS && bytes.Compare(payload, curPayload) > 0
+// later reports whether a comes after b: greater event time, then greater canonical encoding.
+func later(a record, at int64, b record, bt int64) bool {
+	return at > bt || at == bt && bytes.Compare(a.canonical, b.canonical) > 0
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+// nonBlank returns the lines that are not blank.
+func nonBlank(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Tables are keyed like changelog.Table: by the JSON array of the row's primary-key values.
+func key(vals ...any) string {
+	b, err := json.Marshal(vals)
 	if err != nil {
 		panic(err)
 	}
-	return b
+	return string(b)
 }
 
-// HourlyGMV returns the final hs_order table by biz_date, and the number of bad lines.
-func HourlyGMV(lines []string, loc *time.Location) (map[string]hourlygmv.Row, int) {
+// HourlyGMV returns the final hs_order table (rows as JSON objects {"biz_date","total_premium",
+// "policy_cnt","policy_holder_cnt"}) and the number of bad lines.
+func HourlyGMV(lines []string, loc *time.Location) (map[string]string, int) {
 	type dayKey struct {
 		user int64
 		day  string
 	}
-	last := map[dayKey]hourlygmv.Order{}
+	last := map[dayKey]record{}
 	bad := 0
-	for _, l := range lines {
-		if isBlank(l) {
-			continue
-		}
-		o, err := hourlygmv.ParseOrder(l)
-		if err != nil {
+	for _, l := range nonBlank(lines) {
+		r, ok := parse(l, userOrder)
+		if !ok {
 			bad++
 			continue
 		}
-		k := dayKey{o.ID, time.UnixMilli(o.GmtModified).In(loc).Format("2006-01-02")}
-		if cur, ok := last[k]; !ok || later(o.GmtModified, mustJSON(o), cur.GmtModified, mustJSON(cur)) {
-			last[k] = o
+		ts := r.int("gmt_modified")
+		k := dayKey{r.int("id"), time.UnixMilli(ts).In(loc).Format("2006-01-02")}
+		if cur, seen := last[k]; !seen || later(r, ts, cur, cur.int("gmt_modified")) {
+			last[k] = r
 		}
 	}
 	type acc struct {
-		sum    decimal.Decimal
-		orders map[string]bool
-		tels   map[string]bool
+		sum          decimal.Decimal
+		orders, tels map[string]bool
 	}
 	hours := map[string]*acc{}
-	for _, o := range last {
-		h := time.UnixMilli(o.GmtModified).In(loc).Format("2006010215")
+	for _, r := range last {
+		h := time.UnixMilli(r.int("gmt_modified")).In(loc).Format("2006010215")
 		a := hours[h]
 		if a == nil {
 			a = &acc{orders: map[string]bool{}, tels: map[string]bool{}}
 			hours[h] = a
 		}
-		if o.AccountPayble != nil {
-			a.sum = a.sum.Add(decimal.RequireFromString(o.AccountPayble.String()))
+		if d, ok := r.dec("account_payble"); ok {
+			a.sum = a.sum.Add(d)
 		}
-		a.orders[o.OrderNo] = true
-		if o.CustomerTel != nil {
-			a.tels[*o.CustomerTel] = true
+		no, _ := r.str("order_no")
+		a.orders[no] = true
+		if tel, ok := r.str("customer_tel"); ok {
+			a.tels[tel] = true
 		}
 	}
-	out := map[string]hourlygmv.Row{}
+	out := map[string]string{}
 	for h, a := range hours {
-		out[h] = hourlygmv.Row{BizDate: h, TotalPremium: json.Number(a.sum.String()), PolicyCnt: int64(len(a.orders)), PolicyHolderCnt: int64(len(a.tels))}
+		out[key(h)] = object("biz_date", h, "total_premium", a.sum, "policy_cnt", len(a.orders), "policy_holder_cnt", len(a.tels))
 	}
 	return out, bad
 }
 
-// LastPage returns the final user_last_log table by encoded key (lastpage.Log.Key), the number of
-// bad lines and the number of rows filtered for having no account.
-func LastPage(lines []string) (rows map[string]lastpage.Row, bad, filtered int) {
-	last := map[string]lastpage.Log{}
-	for _, l := range lines {
-		if isBlank(l) {
-			continue
-		}
-		r, err := lastpage.ParseLog(l)
-		if err != nil {
+// LastPage returns the final user_last_log table (rows {"account_id","device_id","bury_point_type",
+// "page_name","log_time"}), the number of bad lines and the number of rows filtered for having no
+// account.
+func LastPage(lines []string) (rows map[string]string, bad, filtered int) {
+	last := map[string]record{}
+	for _, l := range nonBlank(lines) {
+		r, ok := parse(l, userLog)
+		if !ok {
 			bad++
 			continue
 		}
-		if r.AccountID == nil || *r.AccountID == "" {
+		if acct, _ := r.str("account_id"); acct == "" {
 			filtered++
 			continue
 		}
-		k := r.Key()
-		if cur, ok := last[k]; !ok || later(r.LogTime, mustJSON(r), cur.LogTime, mustJSON(cur)) {
+		k := key(r.v["account_id"], r.v["device_id"])
+		if cur, seen := last[k]; !seen || later(r, r.int("log_time"), cur, cur.int("log_time")) {
 			last[k] = r
 		}
 	}
-	rows = map[string]lastpage.Row{}
+	rows = map[string]string{}
 	for k, r := range last {
-		rows[k] = lastpage.Row{AccountID: *r.AccountID, DeviceID: r.DeviceID, BuryPointType: r.BuryPointType, PageName: r.PageName, LogTime: r.LogTime}
+		rows[k] = object("account_id", r.v["account_id"], "device_id", r.v["device_id"],
+			"bury_point_type", r.v["bury_point_type"], "page_name", r.v["page_name"], "log_time", r.v["log_time"])
 	}
 	return rows, bad, filtered
 }
 
-// PremiumDrop returns the alerts (JSON lines, sorted), the final dimension rows of the users that had
-// updates (by id), and the number of bad lines.
-func PremiumDrop(updates, dims []string, dropRatio string) (alerts []string, dim map[int64]premiumdrop.Dim, bad int) {
+// PremiumDrop returns the alerts (JSON lines {"id","raw_info","now_info","raw_premium","now_premium",
+// "gmt_modified"}, sorted), the final dimension table of the key users that had updates (rows
+// {"id","raw_premium","raw_info"}), and the number of bad lines.
+func PremiumDrop(updates, dims []string, dropRatio string) (alerts []string, dim map[string]string, bad int) {
 	keep := decimal.NewFromInt(1).Sub(decimal.RequireFromString(dropRatio))
-	cur := map[int64]premiumdrop.Dim{}
-	for _, l := range dims {
-		if isBlank(l) {
-			continue
-		}
-		d, err := premiumdrop.ParseDim(l)
-		if err != nil {
+	type row struct {
+		premium decimal.Decimal
+		info    any
+	}
+	cur := map[int64]record{}
+	for _, l := range nonBlank(dims) {
+		r, ok := parse(l, rawInfo)
+		if !ok {
 			bad++
 			continue
 		}
-		if old, ok := cur[d.ID]; !ok || bytes.Compare(mustJSON(d), mustJSON(old)) > 0 {
-			cur[d.ID] = d
+		if old, seen := cur[r.int("id")]; !seen || bytes.Compare(r.canonical, old.canonical) > 0 {
+			cur[r.int("id")] = r
 		}
 	}
-	var ups []premiumdrop.Update
-	for _, l := range updates {
-		if isBlank(l) {
-			continue
-		}
-		u, err := premiumdrop.ParseUpdate(l)
-		if err != nil {
+	state := map[int64]row{}
+	for id, r := range cur {
+		p, _ := r.dec("raw_premium")
+		state[id] = row{p, r.v["raw_info"]}
+	}
+	var ups []record
+	for _, l := range nonBlank(updates) {
+		r, ok := parse(l, updateInfo)
+		if !ok {
 			bad++
 			continue
 		}
-		ups = append(ups, u)
+		ups = append(ups, r)
 	}
 	sort.SliceStable(ups, func(i, j int) bool {
-		return later(ups[j].GmtModified, mustJSON(ups[j]), ups[i].GmtModified, mustJSON(ups[i]))
+		return later(ups[j], ups[j].int("gmt_modified"), ups[i], ups[i].int("gmt_modified"))
 	})
-	dim = map[int64]premiumdrop.Dim{}
+	dim = map[string]string{}
 	for _, u := range ups {
-		d, ok := cur[u.ID]
+		id := u.int("id")
+		d, ok := state[id]
 		if !ok {
 			continue
 		}
-		raw, now := decimal.RequireFromString(d.RawPremium.String()), decimal.RequireFromString(u.NowPremium.String())
-		if now.LessThan(raw.Mul(keep)) {
-			alerts = append(alerts, string(mustJSON(premiumdrop.Alert{ID: u.ID, RawInfo: d.RawInfo, NowInfo: u.NowInfo, RawPremium: d.RawPremium, NowPremium: u.NowPremium, GmtModified: u.GmtModified})))
+		now, _ := u.dec("now_premium")
+		if now.LessThan(d.premium.Mul(keep)) {
+			alerts = append(alerts, object("id", id, "raw_info", d.info, "now_info", u.v["now_info"],
+				"raw_premium", d.premium, "now_premium", now, "gmt_modified", u.v["gmt_modified"]))
 		}
-		cur[u.ID] = premiumdrop.Dim{ID: u.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}
-		dim[u.ID] = cur[u.ID]
+		state[id] = row{now, u.v["now_info"]}
+		dim[key(id)] = object("id", id, "raw_premium", now, "raw_info", u.v["now_info"])
 	}
 	sort.Strings(alerts)
 	return alerts, dim, bad
 }
-
-func isBlank(l string) bool { return len(bytes.TrimSpace([]byte(l))) == 0 }
-
-// Describe renders a row for comparisons in test failures.
-func Describe(v any) string { return fmt.Sprintf("%s", mustJSON(v)) }

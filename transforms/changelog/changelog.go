@@ -157,6 +157,30 @@ func (t *Table) key(row map[string]json.RawMessage) (string, error) {
 	return string(b), err
 }
 
+// Objects returns every row as a JSON object with the given columns in that order, keyed by the JSON
+// array of the row's primary-key values (e.g. ["2024031010"]). A missing column is written as null.
+func (t *Table) Objects(cols ...string) map[string]string {
+	out := make(map[string]string, len(t.rows))
+	for k, row := range t.rows {
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Quote(c) + ":")
+			if v, ok := row[c]; ok {
+				b.Write(v)
+			} else {
+				b.WriteString("null")
+			}
+		}
+		b.WriteByte('}')
+		out[k] = b.String()
+	}
+	return out
+}
+
 // Len returns the number of rows.
 func (t *Table) Len() int { return len(t.rows) }
 
