@@ -123,7 +123,7 @@ func ParseOrder(line string) (Order, error) {
 		CustomerTel:   r.OptString("customer_tel"),
 		CertificateNo: r.OptString("certificate_no"),
 		GmtCreated:    r.OptInt("gmt_created"),
-		GmtModified:   r.Int("gmt_modified"),
+		GmtModified:   r.EventTime("gmt_modified"),
 		AccountPayble: validate.OptMoney(r.OptDecimal("account_payble")),
 	}
 	return o, r.Err()

@@ -33,6 +33,11 @@ func TestPipelineMatchesReference(t *testing.T) {
 			l := lines[r.Intn(len(lines))]
 			lines = append(lines, l, strings.Replace(l, `"account_payble":`, `"account_payble":"7.70","x":`, 1))
 		}
+		lines = append(lines, // event times at and beyond the range's ends
+			`{"id": 1, "order_no": "P9", "gmt_modified": 9223372036854775807}`,
+			`{"id": 1, "order_no": "P9", "gmt_modified": -62135596800001}`,
+			`{"id": 2, "order_no": "P9", "gmt_modified": 253402300799999, "account_payble": 1}`,
+			`{"id": 2, "order_no": "P8", "gmt_modified": -62135596800000, "account_payble": 2}`)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "hs_order.jsonl")
 		p, err := hourlygmv.Pipeline(hourlygmv.Options{

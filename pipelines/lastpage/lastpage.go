@@ -85,7 +85,7 @@ type Log struct {
 func ParseLog(line string) (Log, error) {
 	r := validate.NewReader(line)
 	l := Log{
-		LogTime:       r.Int("log_time"),
+		LogTime:       r.EventTime("log_time"),
 		DeviceID:      r.OptString("device_id"),
 		AccountID:     r.OptString("account_id"),
 		BuryPointType: r.OptString("bury_point_type"),

@@ -32,6 +32,9 @@ func TestPipelineMatchesReference(t *testing.T) {
 			l := lines[r.Intn(len(lines))]
 			lines = append(lines, strings.Replace(l, `"page_name":`, `"page_name":"tie","x":`, 1))
 		}
+		lines = append(lines, // event times at and beyond the range's ends
+			`{"log_time": 253402300799999, "account_id": "edge"}`, `{"log_time": -62135596800000, "account_id": "edge", "device_id": "d"}`,
+			`{"log_time": 253402300800000, "account_id": "edge"}`)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "user_last_log.jsonl")
 		p, err := lastpage.Pipeline(lastpage.Options{Input: beamtest.WriteShuffled(t, dir, "user_log", lines, r, 1+r.Intn(4)), Output: out})

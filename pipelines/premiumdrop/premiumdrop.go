@@ -130,7 +130,7 @@ func ParseUpdate(line string) (Update, error) {
 		NowPremium:  validate.Money(r.Decimal("now_premium")),
 		Creator:     r.OptString("creator"),
 		Modifier:    r.OptString("modifier"),
-		GmtModified: r.Int("gmt_modified"),
+		GmtModified: r.EventTime("gmt_modified"),
 		NowInfo:     r.OptString("now_info"),
 	}
 	return u, r.Err()

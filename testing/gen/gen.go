@@ -154,6 +154,9 @@ func (g *gen) badOrder(n int) string {
 	case 4:
 		return `{"id": "12", "order_no": "P1", "gmt_modified": 1710000000000}` // id of the wrong type
 	case 5:
+		if n%2 == 0 {
+			return `{"id": 12, "order_no": "P1", "gmt_modified": 9223372036854775807}` // beyond year 9999
+		}
 		return `{"id": 12, "order_no": "", "gmt_modified": 1710000000000}` // empty order_no
 	default:
 		return `{"id": 12, "order_no": "P1", "gmt_modified": 1710000000000, "account_payble": "ten"}`

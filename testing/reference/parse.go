@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -17,6 +18,7 @@ const (
 	integer kind = iota
 	dec
 	str
+	eventTime // an integer of epoch ms in the years 1 to 9999
 )
 
 // field is one column of an input table.
@@ -48,8 +50,10 @@ func (r record) str(name string) (string, bool) {
 }
 
 var (
-	intText = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	decText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+	yearOne  = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	year9999 = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1
+	intText  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+	decText  = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 )
 
 // parse reads a line by the schema's rules; ok is false for a line that must be dead-lettered.
@@ -68,13 +72,13 @@ func parse(line string, schema []field) (record, bool) {
 		var v any
 		if present && raw != nil {
 			switch f.kind {
-			case integer:
+			case integer, eventTime:
 				n, isNum := raw.(json.Number)
 				if !isNum || !intText.MatchString(string(n)) {
 					return record{}, false
 				}
 				x, err := strconv.ParseInt(string(n), 10, 64)
-				if err != nil {
+				if err != nil || f.kind == eventTime && (x < yearOne || x > year9999) {
 					return record{}, false
 				}
 				v = x
@@ -152,16 +156,16 @@ var (
 		{name: "id", kind: integer, required: true}, {name: "order_no", kind: str, required: true, nonEmpty: true},
 		{name: "order_type", kind: integer}, {name: "pay_time", kind: integer}, {name: "order_price", kind: dec},
 		{name: "customer_name", kind: str}, {name: "customer_tel", kind: str}, {name: "certificate_no", kind: str},
-		{name: "gmt_created", kind: integer}, {name: "gmt_modified", kind: integer, required: true}, {name: "account_payble", kind: dec},
+		{name: "gmt_created", kind: integer}, {name: "gmt_modified", kind: eventTime, required: true}, {name: "account_payble", kind: dec},
 	}
 	updateInfo = []field{
 		{name: "id", kind: integer, required: true}, {name: "channel", kind: str}, {name: "open_id", kind: str}, {name: "event", kind: str},
 		{name: "now_premium", kind: dec, required: true}, {name: "creator", kind: str}, {name: "modifier", kind: str},
-		{name: "gmt_modified", kind: integer, required: true}, {name: "now_info", kind: str},
+		{name: "gmt_modified", kind: eventTime, required: true}, {name: "now_info", kind: str},
 	}
 	rawInfo = []field{{name: "id", kind: integer, required: true}, {name: "raw_premium", kind: dec, required: true}, {name: "raw_info", kind: str}}
 	userLog = []field{
-		{name: "log_time", kind: integer, required: true}, {name: "device_id", kind: str}, {name: "account_id", kind: str},
+		{name: "log_time", kind: eventTime, required: true}, {name: "device_id", kind: str}, {name: "account_id", kind: str},
 		{name: "bury_point_type", kind: str}, {name: "page_name", kind: str},
 	}
 )

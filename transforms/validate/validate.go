@@ -8,6 +8,7 @@
 // Type rules, shared by every finbeam pipeline:
 //   - a required integer is a JSON integer literal (12, -3); 12.0, 1e3 and "12" are wrong types;
 //   - a decimal is a JSON number or a string holding a plain decimal ("12.30"), read exactly;
+//   - an event time is a required integer of epoch milliseconds in the years 1 to 9999;
 //   - a string is a JSON string; an optional field may be absent or null.
 package validate
 
@@ -137,6 +138,22 @@ func (r *Reader) Int(name string) int64 {
 		return 0
 	}
 	return *v
+}
+
+// Event times (epoch ms) must lie in the years 1 to 9999, so that adding a day and a lateness to them
+// cannot overflow and every one is a valid Beam timestamp.
+const (
+	MinEventTime = -62135596800000 // 0001-01-01T00:00:00Z
+	MaxEventTime = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
+
+// EventTime reads a required integer field holding an event time in epoch milliseconds.
+func (r *Reader) EventTime(name string) int64 {
+	v := r.Int(name)
+	if r.err == nil && (v < MinEventTime || v > MaxEventTime) {
+		r.fail(InvalidValue, name, "is not an epoch-millisecond time in the years 1 to 9999")
+	}
+	return v
 }
 
 // OptString reads an optional string field; nil when it is absent or null.

@@ -20,6 +20,8 @@ func TestTypeRules(t *testing.T) {
 		{`{"n": 99999999999999999999}`, "n", func(r *Reader, f string) any { return r.Int(f) }, `invalid_value: field "n" is out of the 64-bit integer range`},
 		{`{"n": null}`, "n", func(r *Reader, f string) any { return r.Int(f) }, `missing_field: field "n" is required`},
 		{`{}`, "n", func(r *Reader, f string) any { return r.OptInt(f) == nil }, "true"},
+		{`{"t": 1710028800000}`, "t", func(r *Reader, f string) any { return r.EventTime(f) }, "1710028800000"},
+		{`{"t": 9223372036854775807}`, "t", func(r *Reader, f string) any { return r.EventTime(f) }, `invalid_value: field "t" is not an epoch-millisecond time in the years 1 to 9999`},
 		{`{"d": "12.30"}`, "d", func(r *Reader, f string) any { return r.Decimal(f).String() }, "12.3"},
 		{`{"d": 0.1}`, "d", func(r *Reader, f string) any { return r.Decimal(f).String() }, "0.1"},
 		{`{"d": 12345678901234567890.123456789}`, "d", func(r *Reader, f string) any { return r.Decimal(f).String() }, "12345678901234567890.123456789"},
