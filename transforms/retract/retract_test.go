@@ -72,13 +72,3 @@ func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
 	passert.Equals(s, beam.ParDo(s, describe, PerKey(s, in)), "h2 v1 sums=[0.9] distinct=[2 1] n=2")
 	ptest.RunAndValidate(t, p)
 }
-
-func ExampleDelta() {
-	// Net effect of a user's last order moving from 09h to 10h: retract it from 09h, add it to 10h.
-	var h09, h10 aggState
-	_ = h09.apply(Delta{Key: "2024010109", Sign: +1, Sums: []string{"100.10"}, Distinct: [][]string{{"P1"}}})
-	_ = h09.apply(Delta{Key: "2024010109", Sign: -1, Sums: []string{"100.10"}, Distinct: [][]string{{"P1"}}})
-	_ = h10.apply(Delta{Key: "2024010110", Sign: +1, Sums: []string{"80.05"}, Distinct: [][]string{{"P2"}}})
-	fmt.Println(h09.row("2024010109").Count, h10.row("2024010110").Sums, h10.row("2024010110").Distinct)
-	// Output: 0 [80.05] [1]
-}
