@@ -111,6 +111,26 @@ func ReadMatching(s beam.Scope, pattern string) (beam.PCollection, error) {
 	return Read(s, pattern), nil
 }
 
+// Pipeline builds a pipeline that reads the JSONL files of each input pattern (one PCollection<string>
+// per pattern, in order), lets build make the graph, and writes the outputs it returns. A pattern
+// that matches no file is an error that names it.
+func Pipeline(patterns []string, build func(s beam.Scope, inputs []beam.PCollection) ([]Output, error)) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	inputs := make([]beam.PCollection, len(patterns))
+	for i, pat := range patterns {
+		in, err := ReadMatching(s, pat)
+		if err != nil {
+			return nil, err
+		}
+		inputs[i] = in
+	}
+	outs, err := build(s, inputs)
+	if err != nil {
+		return nil, err
+	}
+	return p, WriteAll(s, outs...)
+}
+
 // Output is one file a pipeline writes.
 type Output struct {
 	Path  string

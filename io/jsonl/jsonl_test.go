@@ -1,4 +1,4 @@
-package jsonl
+package jsonl_test
 
 import (
 	"os"
@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/testing/beamtest"
 )
 
@@ -21,7 +22,7 @@ func TestReadSkipsBlankLinesAndCarriageReturnsAcrossAGlob(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.jsonl"), []byte("{\"a\":1}\r\n\n   \n{\"a\":2}\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.jsonl"), []byte("{\"b\":3}"), 0o644)
 	p, s := beam.NewPipelineWithRoot()
-	in, err := ReadMatching(s, filepath.Join(dir, "*.jsonl"))
+	in, err := jsonl.ReadMatching(s, filepath.Join(dir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestWriteTruncatesAndAppendsEveryLine(t *testing.T) {
 		want = append(want, strings.Repeat("x", i%7)+string(rune('a'+i%26)))
 	}
 	p, s := beam.NewPipelineWithRoot()
-	if err := Write(s, path, beam.CreateList(s, want)); err != nil {
+	if err := jsonl.Write(s, path, beam.CreateList(s, want)); err != nil {
 		t.Fatal(err)
 	}
 	ptest.RunAndValidate(t, p)
@@ -54,10 +55,10 @@ func TestWriteTruncatesAndAppendsEveryLine(t *testing.T) {
 
 func TestMissingInputAndOutputPathAreErrors(t *testing.T) {
 	_, s := beam.NewPipelineWithRoot()
-	if _, err := ReadMatching(s, "/nonexistent/x-*.jsonl"); err == nil || !strings.Contains(err.Error(), "no file matches") {
+	if _, err := jsonl.ReadMatching(s, "/nonexistent/x-*.jsonl"); err == nil || !strings.Contains(err.Error(), "no file matches") {
 		t.Errorf("err = %v", err)
 	}
-	if err := WriteAll(s, Output{}); err == nil || !strings.Contains(err.Error(), "no path") {
+	if err := jsonl.WriteAll(s, jsonl.Output{}); err == nil || !strings.Contains(err.Error(), "no path") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -58,7 +58,7 @@ func init() {
 // Defaults of Options.
 const (
 	DefaultTimeZone        = "UTC"
-	DefaultAllowedLateness = time.Hour
+	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
 )
 
 // KeyColumns are the primary-key columns of the output table, Columns all of its columns.
@@ -83,16 +83,10 @@ func (o Options) withDefaults() (Options, error) {
 	if _, err := eventtime.Load(o.TimeZone); err != nil {
 		return o, err
 	}
-	if o.AllowedLateness == 0 {
-		o.AllowedLateness = DefaultAllowedLateness
-	}
-	if o.AllowedLateness < 0 {
-		return o, fmt.Errorf("allowed lateness %v: must not be negative", o.AllowedLateness)
-	}
-	if o.DeadLetter == "" && o.Output != "" {
-		o.DeadLetter = o.Output + ".deadletter.jsonl"
-	}
-	return o, nil
+	var err error
+	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
+	return o, err
 }
 
 // Order is one user_order record.
@@ -152,18 +146,14 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 
 // Pipeline builds the job from files: Options.Input to Options.Output and Options.DeadLetter.
 func Pipeline(opts Options) (*beam.Pipeline, error) {
-	p, s := beam.NewPipelineWithRoot()
-	in, err := jsonl.ReadMatching(s, opts.Input)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	changes, dead, err := Build(s, in, opts)
-	if err != nil {
-		return nil, err
-	}
-	opts, _ = opts.withDefaults()
-	return p, jsonl.WriteAll(s, jsonl.Output{Path: opts.Output, Lines: changelog.Lines(s, changes)},
-		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
+	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+		changes, dead, err := Build(s, in[0], opts)
+		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, changes)}, {Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+	})
 }
 
 // parseFn reads orders and keys them by user, with the user's day as the period.

@@ -95,32 +95,21 @@ func order(no string, minute int64, payble string) string {
 func TestStreamRetractsOldHourAndDeadLettersLateOrders(t *testing.T) {
 	day := int64(1710028800000) // 2024-03-10T00:00Z
 	con := teststream.NewConfig()
-	must(t, con.AddElements(day+10*3600000, order("P1", 10*60, "100.10")))
-	must(t, con.AdvanceWatermark(day+11*3600000))
-	must(t, con.AddElements(day+12*3600000, order("P2", 12*60, "50")))
-	must(t, con.AdvanceWatermark(day+26*3600000)) // the day closed at 25h (24h + 1h lateness)
-	must(t, con.AddElements(day+23*3600000, order("P3", 23*60, "1")))
-	must(t, con.AdvanceWatermarkToInfinity())
+	beamtest.Must(t, con.AddElements(day+10*3600000, order("P1", 10*60, "100.10")))
+	beamtest.Must(t, con.AdvanceWatermark(day+11*3600000))
+	beamtest.Must(t, con.AddElements(day+12*3600000, order("P2", 12*60, "50")))
+	beamtest.Must(t, con.AdvanceWatermark(day+26*3600000)) // the day closed at 25h (24h + 1h lateness)
+	beamtest.Must(t, con.AddElements(day+23*3600000, order("P3", 23*60, "1")))
+	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
 	changes, dead, err := hourlygmv.Build(s, teststream.Create(s, con), hourlygmv.Options{})
-	must(t, err)
+	beamtest.Must(t, err)
 	passert.Equals(s, changelog.Lines(s, changes),
 		`{"op":"upsert","biz_date":"2024031010","total_premium":100.1,"policy_cnt":1,"policy_holder_cnt":1,"version":1}`,
 		`{"op":"delete","biz_date":"2024031010","version":2}`,
 		`{"op":"upsert","biz_date":"2024031012","total_premium":50,"policy_cnt":1,"policy_holder_cnt":1,"version":1}`)
-	passert.Count(s, beam.ParDo(s, reasonKind, dead), "late dead letters", 1)
-	passert.Equals(s, beam.ParDo(s, reasonKind, dead), validate.Late)
+	passert.Count(s, beamtest.Reasons(s, dead), "late dead letters", 1)
+	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
-}
-
-func reasonKind(d validate.DeadLetter) string { return strings.SplitN(d.Reason, ":", 2)[0] }
-
-func init() { beam.RegisterFunction(reasonKind) }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -70,34 +70,23 @@ func TestStreamLateRecordIsDeadLettered(t *testing.T) {
 	view := func(ms int64, page string) string {
 		return `{"log_time": ` + itoa(ms) + `, "account_id": "a1", "device_id": "d1", "page_name": "` + page + `"}`
 	}
-	must(t, con.AddElements(1000, view(1000, "home")))
-	must(t, con.AdvanceWatermark(2000))
-	must(t, con.AddElements(3000, view(3000, "quote")))  // replaces home
-	must(t, con.AdvanceWatermark(3000+3_600_000+10))     // quote's row leaves state
-	must(t, con.AddElements(2000, view(2000, "claims"))) // older than the closed row: late
-	must(t, con.AddElements(4_000_000, view(4_000_000, "policy")))
-	must(t, con.AdvanceWatermarkToInfinity())
+	beamtest.Must(t, con.AddElements(1000, view(1000, "home")))
+	beamtest.Must(t, con.AdvanceWatermark(2000))
+	beamtest.Must(t, con.AddElements(3000, view(3000, "quote")))  // replaces home
+	beamtest.Must(t, con.AdvanceWatermark(3000+3_600_000+10))     // quote's row leaves state
+	beamtest.Must(t, con.AddElements(2000, view(2000, "claims"))) // older than the closed row: late
+	beamtest.Must(t, con.AddElements(4_000_000, view(4_000_000, "policy")))
+	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
 	changes, dead, err := lastpage.Build(s, teststream.Create(s, con), lastpage.Options{})
-	must(t, err)
+	beamtest.Must(t, err)
 	passert.Equals(s, changelog.Lines(s, changes),
 		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"home","log_time":1000,"version":1}`,
 		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"quote","log_time":3000,"version":2}`,
 		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"policy","log_time":4000000,"version":3}`)
-	passert.Equals(s, beam.ParDo(s, reasonKind, dead), validate.Late)
+	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
-
-func reasonKind(d validate.DeadLetter) string { return strings.SplitN(d.Reason, ":", 2)[0] }
-
-func init() { beam.RegisterFunction(reasonKind) }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}

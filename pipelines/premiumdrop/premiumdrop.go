@@ -95,14 +95,10 @@ func (o Options) withDefaults() (Options, error) {
 	if err != nil || r.IsNegative() || r.GreaterThanOrEqual(decimal.NewFromInt(1)) {
 		return o, fmt.Errorf("drop ratio %q: must be a decimal in [0, 1)", o.DropRatio)
 	}
-	if o.Output != "" {
-		if o.DimOutput == "" {
-			o.DimOutput = o.Output + ".dim.jsonl"
-		}
-		if o.DeadLetter == "" {
-			o.DeadLetter = o.Output + ".deadletter.jsonl"
-		}
+	if o.DimOutput == "" && o.Output != "" {
+		o.DimOutput = o.Output + ".dim.jsonl"
 	}
+	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
 	return o, nil
 }
 
@@ -188,23 +184,15 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 // Pipeline builds the job from files: Options.Input and Options.Dim to Options.Output,
 // Options.DimOutput and Options.DeadLetter.
 func Pipeline(opts Options) (*beam.Pipeline, error) {
-	p, s := beam.NewPipelineWithRoot()
-	updates, err := jsonl.ReadMatching(s, opts.Input)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	dims, err := jsonl.ReadMatching(s, opts.Dim)
-	if err != nil {
-		return nil, fmt.Errorf("dimension: %w", err)
-	}
-	alerts, dimChanges, dead, err := Build(s, updates, dims, opts)
-	if err != nil {
-		return nil, err
-	}
-	opts, _ = opts.withDefaults()
-	return p, jsonl.WriteAll(s, jsonl.Output{Path: opts.Output, Lines: alerts},
-		jsonl.Output{Path: opts.DimOutput, Lines: changelog.Lines(s, dimChanges)},
-		jsonl.Output{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)})
+	return jsonl.Pipeline([]string{opts.Input, opts.Dim}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+		alerts, dimChanges, dead, err := Build(s, in[0], in[1], opts)
+		return []jsonl.Output{{Path: opts.Output, Lines: alerts}, {Path: opts.DimOutput, Lines: changelog.Lines(s, dimChanges)},
+			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+	})
 }
 
 type parseUpdateFn struct{}

@@ -81,39 +81,27 @@ func update(id int, ms int64, now string) []byte {
 // already took effect is late. A user outside the dimension is ignored.
 func TestStreamAppliesUpdatesInEventTimeOrder(t *testing.T) {
 	con := teststream.NewConfig()
-	must(t, con.AddElements(2000, update(1, 2000, `"72.24"`))) // arrives first, happens second
-	must(t, con.AddElements(1000, update(1, 1000, `85`)))      // exactly 15% below 100: no alert
-	must(t, con.AdvanceWatermark(5000))
-	must(t, con.AddElements(1500, update(1, 1500, `1`))) // older than an applied update: late
-	must(t, con.AddElements(9000, update(2, 9000, `1`))) // not a key user
-	must(t, con.AdvanceWatermarkToInfinity())
+	beamtest.Must(t, con.AddElements(2000, update(1, 2000, `"72.24"`))) // arrives first, happens second
+	beamtest.Must(t, con.AddElements(1000, update(1, 1000, `85`)))      // exactly 15% below 100: no alert
+	beamtest.Must(t, con.AdvanceWatermark(5000))
+	beamtest.Must(t, con.AddElements(1500, update(1, 1500, `1`))) // older than an applied update: late
+	beamtest.Must(t, con.AddElements(9000, update(2, 9000, `1`))) // not a key user
+	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
 	dims := beam.Create(s, `{"id": 1, "raw_premium": "100.00", "raw_info": "vip"}`)
 	alerts, dimChanges, dead, err := premiumdrop.Build(s, beam.ParDo(s, toString, teststream.Create(s, con)), dims, premiumdrop.Options{})
-	must(t, err)
+	beamtest.Must(t, err)
 	passert.Equals(s, alerts, `{"id":1,"raw_info":null,"now_info":null,"raw_premium":85,"now_premium":72.24,"gmt_modified":2000}`)
 	passert.Equals(s, changelog.Lines(s, dimChanges),
 		`{"op":"upsert","id":1,"raw_premium":85,"raw_info":null,"version":1}`,
 		`{"op":"upsert","id":1,"raw_premium":72.24,"raw_info":null,"version":2}`)
-	passert.Equals(s, beam.ParDo(s, reasonKind, dead), validate.Late)
+	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
 }
-
-func reasonKind(d validate.DeadLetter) string { return strings.SplitN(d.Reason, ":", 2)[0] }
 
 // toString turns the TestStream's []byte elements into lines: a TestStream of strings reached this
 // pipeline's first DoFn as length-prefixed bytes on prism.
 func toString(b []byte) string { return string(b) }
 
-func init() {
-	beam.RegisterFunction(reasonKind)
-	beam.RegisterFunction(toString)
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+func init() { beam.RegisterFunction(toString) }

@@ -2,16 +2,12 @@ package lastvalue_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
 )
 
@@ -31,18 +27,10 @@ func ExamplePerKey() {
 	})
 	updates, _ := lastvalue.PerKey(s, views)
 
-	dir, _ := os.MkdirTemp("", "lastvalue-example")
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "out.txt")
-	if err := jsonl.Write(s, out, beam.ParDo(s, show, updates)); err != nil {
+	lines, err := beamtest.Collect(p, s, beam.ParDo(s, show, updates))
+	if err != nil {
 		panic(err)
 	}
-	if err := ptest.Run(p); err != nil {
-		panic(err)
-	}
-	b, _ := os.ReadFile(out)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	sort.Strings(lines)
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
 	// alice v1: pay

@@ -45,6 +45,21 @@ func init() {
 	register.Emitter1[validate.DeadLetter]()
 }
 
+// DefaultAllowedLateness is the allowed lateness of the pipelines built on PerKey when their
+// Options leave it zero.
+const DefaultAllowedLateness = time.Hour
+
+// AllowedLateness returns d, or DefaultAllowedLateness when d is zero; a negative d is an error.
+func AllowedLateness(d time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return DefaultAllowedLateness, nil
+	case d < 0:
+		return d, fmt.Errorf("allowed lateness %v: must not be negative", d)
+	}
+	return d, nil
+}
+
 // Record is one input record.
 type Record struct {
 	Key     string // the entity, e.g. a user id

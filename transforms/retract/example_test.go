@@ -2,16 +2,12 @@ package retract_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/transforms/retract"
 )
 
@@ -34,18 +30,10 @@ func ExamplePerKey() {
 		order("2024031010", +1, "80.05", "P2"),
 		order("2024031010", +1, "19.95", "P3"),
 	})
-	dir, _ := os.MkdirTemp("", "retract-example")
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "out.txt")
-	if err := jsonl.Write(s, out, beam.ParDo(s, show, retract.PerKey(s, deltas))); err != nil {
+	lines, err := beamtest.Collect(p, s, beam.ParDo(s, show, retract.PerKey(s, deltas)))
+	if err != nil {
 		panic(err)
 	}
-	if err := ptest.Run(p); err != nil {
-		panic(err)
-	}
-	b, _ := os.ReadFile(out)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	sort.Strings(lines)
 	fmt.Println(strings.Join(lines, "\n"))
 	// Output:
 	// 2024031010 premium=[100] policies=[2] deleted=false

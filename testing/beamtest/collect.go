@@ -1,0 +1,58 @@
+package beamtest
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() { register.Function1x1(reasonKind) }
+
+// Collect adds a sink for col (a PCollection<string>) to p, runs p, and returns col's elements
+// sorted: for runnable examples, which print what a pipeline made.
+func Collect(p *beam.Pipeline, s beam.Scope, col beam.PCollection) ([]string, error) {
+	dir, err := os.MkdirTemp("", "finbeam-collect-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "out.txt")
+	if err := jsonl.Write(s, out, col); err != nil {
+		return nil, err
+	}
+	if err := ptest.Run(p); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(lines)
+	return lines, nil
+}
+
+// Reasons maps dead letters (PCollection<validate.DeadLetter>) to their kinds (PCollection<string>),
+// e.g. "late".
+func Reasons(s beam.Scope, dead beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, reasonKind, dead)
+}
+
+func reasonKind(d validate.DeadLetter) string { return strings.SplitN(d.Reason, ":", 2)[0] }
+
+// Must fails the test on an error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
