@@ -10,6 +10,8 @@
 // elements across bundles): the final row is the same, and intermediate rows are emitted only when the
 // row changes. Each emitted row carries a per-key version that grows with every change.
 //
+// Counters: retract_opened and retract_expired count keys whose state was created and cleared.
+//
 // Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
 // timer just after it clears the key's state. The upstream must not send a key contributions after
 // its expiry (lastvalue dead-letters late records before they become contributions).
@@ -59,13 +61,15 @@ type Agg struct {
 }
 
 type aggState struct {
-	Count    int64
-	Sums     []string
-	Distinct []map[string]int64
-	Expiry   int64
-	Version  int64
-	Emitted  bool   // the last emitted row was an upsert
-	LastRow  string // the last emitted row, to emit only changes
+	Count     int64
+	Sums      []string
+	Distinct  []map[string]int64
+	Expiry    int64 // the greatest expiry of the deltas seen; meaningful when HasExpiry
+	HasExpiry bool
+	HasTimer  bool // the clear timer is set, at Expiry+1
+	Version   int64
+	Emitted   bool   // the last emitted row was an upsert
+	LastRow   string // the last emitted row, to emit only changes
 }
 
 func keyOf(d Delta) (string, Delta) { return d.Key, d }
@@ -87,7 +91,10 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	if err != nil {
 		return fmt.Errorf("retract: reading state: %w", err)
 	}
-	oldExpiry := st.Expiry
+	oldExpiry, hadTimer := st.Expiry, st.HasTimer
+	if !st.HasExpiry {
+		validate.Counter("retract_opened").Inc(ctx, 1)
+	}
 	for _, d := range ds {
 		if err := st.apply(d); err != nil {
 			return fmt.Errorf("retract: key %q: %w", key, err)
@@ -106,11 +113,12 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 		row.Version = st.Version
 		emit(row)
 	}
+	if len(ds) > 0 && (!hadTimer || st.Expiry != oldExpiry) {
+		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
+		st.HasTimer = true
+	}
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("retract: writing state: %w", err)
-	}
-	if st.Expiry != oldExpiry {
-		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
 	}
 	validate.Counter("retract_batches").Inc(ctx, 1)
 	return nil
@@ -135,7 +143,9 @@ func (st *aggState) apply(d Delta) error {
 			len(d.Sums), len(d.Distinct), len(st.Sums), len(st.Distinct))
 	}
 	st.Count += d.Sign
-	st.Expiry = max(st.Expiry, d.Expiry)
+	if !st.HasExpiry || d.Expiry > st.Expiry {
+		st.Expiry, st.HasExpiry = d.Expiry, true
+	}
 	for i, s := range d.Sums {
 		x, err := decimal.NewFromString(s)
 		if err != nil {

@@ -59,6 +59,20 @@ func TestStateRejectsShapeMismatchAndBadSign(t *testing.T) {
 	}
 }
 
+func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
+	var st aggState
+	for _, e := range []int64{-5000, -9000, -7000} {
+		d := delta("h", 1, "1", "o")
+		d.Expiry = e
+		if err := st.apply(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !st.HasExpiry || st.Expiry != -5000 {
+		t.Errorf("expiry %d (%v), want -5000", st.Expiry, st.HasExpiry)
+	}
+}
+
 func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
