@@ -226,6 +226,9 @@ var Files = map[string]func(Config, func(string)){
 	"raw_info.jsonl":    KeyUsers,
 	"update_info.jsonl": Updates,
 	"user_log.jsonl":    PageViews,
+	"requests.jsonl":    Requests,
+	"responses.jsonl":   Responses,
+	"tracks.jsonl":      Tracks,
 }
 
 // WriteAll writes every input table of c into dir, one JSONL file each (see Files).

@@ -123,10 +123,16 @@ func parse(line string, schema []field) (record, bool) {
 	return r, true
 }
 
+// rawJSON is a value that encode writes as it is.
+type rawJSON []byte
+
 // encode writes a value as the pipelines' outputs do: decimals as JSON numbers with their digits.
 func encode(v any) []byte {
-	if d, ok := v.(decimal.Decimal); ok {
-		return []byte(d.String())
+	switch x := v.(type) {
+	case decimal.Decimal:
+		return []byte(x.String())
+	case rawJSON:
+		return x
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -1,0 +1,253 @@
+package tracejoin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+// A trace's marker: what is left of a decided window.
+const (
+	noMarker  int8 = iota
+	completed      // a window was joined at MarkAt (its start)
+	filtered       // a request at MarkAt was filtered
+)
+
+// traceState is all a trace keeps: the parts not matched yet and a marker. A marker covers the parts
+// within MaxDelay of MarkAt: they are dropped (duplicates of a joined window, or parts of a filtered
+// trace); parts further away form windows of their own. It lasts until the watermark passes
+// MarkAt + MaxDelay.
+type traceState struct {
+	Parts    []Part // sorted by partLess
+	Marker   int8
+	MarkAt   int64
+	HasTimer bool
+	TimerAt  int64
+}
+
+func (m *machine) covered(st *traceState, ts int64) bool {
+	return st.Marker != noMarker && ts >= st.MarkAt-m.maxDelay && ts <= st.MarkAt+m.maxDelay
+}
+
+// drop counts a part a marker covers.
+func (m *machine) drop(st *traceState) {
+	if st.Marker == completed {
+		m.dups++
+	} else {
+		m.dropped++
+	}
+}
+
+// Joined is one restored business action.
+type Joined struct {
+	TraceID    string  `json:"trace_id"`
+	ProcessID  *string `json:"process_id"`
+	Action     *string `json:"action"`
+	Channel    *string `json:"channel"`
+	Product    *string `json:"product"`
+	Branch     *string `json:"branch"`
+	Status     *string `json:"status"`
+	Code       *string `json:"code"`
+	Page       *string `json:"page"`
+	RequestTS  int64   `json:"request_ts"`
+	ResponseTS int64   `json:"response_ts"`
+	TrackTS    int64   `json:"track_ts"`
+	LatencyMs  int64   `json:"latency_ms"`
+}
+
+// Incomplete is a window of a trace that closed without all three kinds.
+type Incomplete struct {
+	TraceID string                     `json:"trace_id"`
+	Missing []string                   `json:"missing"`
+	Parts   map[string]json.RawMessage `json:"parts"`
+}
+
+// machine applies the rules to one trace's state; the joinFn only moves state in and out of Beam.
+type machine struct {
+	maxDelay int64
+	traceID  string
+	joined   []Joined
+	incompl  []Incomplete
+	dups     int64
+	dropped  int64 // parts of a filtered trace
+}
+
+// add takes new parts in.
+func (m *machine) add(st *traceState, parts []Part) error {
+	for _, p := range parts {
+		switch {
+		case p.Kind == filteredKind && st.Marker != noMarker:
+			// counted as filtered when it was parsed; its window is decided already
+		case p.Kind == filteredKind:
+			st.Marker, st.MarkAt = filtered, p.TS
+			kept := st.Parts[:0]
+			for _, q := range st.Parts {
+				if m.covered(st, q.TS) {
+					m.dropped++
+				} else {
+					kept = append(kept, q)
+				}
+			}
+			st.Parts = kept
+		case m.covered(st, p.TS):
+			m.drop(st)
+		default:
+			st.Parts = append(st.Parts, p)
+		}
+	}
+	sort.Slice(st.Parts, func(i, j int) bool { return partLess(st.Parts[i], st.Parts[j]) })
+	return m.tryComplete(st)
+}
+
+// window returns the number of leading parts in the first window and the earliest part of each kind.
+func (m *machine) window(parts []Part) (n int, used [3]*Part) {
+	end := parts[0].TS + m.maxDelay
+	for n < len(parts) && parts[n].TS <= end {
+		if p := &parts[n]; used[p.Kind] == nil {
+			used[p.Kind] = p
+		}
+		n++
+	}
+	return n, used
+}
+
+// tryComplete joins the first window while it holds all three kinds.
+func (m *machine) tryComplete(st *traceState) error {
+	for len(st.Parts) > 0 {
+		done, err := m.joinFirst(st)
+		if err != nil || !done {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *machine) joinFirst(st *traceState) (bool, error) {
+	n, used := m.window(st.Parts)
+	if used[0] == nil || used[1] == nil || used[2] == nil {
+		return false, nil
+	}
+	var q RequestRecord
+	var r ResponseRecord
+	var t TrackRecord
+	for i, v := range []any{&q, &r, &t} {
+		if err := json.Unmarshal(used[i].Payload, v); err != nil {
+			return false, fmt.Errorf("tracejoin: decoding %s part: %w", Kinds[i], err)
+		}
+	}
+	m.joined = append(m.joined, Joined{
+		TraceID: m.traceID, ProcessID: q.ProcessID, Action: q.Action, Channel: q.Channel, Product: q.Product, Branch: q.Branch,
+		Status: r.Status, Code: r.Code, Page: t.Page, RequestTS: q.TS, ResponseTS: r.TS, TrackTS: t.TS, LatencyMs: r.TS - q.TS,
+	})
+	m.dups += int64(n - 3)
+	if st.Marker == noMarker {
+		st.Marker, st.MarkAt = completed, st.Parts[0].TS
+	}
+	st.Parts = st.Parts[n:]
+	return true, nil
+}
+
+// expire closes what the watermark (at least wm) has passed: markers and windows.
+func (m *machine) expire(st *traceState, wm int64) error {
+	if st.Marker != noMarker && st.MarkAt+m.maxDelay < wm {
+		st.Marker, st.MarkAt = noMarker, 0
+	}
+	for len(st.Parts) > 0 && st.Parts[0].TS+m.maxDelay < wm {
+		n, used := m.window(st.Parts)
+		inc := Incomplete{TraceID: m.traceID, Parts: map[string]json.RawMessage{}}
+		for k, p := range used {
+			if p == nil {
+				inc.Missing = append(inc.Missing, Kinds[k])
+			} else {
+				inc.Parts[Kinds[k]] = p.Payload
+				m.dups--
+			}
+		}
+		m.dups += int64(n)
+		m.incompl = append(m.incompl, inc)
+		st.Parts = st.Parts[n:]
+		if err := m.tryComplete(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// due is when the trace's next timer must fire: just after its marker or first window ends.
+func (m *machine) due(st *traceState) (at int64, ok bool) {
+	if len(st.Parts) > 0 {
+		at, ok = st.Parts[0].TS+m.maxDelay+1, true
+	}
+	if st.Marker != noMarker && (!ok || st.MarkAt+m.maxDelay+1 < at) {
+		at, ok = st.MarkAt+m.maxDelay+1, true
+	}
+	return at, ok
+}
+
+type joinFn struct {
+	MaxDelayMs int64
+	State      state.Value[traceState]
+	Due        timers.EventTime
+}
+
+func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, parts []Part, joined, incomplete func(string)) error {
+	return f.step(ctx, sp, tp, traceID, joined, incomplete, func(m *machine, st *traceState) error { return m.add(st, parts) })
+}
+
+func (f *joinFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, traceID string, timer timers.Context, joined, incomplete func(string)) error {
+	return f.step(ctx, sp, tp, traceID, joined, incomplete, func(m *machine, st *traceState) error {
+		st.HasTimer = false // it fired
+		return m.expire(st, ts.Milliseconds())
+	})
+}
+
+// step reads the trace's state once, applies do, writes the outputs, the state and the timer once.
+func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, joined, incomplete func(string), do func(*machine, *traceState) error) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("tracejoin: reading state: %w", err)
+	}
+	m := &machine{maxDelay: f.MaxDelayMs, traceID: traceID}
+	if err := do(m, &st); err != nil {
+		return err
+	}
+	for _, j := range m.joined {
+		b, _ := json.Marshal(j) // strings and integers: cannot fail
+		joined(string(b))
+	}
+	for _, inc := range m.incompl {
+		b, err := json.Marshal(inc)
+		if err != nil {
+			return fmt.Errorf("tracejoin: encoding incomplete trace: %w", err)
+		}
+		incomplete(string(b))
+	}
+	count(ctx, "joined", int64(len(m.joined)))
+	count(ctx, "incomplete", int64(len(m.incompl)))
+	count(ctx, "duplicates", m.dups)
+	count(ctx, "filtered", m.dropped)
+
+	at, need := m.due(&st)
+	if !need {
+		return f.State.Clear(sp)
+	}
+	if !st.HasTimer || st.TimerAt != at {
+		f.Due.Set(tp, eventtime.Time(at).ToTime())
+		st.HasTimer, st.TimerAt = true, at
+	}
+	return f.State.Write(sp, st)
+}
+
+func count(ctx context.Context, name string, n int64) {
+	if n != 0 {
+		validate.Counter(name).Inc(ctx, n)
+	}
+}

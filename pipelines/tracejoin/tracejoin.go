@@ -1,0 +1,263 @@
+// Package tracejoin restores business actions from the three log records every action of a bank
+// leaves with one globally unique trace number: the request, the response and a front-end tracking
+// record (see ../shared/DOMAIN.md, section 2). It is the bank's third design: filter early, union the
+// three streams, key by trace number, and keep per trace only the parts not matched yet.
+//
+// Inputs, one JSON object per line; every record has trace_id (string, required, non-empty) and ts
+// (integer epoch ms, required: event time):
+//
+//	request   trace_id, ts, channel, system, action, process_id, product, branch, user_id
+//	response  trace_id, ts, status, code
+//	track     trace_id, ts, page, device_id
+//
+// (the other fields: string or null).
+//
+// Filter. An optional Filter (systems and actions to keep) is applied to requests as they are parsed,
+// before any state. A filtered request enters the state only as a marker without its fields: the
+// parts of its trace within MaxDelay of it are dropped and counted as "filtered", and nothing is
+// written for them.
+//
+// Rules. Parts of a trace are ordered by ts (then kind request < response < track, then canonical
+// encoding, README "Ties") and cut into windows: a window starts at the earliest part not in an
+// earlier window and ends MaxDelay later. A window is joined, and its row written at once, as soon as
+// it holds all three kinds; of a kind that arrived twice the earliest part that has arrived is used.
+// Then its parts are cleared and only a marker stays until the watermark passes the window's end:
+// parts within MaxDelay of the window's start are dropped and counted as "duplicates". A window that
+// the watermark passes without completing is written to the incomplete output,
+// {"trace_id","missing":[kinds],"parts":{kind: record}}, with the earliest part of each kind it held.
+// Parts more than MaxDelay from a marker always form windows of their own.
+//
+// With at most one distinct part per trace and kind (the bank's one-to-one records, duplicates being
+// exact copies) the result does not depend on arrival order or bundling: a trace is joined exactly
+// when its three parts lie within MaxDelay, and otherwise each of its windows appears in the
+// incomplete output, so a joined trace never does. When one trace has different parts of the same
+// kind, which one is used depends on which had arrived when the window completed (writing at once and
+// choosing among parts not yet arrived cannot both be done), and a part more than MaxDelay from the
+// joined window is reported as incomplete.
+//
+// Timers fire as soon as the watermark allows, in a bounded run too: a runner may advance a stage's
+// watermark up to the earliest element still waiting for it. The rules above are stated in event time
+// so that this does not change the result.
+package tracejoin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"gopkg.in/yaml.v3"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Part), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter3[beam.EventTime, string, Part]()
+	batch.Register[Part]()
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Part, func(string), func(string), error](&joinFn{})
+	register.Emitter1[string]()
+}
+
+// The kinds of part, in their order.
+const (
+	Request  = "request"
+	Response = "response"
+	Track    = "track"
+)
+
+// Kinds are the part kinds in order; a Part's Kind indexes it.
+var Kinds = []string{Request, Response, Track}
+
+const filteredKind int8 = 3 // the marker of a filtered request: len(Kinds)
+
+// DefaultMaxDelay is Options.MaxDelay when it is zero.
+const DefaultMaxDelay = time.Hour
+
+// Filter selects the requests to keep: an empty list keeps every value of its field.
+type Filter struct {
+	Systems []string `json:"systems" yaml:"systems"`
+	Actions []string `json:"actions" yaml:"actions"`
+}
+
+// LoadFilter reads a filter from a YAML or JSON file; unknown keys are an error.
+func LoadFilter(path string) (Filter, error) {
+	var f Filter
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return f, fmt.Errorf("filter config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("filter config %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Keeps reports whether a request with these system and action values passes the filter.
+func (f Filter) Keeps(system, action *string) bool {
+	in := func(list []string, v *string) bool { return len(list) == 0 || v != nil && slices.Contains(list, *v) }
+	return in(f.Systems, system) && in(f.Actions, action)
+}
+
+// Options configure the job.
+type Options struct {
+	Requests, Responses, Tracks string        // JSONL paths or globs (Pipeline only)
+	Output                      string        // joined actions JSONL (Pipeline only)
+	Incomplete                  string        // incomplete traces JSONL; default Output + ".incomplete.jsonl"
+	DeadLetter                  string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	MaxDelay                    time.Duration // the bound on a trace's spread in event time; default 1h
+	Filter                      Filter        // which requests to keep; the zero Filter keeps all
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxDelay == 0 {
+		o.MaxDelay = DefaultMaxDelay
+	}
+	if o.MaxDelay < 0 {
+		return o, fmt.Errorf("max delay %v: must not be negative", o.MaxDelay)
+	}
+	if o.Incomplete == "" && o.Output != "" {
+		o.Incomplete = o.Output + ".incomplete.jsonl"
+	}
+	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	return o, nil
+}
+
+// RequestRecord, ResponseRecord and TrackRecord are the three inputs.
+type (
+	RequestRecord struct {
+		TraceID   string  `json:"trace_id"`
+		TS        int64   `json:"ts"`
+		Channel   *string `json:"channel"`
+		System    *string `json:"system"`
+		Action    *string `json:"action"`
+		ProcessID *string `json:"process_id"`
+		Product   *string `json:"product"`
+		Branch    *string `json:"branch"`
+		UserID    *string `json:"user_id"`
+	}
+	ResponseRecord struct {
+		TraceID string  `json:"trace_id"`
+		TS      int64   `json:"ts"`
+		Status  *string `json:"status"`
+		Code    *string `json:"code"`
+	}
+	TrackRecord struct {
+		TraceID  string  `json:"trace_id"`
+		TS       int64   `json:"ts"`
+		Page     *string `json:"page"`
+		DeviceID *string `json:"device_id"`
+	}
+)
+
+// Parse reads one line of the given kind and returns its trace id, event time and canonical encoding.
+// A request the filter drops comes back with kept false.
+func Parse(kind, line string, f Filter) (traceID string, ts int64, canonical []byte, kept bool, err error) {
+	r := validate.NewReader(line)
+	traceID, ts = r.NonEmptyString("trace_id"), r.EventTime("ts")
+	var rec any
+	kept = true
+	switch kind {
+	case Request:
+		q := RequestRecord{TraceID: traceID, TS: ts, Channel: r.OptString("channel"), System: r.OptString("system"),
+			Action: r.OptString("action"), ProcessID: r.OptString("process_id"), Product: r.OptString("product"),
+			Branch: r.OptString("branch"), UserID: r.OptString("user_id")}
+		kept, rec = f.Keeps(q.System, q.Action), q
+	case Response:
+		rec = ResponseRecord{TraceID: traceID, TS: ts, Status: r.OptString("status"), Code: r.OptString("code")}
+	case Track:
+		rec = TrackRecord{TraceID: traceID, TS: ts, Page: r.OptString("page"), DeviceID: r.OptString("device_id")}
+	default:
+		return "", 0, nil, false, fmt.Errorf("tracejoin: unknown kind %q", kind)
+	}
+	if err := r.Err(); err != nil {
+		return "", 0, nil, false, err
+	}
+	canonical, err = json.Marshal(rec)
+	return traceID, ts, canonical, kept, err
+}
+
+// Part is one record on its way to its trace's state.
+type Part struct {
+	Kind    int8 // index in Kinds; filteredKind for a filtered request
+	TS      int64
+	Payload []byte // canonical encoding; empty for a filtered request
+}
+
+func partLess(a, b Part) bool {
+	if a.TS != b.TS {
+		return a.TS < b.TS
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	return bytes.Compare(a.Payload, b.Payload) < 0
+}
+
+// Build joins the three inputs (PCollection<string> each). It returns the joined actions and the
+// incomplete traces (JSON lines) and the dead letters.
+func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Options) (joined, incomplete, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("tracejoin")
+	var parts, bad []beam.PCollection
+	for i, in := range []beam.PCollection{requests, responses, tracks} {
+		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter}, in)
+		parts, bad = append(parts, p), append(bad, d)
+	}
+	batches := batch.PerKey[Part](s, beam.Flatten(s, parts...), 0)
+	joined, incomplete = beam.ParDo2(s, &joinFn{
+		MaxDelayMs: opts.MaxDelay.Milliseconds(),
+		State:      state.MakeValueState[traceState]("trace"),
+		Due:        timers.InEventTime("due"),
+	}, batches)
+	return joined, incomplete, beam.Flatten(s, bad...), nil
+}
+
+// Pipeline builds the job from files.
+func Pipeline(opts Options) (*beam.Pipeline, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return jsonl.Pipeline([]string{opts.Requests, opts.Responses, opts.Tracks}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+		joined, incomplete, dead, err := Build(s, in[0], in[1], in[2], opts)
+		return []jsonl.Output{{Path: opts.Output, Lines: joined}, {Path: opts.Incomplete, Lines: incomplete},
+			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+	})
+}
+
+type parseFn struct {
+	Kind   string
+	Filter Filter
+	kind   int8
+}
+
+func (f *parseFn) Setup() { f.kind = int8(slices.Index(Kinds, f.Kind)) }
+
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Part), dead func(validate.DeadLetter)) {
+	id, ts, canonical, kept, err := Parse(f.Kind, line, f.Filter)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	p := Part{Kind: f.kind, TS: ts, Payload: canonical}
+	if !kept {
+		validate.Counter("filtered").Inc(ctx, 1)
+		p = Part{Kind: filteredKind, TS: ts}
+	}
+	emit(eventtime.Time(ts), id, p)
+}
