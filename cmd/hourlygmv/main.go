@@ -32,7 +32,7 @@ func main() {
 	out, print := c.Output(*output, "hs_order.jsonl")
 	p, err := hourlygmv.Pipeline(hourlygmv.Options{
 		Input: c.Input(*input, "user_order.jsonl"), Output: out, DeadLetter: *deadLetter,
-		TimeZone: *timeZone, AllowedLateness: app.Lateness(*lateness),
+		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

@@ -30,7 +30,7 @@ func main() {
 	defer c.Close()
 	out, print := c.Output(*output, "user_last_log.jsonl")
 	p, err := lastpage.Pipeline(lastpage.Options{
-		Input: c.Input(*input, "user_log.jsonl"), Output: out, DeadLetter: *deadLetter, AllowedLateness: app.Lateness(*lateness),
+		Input: c.Input(*input, "user_log.jsonl"), Output: out, DeadLetter: *deadLetter, AllowedLateness: app.NonZero(*lateness),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

@@ -203,9 +203,9 @@ func Summary(name string, counters map[string]int64) string {
 	return line
 }
 
-// Lateness maps an --allowed_lateness of 0 to one millisecond, since pipeline Options read 0 as
-// "the default".
-func Lateness(d time.Duration) time.Duration {
+// NonZero maps a duration flag of 0 (--allowed_lateness, --max_delay) to one millisecond, since
+// pipeline Options read 0 as "the default".
+func NonZero(d time.Duration) time.Duration {
 	if d == 0 {
 		return time.Millisecond
 	}

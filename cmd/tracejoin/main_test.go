@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/reference"
+)
+
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+
+func TestDefaultRunPrintsTheJoinedActions(t *testing.T) {
+	res := beamtest.RunCommand(t, "--runner=direct")
+	cfg := gen.Config{Seed: 1, Events: 2000}
+	all := func(any, any) bool { return true }
+	joined, _, _ := reference.TraceJoin(gen.Lines(cfg, gen.Requests), gen.Lines(cfg, gen.Responses), gen.Lines(cfg, gen.Tracks), time.Hour.Milliseconds(), all)
+	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if res.ExitCode != 0 || !strings.HasPrefix(rows[0], "request_ts") || len(rows)-1 != len(joined) || len(joined) == 0 {
+		t.Fatalf("exit %d, %d rows after %q, want %d: %s", res.ExitCode, len(rows)-1, rows[0], len(joined), res.Stderr)
+	}
+}
+
+func TestFilesInAndOutWithAFilter(t *testing.T) {
+	dir := t.TempDir()
+	cfg := gen.Config{Seed: 8, Events: 700}
+	in := map[string][]string{}
+	for name, f := range map[string]func(gen.Config, func(string)){"req.jsonl": gen.Requests, "resp.jsonl": gen.Responses, "trk.jsonl": gen.Tracks} {
+		beamtest.Must(t, gen.WriteFile(filepath.Join(dir, name), cfg, f))
+		in[name] = gen.Lines(cfg, f)
+	}
+	filter := filepath.Join(dir, "filter.yaml")
+	beamtest.Must(t, os.WriteFile(filter, []byte("systems: [card, loan]\n"), 0o644))
+	out := filepath.Join(dir, "out", "actions.jsonl")
+	res := beamtest.RunCommand(t, "--requests="+filepath.Join(dir, "req.jsonl"), "--responses="+filepath.Join(dir, "resp.jsonl"),
+		"--tracks="+filepath.Join(dir, "trk.jsonl"), "--output="+out, "--config="+filter, "--max_delay=20m")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	keep := func(system, _ any) bool { return system == "card" || system == "loan" }
+	joined, incomplete, bad := reference.TraceJoin(in["req.jsonl"], in["resp.jsonl"], in["trk.jsonl"], (20 * time.Minute).Milliseconds(), keep)
+	for name, want := range map[string][]string{out: joined, out + ".incomplete.jsonl": incomplete} {
+		got := beamtest.ReadLines(t, name)
+		sort.Strings(got)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(want) == 0 {
+			t.Errorf("%s: %d lines, want %d (and some)", filepath.Base(name), len(got), len(want))
+		}
+	}
+	if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad {
+		t.Errorf("%d dead letters, want %d", len(dead), bad)
+	}
+}
+
+func TestBadConfigFailsClearly(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "f.yaml")
+	beamtest.Must(t, os.WriteFile(bad, []byte("sytems: [card]\n"), 0o644))
+	res := beamtest.RunCommand(t, "--config="+bad)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "filter config") || !strings.Contains(res.Stderr, "sytems") {
+		t.Errorf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+}
