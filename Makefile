@@ -2,7 +2,7 @@
 # network access to the Go module proxy.
 GO ?= go
 
-.PHONY: test fmt-check vet sample
+.PHONY: test fmt-check vet sample bench
 
 ## test: format check, go vet, and every test (pipelines run on Beam's prism runner)
 test: fmt-check vet
@@ -14,6 +14,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## bench: print the benchmark lines (now: the trace join's state bound against an interval join)
+bench:
+	$(GO) run ./cmd/bench
 
 ## sample: run a pipeline on the embedded sample and print its table
 sample:

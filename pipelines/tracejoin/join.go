@@ -26,11 +26,9 @@ const (
 // trace); parts further away form windows of their own. It lasts until the watermark passes
 // MarkAt + MaxDelay.
 type traceState struct {
-	Parts    []Part // sorted by partLess
-	Marker   int8
-	MarkAt   int64
-	HasTimer bool
-	TimerAt  int64
+	Parts  []Part // sorted by partLess
+	Marker int8
+	MarkAt int64
 }
 
 func (m *machine) covered(st *traceState, ts int64) bool {
@@ -143,9 +141,10 @@ func (m *machine) joinFirst(st *traceState) (bool, error) {
 			return false, fmt.Errorf("tracejoin: decoding %s part: %w", Kinds[i], err)
 		}
 	}
+	qt, rt, tt := used[0].TS, used[1].TS, used[2].TS
 	m.joined = append(m.joined, Joined{
 		TraceID: m.traceID, ProcessID: q.ProcessID, Action: q.Action, Channel: q.Channel, Product: q.Product, Branch: q.Branch,
-		Status: r.Status, Code: r.Code, Page: t.Page, RequestTS: q.TS, ResponseTS: r.TS, TrackTS: t.TS, LatencyMs: r.TS - q.TS,
+		Status: r.Status, Code: r.Code, Page: t.Page, RequestTS: qt, ResponseTS: rt, TrackTS: tt, LatencyMs: rt - qt,
 	})
 	m.dups += int64(n - 3)
 	if st.Marker == noMarker {
@@ -167,7 +166,7 @@ func (m *machine) expire(st *traceState, wm int64) error {
 			if p == nil {
 				inc.Missing = append(inc.Missing, Kinds[k])
 			} else {
-				inc.Parts[Kinds[k]] = p.Payload
+				inc.Parts[Kinds[k]] = p.Record(m.traceID)
 				m.dups--
 			}
 		}
@@ -199,23 +198,25 @@ type joinFn struct {
 }
 
 func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, parts []Part, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, traceID, joined, incomplete, func(m *machine, st *traceState) error { return m.add(st, parts) })
+	return f.step(ctx, sp, tp, traceID, joined, incomplete, false, func(m *machine, st *traceState) error { return m.add(st, parts) })
 }
 
 func (f *joinFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, traceID string, timer timers.Context, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, traceID, joined, incomplete, func(m *machine, st *traceState) error {
-		st.HasTimer = false // it fired
+	return f.step(ctx, sp, tp, traceID, joined, incomplete, true, func(m *machine, st *traceState) error {
 		return m.expire(st, ts.Milliseconds())
 	})
 }
 
 // step reads the trace's state once, applies do, writes the outputs, the state and the timer once.
-func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, joined, incomplete func(string), do func(*machine, *traceState) error) error {
+// The timer is not kept in state: it is due(state), set again only when that changes (or fired).
+func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, joined, incomplete func(string), fired bool, do func(*machine, *traceState) error) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("tracejoin: reading state: %w", err)
 	}
 	m := &machine{maxDelay: f.MaxDelayMs, traceID: traceID}
+	before, hadTimer := m.due(&st)
+	hadTimer = hadTimer && !fired
 	if err := do(m, &st); err != nil {
 		return err
 	}
@@ -239,9 +240,8 @@ func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider
 	if !need {
 		return f.State.Clear(sp)
 	}
-	if !st.HasTimer || st.TimerAt != at {
+	if !hadTimer || at != before {
 		f.Due.Set(tp, eventtime.Time(at).ToTime())
-		st.HasTimer, st.TimerAt = true, at
 	}
 	return f.State.Write(sp, st)
 }

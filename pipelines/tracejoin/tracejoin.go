@@ -193,7 +193,31 @@ func Parse(kind, line string, f Filter) (traceID string, ts int64, canonical []b
 type Part struct {
 	Kind    int8 // index in Kinds; filteredKind for a filtered request
 	TS      int64
-	Payload []byte // canonical encoding; empty for a filtered request
+	Payload []byte // the canonical encoding less trace_id and ts (the state's key and TS hold them)
+}
+
+// NewPart makes the part of a record from its canonical encoding (as Parse returns it).
+func NewPart(kind int8, traceID string, ts int64, canonical []byte) (Part, error) {
+	prefix := partPrefix(traceID, ts)
+	if !bytes.HasPrefix(canonical, prefix) {
+		return Part{}, fmt.Errorf("tracejoin: a canonical record must start with %s", prefix)
+	}
+	rest := canonical[len(prefix):] // "}" or ",<fields>}"
+	return Part{Kind: kind, TS: ts, Payload: append([]byte("{"), bytes.TrimPrefix(rest, []byte(","))...)}, nil
+}
+
+// Record returns the part's canonical encoding, trace_id and ts put back.
+func (p Part) Record(traceID string) []byte {
+	out := partPrefix(traceID, p.TS)
+	if len(p.Payload) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, p.Payload[1:]...)
+}
+
+func partPrefix(traceID string, ts int64) []byte {
+	id, _ := json.Marshal(traceID) // a string: cannot fail
+	return fmt.Appendf(nil, `{"trace_id":%s,"ts":%d`, id, ts)
 }
 
 func partLess(a, b Part) bool {
@@ -254,7 +278,11 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		validate.Dead(ctx, err, line, dead)
 		return
 	}
-	p := Part{Kind: f.kind, TS: ts, Payload: canonical}
+	p, err := NewPart(f.kind, id, ts, canonical)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
 	if !kept {
 		validate.Counter("filtered").Inc(ctx, 1)
 		p = Part{Kind: filteredKind, TS: ts}

@@ -26,6 +26,8 @@ type Config struct {
 	BadEvery int   // one bad line per BadEvery lines; default 97; negative: none
 	Start    time.Time
 	Span     time.Duration // event times spread over [Start, Start+Span); default 36h
+	// Clean makes traces follow the arrival profile only: no missing or copied parts, no bad lines.
+	Clean bool
 }
 
 // DefaultStart is Config.Start when it is zero: a Saturday 14:00 UTC, so the span crosses midnight in

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// The trace generator follows the bank's measured arrival profile: of an action's response and
-// tracking parts, 80% come within 5 s of the request, 18% later but within the hour, and 2% beyond
-// it. 5% of traces lack one part, 3% have one part sent twice (an exact copy), and Config.BadEvery
-// lines are bad. Each trace is derived from (Seed, its index) alone, so the three files agree.
+// The trace generator follows the bank's measured arrival profile: 80% of actions have all three
+// parts within 5 s; in 18% one of the response and tracking parts comes later but within the hour,
+// and in 2% beyond it. Unless Config.Clean, 5% of traces lack one part, 3% have one part sent twice (an exact copy),
+// and Config.BadEvery lines are bad. Each trace is derived from (Seed, its index) alone, so the three
+// files agree.
 
 var (
 	traceSystems  = []string{"card", "loan", "deposit", "atm"}
@@ -40,16 +41,18 @@ type traceSpec struct {
 	badLines bool
 }
 
-// delay draws a part's delay after its request by the measured profile.
-func delay(r *splitmix) int64 {
+// delays draws the response's and the tracking part's delays after the request by the profile.
+func delays(r *splitmix) [2]int64 {
+	d := [2]int64{int64(r.intn(5000)), int64(r.intn(5000))}
+	slow := r.intn(2)
 	switch p := r.intn(100); {
 	case p < 80:
-		return int64(r.intn(5000))
 	case p < 98:
-		return 5000 + int64(r.intn(int(time.Hour.Milliseconds()-5000)))
+		d[slow] = 5000 + int64(r.intn(int(time.Hour.Milliseconds()-5000)))
 	default:
-		return time.Hour.Milliseconds() + 1 + int64(r.intn(int(time.Hour.Milliseconds())))
+		d[slow] = time.Hour.Milliseconds() + 1 + int64(r.intn(int(time.Hour.Milliseconds())))
 	}
+	return d
 }
 
 func traceOf(c Config, i int) traceSpec {
@@ -57,11 +60,13 @@ func traceOf(c Config, i int) traceSpec {
 	r := splitmix(uint64(c.Seed)*0x100000001b3 + uint64(i))
 	start := c.Start.UnixMilli() + int64(r.next()%uint64(c.Span.Milliseconds()))
 	t := traceSpec{id: fmt.Sprintf("T%d-%08d", c.Seed, i), has: [3]bool{true, true, true}}
-	t.ts = [3]int64{start, start + delay(&r), start + delay(&r)}
-	if r.intn(100) < 5 {
+	d := delays(&r)
+	t.ts = [3]int64{start, start + d[0], start + d[1]}
+	missing, copied := r.intn(100) < 5, r.intn(100) < 3
+	if missing && !c.Clean {
 		t.has[r.intn(3)] = false
 	}
-	if r.intn(100) < 3 {
+	if copied && !c.Clean {
 		t.copies[r.intn(3)] = 1
 	}
 	sys := traceSystems[r.intn(len(traceSystems))]
@@ -72,7 +77,7 @@ func traceOf(c Config, i int) traceSpec {
 		"status": []string{"ok", "ok", "ok", "failed"}[r.intn(4)], "code": []string{"0000", "0000", "E102", "E417"}[r.intn(4)],
 		"page": []string{"apply", "review", "confirm", "result"}[r.intn(4)], "device_id": fmt.Sprintf("D%05d", r.intn(max(1, c.Users))),
 	}
-	if c.BadEvery > 0 && i%c.BadEvery == c.BadEvery-1 {
+	if c.BadEvery > 0 && i%c.BadEvery == c.BadEvery-1 && !c.Clean {
 		t.badLines = true
 	}
 	return t
