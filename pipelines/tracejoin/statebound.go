@@ -38,6 +38,7 @@ func StateProfile(arrivals []Arrival, maxDelay, outOfOrder time.Duration) (peakB
 	timerAt := map[string]int64{} // the runner's timers: not state
 	m := &machine{maxDelay: maxDelay.Milliseconds()}
 	settle := func(id string, st *traceState) error {
+		m.joined, m.incompl = m.joined[:0], m.incompl[:0] // outputs are not state
 		at, need := m.due(st)
 		total -= sizes[id]
 		if !need {
@@ -85,7 +86,6 @@ func StateProfile(arrivals []Arrival, maxDelay, outOfOrder time.Duration) (peakB
 			return 0, err
 		}
 		peakBytes = max(peakBytes, total)
-		m.joined, m.incompl = m.joined[:0], m.incompl[:0]
 	}
 	return peakBytes, nil
 }
