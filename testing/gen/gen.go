@@ -231,6 +231,7 @@ var Files = map[string]func(Config, func(string)){
 	"requests.jsonl":    Requests,
 	"responses.jsonl":   Responses,
 	"tracks.jsonl":      Tracks,
+	"actions.jsonl":     ProcessActions,
 }
 
 // WriteAll writes every input table of c into dir, one JSONL file each (see Files).

@@ -1,0 +1,48 @@
+// Command processmetrics restores business process instances from joined actions (tracejoin's
+// output): per process_id, the current step, time per step, rollbacks, failures and completion, as
+// a changelog keyed by process_id. Processes and their steps come from a YAML file business users
+// edit (--definitions; the shipped pipelines/processmetrics/processes.yaml by default).
+//
+// With no --input it runs on the embedded sample and prints the instances; with --output it writes
+// the instance changelog as JSONL. The rules are in package pipelines/processmetrics.
+//
+//	go run ./cmd/processmetrics --runner=direct
+//	go run ./cmd/processmetrics --input=out/actions.jsonl --output=out/instances.jsonl --definitions=processes.yaml
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/pipelines/processmetrics"
+)
+
+var (
+	input       = flag.String("input", "", "joined actions JSONL (tracejoin's output): a path or a glob (default: the embedded sample)")
+	output      = flag.String("output", "", "process instance changelog JSONL (default: print the final instances to stdout)")
+	deadLetter  = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
+	definitions = flag.String("definitions", "", "process definitions, YAML (default: the shipped processes.yaml)")
+	instanceTTL = flag.Duration("instance_ttl", processmetrics.DefaultInstanceTTL, "how long after its latest action an instance may still change; older actions are dead-lettered as late")
+)
+
+func main() {
+	c := app.Start("processmetrics", "Process instances (current step, time per step, rollbacks, failures, completion) from joined actions.",
+		"input", "output", "dead_letter", "definitions", "instance_ttl")
+	defer c.Close()
+	var defs processmetrics.Definitions
+	if *definitions != "" {
+		d, err := processmetrics.LoadDefinitions(*definitions)
+		c.Check(err)
+		defs = d
+	}
+	out, print := c.Output(*output, "instances.jsonl")
+	p, err := processmetrics.Pipeline(processmetrics.Options{
+		Input: c.Input(*input, "actions.jsonl"), Output: out, DeadLetter: *deadLetter, Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL),
+	})
+	c.Check(err)
+	c.Check(c.Run(context.Background(), p))
+	if print {
+		c.PrintChangelog(out, processmetrics.KeyColumns, []string{"process_id", "process", "channel", "product", "started_at", "current_step", "actions", "rollbacks", "failures", "completed", "duration_ms"})
+	}
+}

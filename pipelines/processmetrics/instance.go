@@ -1,0 +1,170 @@
+package processmetrics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+// Instance is one row of the instance changelog.
+type Instance struct {
+	ProcessID    string     `json:"process_id"`
+	Process      string     `json:"process"`
+	Channel      *string    `json:"channel"`
+	Product      *string    `json:"product"`
+	Branch       *string    `json:"branch"`
+	StartedAt    int64      `json:"started_at"`
+	LastActionAt int64      `json:"last_action_at"`
+	CurrentStep  string     `json:"current_step"`
+	Actions      int        `json:"actions"`
+	Rollbacks    int        `json:"rollbacks"`
+	Failures     int        `json:"failures"`
+	Completed    bool       `json:"completed"`
+	CompletedAt  *int64     `json:"completed_at"`
+	DurationMs   *int64     `json:"duration_ms"`
+	StepMs       []StepTime `json:"step_ms"`
+}
+
+// StepTime is the time an instance spent in one step.
+type StepTime struct {
+	Step string `json:"step"`
+	Ms   int64  `json:"ms"`
+}
+
+type instanceState struct {
+	Acts      []Act // sorted by (TS, TraceID), one per trace id
+	Version   int64
+	LastRow   []byte // the last row emitted, to emit only changes
+	Fired     bool   // a timer fired: Watermark is known
+	Watermark int64
+}
+
+// restore computes the instance from its actions, sorted by (TS, TraceID).
+func restore(processID string, d Definitions, acts []Act) Instance {
+	first := acts[0]
+	p := d.Processes[first.Proc]
+	in := Instance{ProcessID: processID, Process: p.Name, StartedAt: first.TS, StepMs: make([]StepTime, len(p.Steps))}
+	var attrs []*string
+	_ = json.Unmarshal(first.Attrs, &attrs) // written by parseFn
+	if len(attrs) == 3 {
+		in.Channel, in.Product, in.Branch = attrs[0], attrs[1], attrs[2]
+	}
+	for i, s := range p.Steps {
+		in.StepMs[i].Step = s
+	}
+	var prev *Act
+	for i := range acts {
+		a := &acts[i]
+		if a.Proc != first.Proc {
+			continue
+		}
+		in.Actions++
+		if !a.OK {
+			in.Failures++
+		}
+		if prev != nil {
+			in.StepMs[prev.Step].Ms += a.TS - prev.TS
+			if a.Step < prev.Step {
+				in.Rollbacks++
+			}
+		}
+		if int(a.Step) == len(p.Steps)-1 && !in.Completed {
+			at, dur := a.TS, a.TS-first.TS
+			in.Completed, in.CompletedAt, in.DurationMs = true, &at, &dur
+		}
+		in.LastActionAt, in.CurrentStep = a.TS, p.Steps[a.Step]
+		prev = a
+	}
+	return in
+}
+
+type instanceFn struct {
+	Definitions Definitions
+	TTLMs       int64
+	State       state.Value[instanceState]
+	Expiry      timers.EventTime
+}
+
+func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, processID string, acts []Act, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("processmetrics: reading state: %w", err)
+	}
+	lastBefore := lastTS(st.Acts)
+	seen := map[string]int{}
+	for i, a := range st.Acts {
+		seen[a.TraceID] = i
+	}
+	for _, a := range acts {
+		if st.Fired && a.TS+f.TTLMs < st.Watermark {
+			validate.CountDeadLetter(ctx, validate.Late)
+			b, _ := json.Marshal(a)
+			dead(validate.DeadLetter{Reason: validate.Late + ": the instance's actions left state (instance TTL passed)", Raw: string(b)})
+			continue
+		}
+		if i, dup := seen[a.TraceID]; dup {
+			if actLess(a, st.Acts[i]) {
+				st.Acts[i] = a
+			}
+			continue
+		}
+		seen[a.TraceID] = len(st.Acts)
+		st.Acts = append(st.Acts, a)
+	}
+	if len(st.Acts) == 0 {
+		return nil
+	}
+	sort.Slice(st.Acts, func(i, j int) bool { return actLess(st.Acts[i], st.Acts[j]) })
+	row, err := json.Marshal(restore(processID, f.Definitions, st.Acts))
+	if err != nil {
+		return err
+	}
+	if string(row) != string(st.LastRow) {
+		st.Version++
+		st.LastRow = row
+		emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
+	}
+	if last := lastTS(st.Acts); last != lastBefore {
+		f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime())
+	}
+	return f.State.Write(sp, st)
+}
+
+// OnTimer drops the instance's actions once the watermark passed its latest action + TTL.
+func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, processID string, timer timers.Context, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("processmetrics: reading state on timer: %w", err)
+	}
+	wm := ts.Milliseconds()
+	if len(st.Acts) > 0 && lastTS(st.Acts)+f.TTLMs < wm {
+		st.Acts, st.LastRow = nil, nil
+		validate.Counter("instances_expired").Inc(ctx, 1)
+	}
+	st.Fired, st.Watermark = true, max(st.Watermark, wm)
+	return f.State.Write(sp, st)
+}
+
+func actLess(a, b Act) bool {
+	if a.TS != b.TS {
+		return a.TS < b.TS
+	}
+	return a.TraceID < b.TraceID
+}
+
+func lastTS(acts []Act) int64 {
+	var m int64 = -1 << 63
+	for _, a := range acts {
+		m = max(m, a.TS)
+	}
+	return m
+}

@@ -1,0 +1,183 @@
+// Package processmetrics restores business process instances from the joined actions of the trace
+// join (see ../shared/DOMAIN.md, section 2): hundreds of processes (card issuing: apply, review,
+// issue, make, deliver, activate) whose actions are spread over systems that do not talk to each
+// other.
+//
+// Input: joined actions, one JSON object per line, as pipelines/tracejoin writes them: trace_id
+// (string, required, non-empty), request_ts (integer epoch ms, required: event time), process_id,
+// action, channel, product, branch, status, code, page (string or null), response_ts, track_ts,
+// latency_ms (integer or null). An action without process_id is counted ("no_process") and skipped;
+// one that no process definition matches is counted ("unmatched") and skipped.
+//
+// Definitions (Definitions, YAML; processes.yaml is the default): each process names its products
+// and ordered steps, and may map action names to steps. An action belongs to the first process whose
+// products include its product and whose steps include its step.
+//
+// Rules. Per process_id, the actions in event-time order (request_ts, then trace_id; a trace_id seen
+// twice counts once) restore the instance. Its process, channel, product and branch are those of its
+// earliest action; actions of another process are left out. started_at is the earliest action's
+// time; current_step the latest action's step; step_ms the time spent in each step (from an action
+// to the next); rollbacks the number of times an action's step comes before the previous action's
+// step (e.g. back to review for missing documents); failures the actions whose status is not "ok"
+// (null included); completed once an action reaches the last step, at completed_at, with
+// duration_ms = completed_at - started_at.
+//
+// Output: a changelog (transforms/changelog) of instances keyed by process_id. An instance's
+// actions leave state once the watermark passes its latest action + InstanceTTL; what stays is its
+// version and the watermark seen, and an action older than that is dead-lettered as late.
+//
+// Not yet: the hourly aggregates per channel, product and branch (started, completed, share by
+// channel, mean and p95 per step, rollback and failure rates) and reading the raw streams.
+package processmetrics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Act), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter3[beam.EventTime, string, Act]()
+	batch.Register[Act]()
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Act, func(changelog.Change), func(validate.DeadLetter), error](&instanceFn{})
+	register.Emitter1[changelog.Change]()
+	register.Emitter1[validate.DeadLetter]()
+}
+
+// DefaultInstanceTTL is Options.InstanceTTL when it is zero.
+const DefaultInstanceTTL = 30 * 24 * time.Hour
+
+// KeyColumns are the primary-key columns of the instance changelog, Columns all of its columns.
+var (
+	KeyColumns = []string{"process_id"}
+	Columns    = []string{"process_id", "process", "channel", "product", "branch", "started_at", "last_action_at",
+		"current_step", "actions", "rollbacks", "failures", "completed", "completed_at", "duration_ms", "step_ms"}
+)
+
+// Options configure the job.
+type Options struct {
+	Input       string        // joined actions JSONL: a path or a glob (Pipeline only)
+	Output      string        // instance changelog JSONL (Pipeline only)
+	DeadLetter  string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Definitions Definitions   // the processes; zero: DefaultDefinitions()
+	InstanceTTL time.Duration // how long after its latest action an instance may still change; default 30 days
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Definitions.Processes) == 0 {
+		o.Definitions = DefaultDefinitions()
+	}
+	if o.InstanceTTL == 0 {
+		o.InstanceTTL = DefaultInstanceTTL
+	}
+	if o.InstanceTTL < 0 {
+		return o, fmt.Errorf("instance TTL %v: must not be negative", o.InstanceTTL)
+	}
+	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	return o, nil
+}
+
+// Action is one joined action.
+type Action struct {
+	TraceID    string  `json:"trace_id"`
+	ProcessID  *string `json:"process_id"`
+	Action     *string `json:"action"`
+	Channel    *string `json:"channel"`
+	Product    *string `json:"product"`
+	Branch     *string `json:"branch"`
+	Status     *string `json:"status"`
+	Code       *string `json:"code"`
+	Page       *string `json:"page"`
+	RequestTS  int64   `json:"request_ts"`
+	ResponseTS *int64  `json:"response_ts"`
+	TrackTS    *int64  `json:"track_ts"`
+	LatencyMs  *int64  `json:"latency_ms"`
+}
+
+// ParseAction reads one joined-action line.
+func ParseAction(line string) (Action, error) {
+	r := validate.NewReader(line)
+	a := Action{
+		TraceID: r.NonEmptyString("trace_id"), ProcessID: r.OptString("process_id"), Action: r.OptString("action"),
+		Channel: r.OptString("channel"), Product: r.OptString("product"), Branch: r.OptString("branch"),
+		Status: r.OptString("status"), Code: r.OptString("code"), Page: r.OptString("page"),
+		RequestTS: r.EventTime("request_ts"), ResponseTS: r.OptInt("response_ts"), TrackTS: r.OptInt("track_ts"), LatencyMs: r.OptInt("latency_ms"),
+	}
+	return a, r.Err()
+}
+
+// Act is what an instance keeps of one action.
+type Act struct {
+	TS      int64
+	TraceID string
+	Proc    int32  // index in Definitions.Processes
+	Step    int32  // index in the process's steps
+	OK      bool   // status "ok"
+	Attrs   []byte // JSON [channel, product, branch]
+}
+
+// Build computes the instance changelog (PCollection<changelog.Change>) and the dead letters from
+// joined-action lines (PCollection<string>).
+func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("processmetrics")
+	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions}, lines)
+	batches := batch.PerKey[Act](s, acts, 0)
+	instances, late := beam.ParDo2(s, &instanceFn{
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(),
+		State: state.MakeValueState[instanceState]("instance"), Expiry: timers.InEventTime("expiry"),
+	}, batches)
+	return instances, beam.Flatten(s, bad, late), nil
+}
+
+// Pipeline builds the job from files.
+func Pipeline(opts Options) (*beam.Pipeline, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+		instances, dead, err := Build(s, in[0], opts)
+		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+	})
+}
+
+type parseFn struct {
+	Definitions Definitions
+}
+
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Act), dead func(validate.DeadLetter)) {
+	a, err := ParseAction(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	if a.ProcessID == nil || *a.ProcessID == "" {
+		validate.Counter("no_process").Inc(ctx, 1)
+		return
+	}
+	proc, step, ok := f.Definitions.Match(a.Product, a.Action)
+	if !ok {
+		validate.Counter("unmatched").Inc(ctx, 1)
+		return
+	}
+	attrs, _ := json.Marshal([]*string{a.Channel, a.Product, a.Branch}) // strings: cannot fail
+	emit(eventtime.Time(a.RequestTS), *a.ProcessID, Act{
+		TS: a.RequestTS, TraceID: a.TraceID, Proc: int32(proc), Step: int32(step), OK: a.Status != nil && *a.Status == "ok", Attrs: attrs,
+	})
+}
