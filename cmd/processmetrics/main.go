@@ -21,6 +21,8 @@ import (
 var (
 	input       = flag.String("input", "", "joined actions JSONL (tracejoin's output): a path or a glob (default: the embedded sample)")
 	output      = flag.String("output", "", "process instance changelog JSONL (default: print the final instances to stdout)")
+	metrics     = flag.String("metrics_output", "", "aggregate changelog JSONL: per hour, process, channel, product and branch, and the share by channel (default: <output>.metrics.jsonl)")
+	timeZone    = flag.String("timezone", "UTC", "IANA time zone of the aggregates' hours")
 	deadLetter  = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	definitions = flag.String("definitions", "", "process definitions, YAML (default: the shipped processes.yaml)")
 	instanceTTL = flag.Duration("instance_ttl", processmetrics.DefaultInstanceTTL, "how long after its latest action an instance may still change; older actions are dead-lettered as late")
@@ -28,7 +30,7 @@ var (
 
 func main() {
 	c := app.Start("processmetrics", "Process instances (current step, time per step, rollbacks, failures, completion) from joined actions.",
-		"input", "output", "dead_letter", "definitions", "instance_ttl")
+		"input", "output", "metrics_output", "dead_letter", "definitions", "instance_ttl", "timezone")
 	defer c.Close()
 	var defs processmetrics.Definitions
 	if *definitions != "" {
@@ -38,7 +40,8 @@ func main() {
 	}
 	out, print := c.Output(*output, "instances.jsonl")
 	p, err := processmetrics.Pipeline(processmetrics.Options{
-		Input: c.Input(*input, "actions.jsonl"), Output: out, DeadLetter: *deadLetter, Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL),
+		Input: c.Input(*input, "actions.jsonl"), Output: out, MetricsOutput: *metrics, DeadLetter: *deadLetter,
+		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone,
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

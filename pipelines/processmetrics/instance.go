@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/retract"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -90,11 +92,16 @@ func restore(processID string, d Definitions, acts []Act) Instance {
 type instanceFn struct {
 	Definitions Definitions
 	TTLMs       int64
+	TimeZone    string
 	State       state.Value[instanceState]
 	Expiry      timers.EventTime
+
+	loc *time.Location
 }
 
-func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, processID string, acts []Act, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
+func (f *instanceFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, processID string, acts []Act, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("processmetrics: reading state: %w", err)
@@ -124,11 +131,25 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 		return nil
 	}
 	sort.Slice(st.Acts, func(i, j int) bool { return actLess(st.Acts[i], st.Acts[j]) })
-	row, err := json.Marshal(restore(processID, f.Definitions, st.Acts))
+	in := restore(processID, f.Definitions, st.Acts)
+	row, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
 	if string(row) != string(st.LastRow) {
+		expiry := lastTS(st.Acts) + f.TTLMs
+		if st.LastRow != nil {
+			var old Instance
+			if err := json.Unmarshal(st.LastRow, &old); err != nil {
+				return fmt.Errorf("processmetrics: decoding the last row of %s: %w", processID, err)
+			}
+			for _, d := range contributions(old, -1, expiry, f.loc) {
+				deltas(d)
+			}
+		}
+		for _, d := range contributions(in, +1, expiry, f.loc) {
+			deltas(d)
+		}
 		st.Version++
 		st.LastRow = row
 		emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
@@ -140,7 +161,7 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 }
 
 // OnTimer drops the instance's actions once the watermark passed its latest action + TTL.
-func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, processID string, timer timers.Context, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
+func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, processID string, timer timers.Context, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("processmetrics: reading state on timer: %w", err)

@@ -26,8 +26,20 @@
 // actions leave state once the watermark passes its latest action + InstanceTTL; what stays is its
 // version and the watermark seen, and an action older than that is dead-lettered as late.
 //
-// Not yet: the hourly aggregates per channel, product and branch (started, completed, share by
-// channel, mean and p95 per step, rollback and failure rates) and reading the raw streams.
+// Aggregates: every change of an instance retracts its old contribution and adds the new one
+// (transforms/retract), into a second changelog keyed by (metric, hour, process, channel, product,
+// branch), hours of started_at in TimeZone:
+//   - "instances" per hour, process, channel, product and branch: started, completed, rollback_rate
+//     (instances with a rollback / started), failure_rate (failed actions / actions), and per step
+//     the count, mean_ms (rounded half up) and p95_ms (nearest rank) of the time spent in it by the
+//     instances that spent time in it;
+//   - "channel_share" per hour and process (channel, product, branch null): started, and by_channel
+//     the started instances of each channel and their share.
+// Rates and shares are exact decimals rounded half up to 4 places. An aggregate can change as long
+// as one of its instances can (InstanceTTL after their latest action), so an action that arrives late
+// but within that updates the earlier hour.
+//
+// Not yet: reading the three raw streams in one pipeline (--from_raw).
 package processmetrics
 
 import (
@@ -45,6 +57,7 @@ import (
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/retract"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -52,8 +65,10 @@ func init() {
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Act), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, Act]()
 	batch.Register[Act]()
-	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Act, func(changelog.Change), func(validate.DeadLetter), error](&instanceFn{})
+	register.DoFn8x1[context.Context, state.Provider, timers.Provider, string, []Act, func(changelog.Change), func(retract.Delta), func(validate.DeadLetter), error](&instanceFn{})
 	register.Emitter1[changelog.Change]()
+	register.Emitter1[retract.Delta]()
+	register.DoFn2x1[retract.Agg, func(changelog.Change), error](&metricFn{})
 	register.Emitter1[validate.DeadLetter]()
 }
 
@@ -69,11 +84,13 @@ var (
 
 // Options configure the job.
 type Options struct {
-	Input       string        // joined actions JSONL: a path or a glob (Pipeline only)
-	Output      string        // instance changelog JSONL (Pipeline only)
-	DeadLetter  string        // dead letters JSONL; default Output + ".deadletter.jsonl"
-	Definitions Definitions   // the processes; zero: DefaultDefinitions()
-	InstanceTTL time.Duration // how long after its latest action an instance may still change; default 30 days
+	Input         string        // joined actions JSONL: a path or a glob (Pipeline only)
+	Output        string        // instance changelog JSONL (Pipeline only)
+	MetricsOutput string        // aggregate changelog JSONL (Pipeline only); default Output + ".metrics.jsonl"
+	DeadLetter    string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	TimeZone      string        // IANA zone of the aggregates' hours; default "UTC"
+	Definitions   Definitions   // the processes; zero: DefaultDefinitions()
+	InstanceTTL   time.Duration // how long after its latest action an instance may still change; default 30 days
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -82,6 +99,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.InstanceTTL == 0 {
 		o.InstanceTTL = DefaultInstanceTTL
+	}
+	if o.TimeZone == "" {
+		o.TimeZone = "UTC"
+	}
+	if _, err := eventtime.Load(o.TimeZone); err != nil {
+		return o, err
+	}
+	if o.MetricsOutput == "" && o.Output != "" {
+		o.MetricsOutput = o.Output + ".metrics.jsonl"
 	}
 	if o.InstanceTTL < 0 {
 		return o, fmt.Errorf("instance TTL %v: must not be negative", o.InstanceTTL)
@@ -129,20 +155,34 @@ type Act struct {
 	Attrs   []byte // JSON [channel, product, branch]
 }
 
-// Build computes the instance changelog (PCollection<changelog.Change>) and the dead letters from
-// joined-action lines (PCollection<string>).
-func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, dead beam.PCollection, err error) {
+// Build computes the instance changelog and the aggregate changelog (PCollection<changelog.Change>
+// each) and the dead letters from joined-action lines (PCollection<string>).
+func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metrics, dead beam.PCollection, err error) {
 	if opts, err = opts.withDefaults(); err != nil {
 		return
 	}
 	s = s.Scope("processmetrics")
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions}, lines)
 	batches := batch.PerKey[Act](s, acts, 0)
-	instances, late := beam.ParDo2(s, &instanceFn{
-		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(),
+	instances, deltas, late := beam.ParDo3(s, &instanceFn{
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone,
 		State: state.MakeValueState[instanceState]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
-	return instances, beam.Flatten(s, bad, late), nil
+	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKey(s, deltas))
+	return instances, metrics, beam.Flatten(s, bad, late), nil
+}
+
+type metricFn struct {
+	Definitions Definitions
+}
+
+func (f *metricFn) ProcessElement(a retract.Agg, emit func(changelog.Change)) error {
+	c, err := metricChange(a, f.Definitions)
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
 }
 
 // Pipeline builds the job from files.
@@ -152,8 +192,9 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		return nil, err
 	}
 	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
-		instances, dead, err := Build(s, in[0], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		instances, metrics, dead, err := Build(s, in[0], opts)
+		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.MetricsOutput, Lines: changelog.Lines(s, metrics)},
+			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

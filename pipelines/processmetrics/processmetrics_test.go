@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
 func TestMain(m *testing.M) { beamtest.Main(m) }
@@ -25,21 +30,32 @@ func refDefs(d processmetrics.Definitions) []reference.ProcessDef {
 
 func TestPipelineMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
-	for i := 0; i < 3; i++ {
+	sameBranch := regexp.MustCompile(`"branch":"B[0-9]+","channel":"[a-z]+"`)
+	for i, tz := range []string{"UTC", "Asia/Shanghai", "UTC", "dense"} {
 		cfg := gen.Config{Seed: r.Int63n(1 << 30), Events: 150 + r.Intn(250), BadEvery: 30 + r.Intn(40)}
 		lines := gen.Lines(cfg, gen.ProcessActions)
+		if tz == "dense" { // instances started within 30 minutes in one branch and channel: large groups
+			tz, cfg.Span = "UTC", 30*time.Minute
+			lines = gen.Lines(cfg, gen.ProcessActions)
+			for j, l := range lines {
+				lines[j] = sameBranch.ReplaceAllString(l, `"branch":"B000","channel":"customer"`)
+			}
+		}
 		for j := 0; j < 15; j++ { // the same action delivered twice
 			lines = append(lines, lines[r.Intn(len(lines))])
 		}
 		dir := t.TempDir()
 		out := filepath.Join(dir, "instances.jsonl")
-		p, err := processmetrics.Pipeline(processmetrics.Options{Input: beamtest.WriteShuffled(t, dir, "actions", lines, r, 1+r.Intn(3)), Output: out})
+		p, err := processmetrics.Pipeline(processmetrics.Options{Input: beamtest.WriteShuffled(t, dir, "actions", lines, r, 1+r.Intn(3)), Output: out, TimeZone: tz})
 		beamtest.Must(t, err)
 		beamtest.Run(t, p)
 
 		want, bad := reference.ProcessInstances(lines, refDefs(processmetrics.DefaultDefinitions()))
 		got := beamtest.ReadChangelog(t, out, processmetrics.KeyColumns...)
 		beamtest.SameTable(t, fmt.Sprintf("case %d", i), got.Objects(processmetrics.Columns...), want)
+		wantMetrics := reference.ProcessMetrics(lines, refDefs(processmetrics.DefaultDefinitions()), eventtime.MustLoad(tz))
+		metrics := beamtest.ReadChangelog(t, out+".metrics.jsonl", processmetrics.MetricKeyColumns...)
+		beamtest.SameTable(t, fmt.Sprintf("case %d metrics", i), metricObjects(metrics), wantMetrics)
 		if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad || bad == 0 {
 			t.Errorf("case %d: %d dead letters, want %d (and some)", i, len(dead), bad)
 		}
@@ -51,6 +67,32 @@ func TestPipelineMatchesReference(t *testing.T) {
 		}
 		if rollbacks == 0 {
 			t.Errorf("case %d: no instance with a rollback: the test checks too little", i)
+		}
+	}
+}
+
+// metricObjects renders the two metric families with their own columns.
+func metricObjects(t *changelog.Table) map[string]string {
+	out := map[string]string{}
+	common := append(slices.Clone(processmetrics.MetricKeyColumns), "started")
+	instances := t.Objects(append(common, "completed", "rollback_rate", "failure_rate", "steps")...)
+	shares := t.Objects(append(common, "by_channel")...)
+	for k, v := range instances {
+		if strings.HasPrefix(k, `["channel_share"`) {
+			v = shares[k]
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func TestNearestRank(t *testing.T) {
+	for _, c := range []struct {
+		vals []int64
+		want int64
+	}{{[]int64{5}, 5}, {[]int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, 19}, {[]int64{9, 1, 3}, 9}} {
+		if got := processmetrics.NearestRank(c.vals, 95); got != c.want {
+			t.Errorf("p95 of %v = %d, want %d", c.vals, got, c.want)
 		}
 	}
 }

@@ -56,7 +56,10 @@ type Agg struct {
 	Deleted  bool     // no contribution is live: the row is gone
 	Sums     []string // exact decimal sums, one per sum column
 	Distinct []int64  // distinct live values, one per distinct column
-	Count    int64    // live contributions
+	// Multisets are the distinct columns' live values with their counts (how many live contributions
+	// hold each): what a share by value or a quantile is computed from.
+	Multisets []map[string]int64
+	Count     int64 // live contributions
 	Version  int64
 }
 
@@ -101,7 +104,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 		}
 	}
 	row := st.row(key)
-	desc := fmt.Sprint(row.Sums, row.Distinct, row.Count)
+	desc := fmt.Sprint(row.Sums, row.Multisets, row.Count)
 	switch {
 	case row.Count <= 0 && st.Emitted:
 		st.Emitted, st.LastRow = false, ""
@@ -173,16 +176,19 @@ func (st *aggState) apply(d Delta) error {
 }
 
 func (st *aggState) row(key string) Agg {
-	a := Agg{Key: key, Count: st.Count, Sums: slices.Clone(st.Sums), Distinct: make([]int64, len(st.Distinct))}
+	a := Agg{Key: key, Count: st.Count, Sums: slices.Clone(st.Sums), Distinct: make([]int64, len(st.Distinct)),
+		Multisets: make([]map[string]int64, len(st.Distinct))}
 	for i, s := range a.Sums {
 		if s == "" {
 			a.Sums[i] = "0"
 		}
 	}
 	for i, m := range st.Distinct {
-		for _, n := range m {
+		a.Multisets[i] = map[string]int64{}
+		for v, n := range m {
 			if n > 0 { // a value whose retraction came before its addition is not live
 				a.Distinct[i]++
+				a.Multisets[i][v] = n
 			}
 		}
 	}

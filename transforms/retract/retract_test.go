@@ -40,8 +40,8 @@ func TestStateApplyRetractionsInAnyOrder(t *testing.T) {
 			}
 		}
 		got := st.row("h1")
-		if fmt.Sprint(got.Sums, got.Distinct, got.Count) != "[5] [1 0] 1" {
-			t.Errorf("row = %v %v %d, want sums [5], distinct [1 0], count 1", got.Sums, got.Distinct, got.Count)
+		if fmt.Sprint(got.Sums, got.Distinct, got.Multisets, got.Count) != "[5] [1 0] [map[o2:1] map[]] 1" {
+			t.Errorf("row = %v %v %v %d, want sums [5], distinct [1 0], multisets [{o2:1} {}], count 1", got.Sums, got.Distinct, got.Multisets, got.Count)
 		}
 	}
 }
