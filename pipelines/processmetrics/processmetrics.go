@@ -35,6 +35,7 @@
 //     instances that spent time in it;
 //   - "channel_share" per hour and process (channel, product, branch null): started, and by_channel
 //     the started instances of each channel and their share.
+//
 // Rates and shares are exact decimals rounded half up to 4 places. An aggregate can change as long
 // as one of its instances can (InstanceTTL after their latest action), so an action that arrives late
 // but within that updates the earlier hour.

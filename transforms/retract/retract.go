@@ -60,7 +60,7 @@ type Agg struct {
 	// hold each): what a share by value or a quantile is computed from.
 	Multisets []map[string]int64
 	Count     int64 // live contributions
-	Version  int64
+	Version   int64
 }
 
 type aggState struct {
