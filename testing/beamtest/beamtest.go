@@ -24,13 +24,36 @@ import (
 // bundle while it runs, and a few keys' state came out wrong when it did.
 const Experiments = "prism_disable_sdf_split"
 
-// Main is ptest.Main on prism with Experiments set and Beam's info logging off.
+// Main is ptest.Main on prism with Experiments set and Beam's info logging off. The tests run with
+// TMPDIR set to a directory of their own, removed at the end: Beam's loopback runs leave an empty
+// "beamloopbackworker-*" file in the temp directory each (apache/beam#27569).
 func Main(m *testing.M) {
 	if err := flag.Set("experiments", Experiments); err != nil {
 		panic(err)
 	}
 	log.SetupLogging("warn", "text")
-	ptest.MainWithDefault(m, "prism")
+	code := WithPrivateTemp(func() int { return ptest.MainRetWithDefault(m, "prism") })
+	os.Exit(code)
+}
+
+// WithPrivateTemp runs f with TMPDIR set to a new directory, removed afterwards with whatever was
+// left in it.
+func WithPrivateTemp[T any](f func() T) T {
+	dir, err := os.MkdirTemp("", "finbeam-run-")
+	if err != nil {
+		return f()
+	}
+	old, had := os.LookupEnv("TMPDIR")
+	os.Setenv("TMPDIR", dir)
+	defer func() {
+		if had {
+			os.Setenv("TMPDIR", old)
+		} else {
+			os.Unsetenv("TMPDIR")
+		}
+		os.RemoveAll(dir)
+	}()
+	return f()
 }
 
 // Counters sums finbeam's counters of a pipeline result by name.

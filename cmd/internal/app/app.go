@@ -166,7 +166,11 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	if r == "prism" && !strings.Contains(*jobopts.Experiments, beamtest.Experiments) {
 		*jobopts.Experiments = strings.TrimPrefix(*jobopts.Experiments+","+beamtest.Experiments, ",")
 	}
-	res, err := beam.Run(ctx, r, p)
+	var res beam.PipelineResult
+	err = beamtest.WithPrivateTemp(func() (err error) {
+		res, err = beam.Run(ctx, r, p)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
