@@ -16,6 +16,7 @@ import (
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 )
 
 var (
@@ -25,12 +26,20 @@ var (
 	timeZone    = flag.String("timezone", "UTC", "IANA time zone of the aggregates' hours")
 	deadLetter  = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	definitions = flag.String("definitions", "", "process definitions, YAML (default: the shipped processes.yaml)")
+	fromRaw     = flag.Bool("from_raw", false, "read the three raw streams (--requests, --responses, --tracks) and join them in the same pipeline instead of --input")
+	requests    = flag.String("requests", "", "with --from_raw: request JSONL (default: the embedded sample)")
+	responses   = flag.String("responses", "", "with --from_raw: response JSONL (default: the embedded sample)")
+	tracks      = flag.String("tracks", "", "with --from_raw: tracking JSONL (default: the embedded sample)")
+	incomplete  = flag.String("incomplete", "", "with --from_raw: incomplete traces JSONL (default: <output>.incomplete.jsonl)")
+	maxDelay    = flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "with --from_raw: how far apart in event time a trace's parts may be")
+	config      = flag.String("config", "", "with --from_raw: filter of requests, YAML or JSON (default: keep all)")
 	instanceTTL = flag.Duration("instance_ttl", processmetrics.DefaultInstanceTTL, "how long after its latest action an instance may still change; older actions are dead-lettered as late")
 )
 
 func main() {
 	c := app.Start("processmetrics", "Process instances (current step, time per step, rollbacks, failures, completion) from joined actions.",
-		"input", "output", "metrics_output", "dead_letter", "definitions", "instance_ttl", "timezone")
+		"input", "output", "metrics_output", "dead_letter", "definitions", "instance_ttl", "timezone",
+		"from_raw", "requests", "responses", "tracks", "incomplete", "max_delay", "config")
 	defer c.Close()
 	var defs processmetrics.Definitions
 	if *definitions != "" {
@@ -39,10 +48,23 @@ func main() {
 		defs = d
 	}
 	out, print := c.Output(*output, "instances.jsonl")
-	p, err := processmetrics.Pipeline(processmetrics.Options{
-		Input: c.Input(*input, "actions.jsonl"), Output: out, MetricsOutput: *metrics, DeadLetter: *deadLetter,
+	opts := processmetrics.Options{
+		Output: out, MetricsOutput: *metrics, DeadLetter: *deadLetter,
 		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone,
-	})
+	}
+	if *fromRaw {
+		raw := &tracejoin.Options{Requests: c.Input(*requests, "requests.jsonl"), Responses: c.Input(*responses, "responses.jsonl"),
+			Tracks: c.Input(*tracks, "tracks.jsonl"), Incomplete: *incomplete, MaxDelay: app.NonZero(*maxDelay)}
+		if *config != "" {
+			f, err := tracejoin.LoadFilter(*config)
+			c.Check(err)
+			raw.Filter = f
+		}
+		opts.FromRaw = raw
+	} else {
+		opts.Input = c.Input(*input, "actions.jsonl")
+	}
+	p, err := processmetrics.Pipeline(opts)
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {

@@ -40,7 +40,8 @@
 // as one of its instances can (InstanceTTL after their latest action), so an action that arrives late
 // but within that updates the earlier hour.
 //
-// Not yet: reading the three raw streams in one pipeline (--from_raw).
+// With Options.FromRaw the pipeline reads the bank's three raw streams and joins them itself
+// (pipelines/tracejoin) before restoring the instances: one job from logs to metrics.
 package processmetrics
 
 import (
@@ -55,6 +56,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -92,6 +94,12 @@ type Options struct {
 	TimeZone      string        // IANA zone of the aggregates' hours; default "UTC"
 	Definitions   Definitions   // the processes; zero: DefaultDefinitions()
 	InstanceTTL   time.Duration // how long after its latest action an instance may still change; default 30 days
+
+	// FromRaw, when set, makes Pipeline read the three raw streams (its Requests, Responses, Tracks)
+	// and join them with tracejoin in the same pipeline instead of reading Input; its Incomplete
+	// (default Output + ".incomplete.jsonl"), MaxDelay and Filter apply, and its dead letters join
+	// DeadLetter.
+	FromRaw *tracejoin.Options
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -186,16 +194,39 @@ func (f *metricFn) ProcessElement(a retract.Agg, emit func(changelog.Change)) er
 	return nil
 }
 
-// Pipeline builds the job from files.
+// Pipeline builds the job from files: joined actions from Input, or the raw streams of FromRaw.
 func Pipeline(opts Options) (*beam.Pipeline, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
-		instances, metrics, dead, err := Build(s, in[0], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.MetricsOutput, Lines: changelog.Lines(s, metrics)},
-			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+	inputs := []string{opts.Input}
+	if opts.FromRaw != nil {
+		inputs = []string{opts.FromRaw.Requests, opts.FromRaw.Responses, opts.FromRaw.Tracks}
+		if opts.FromRaw.Incomplete == "" && opts.Output != "" {
+			opts.FromRaw.Incomplete = opts.Output + ".incomplete.jsonl"
+		}
+	}
+	return jsonl.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+		var extra []jsonl.Output
+		actions, joinDead := in[0], beam.PCollection{}
+		if opts.FromRaw != nil {
+			joined, incomplete, dead, err := tracejoin.Build(s, in[0], in[1], in[2], *opts.FromRaw)
+			if err != nil {
+				return nil, err
+			}
+			actions, joinDead = joined, dead
+			extra = append(extra, jsonl.Output{Path: opts.FromRaw.Incomplete, Lines: incomplete})
+		}
+		instances, metrics, dead, err := Build(s, actions, opts)
+		if err != nil {
+			return nil, err
+		}
+		if joinDead.IsValid() {
+			dead = beam.Flatten(s, dead, joinDead)
+		}
+		return append([]jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.MetricsOutput, Lines: changelog.Lines(s, metrics)},
+			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, extra...), nil
 	})
 }
 

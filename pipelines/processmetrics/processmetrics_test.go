@@ -10,7 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
+
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/reference"
@@ -120,4 +126,69 @@ func TestDefinitionsAreChecked(t *testing.T) {
 	if _, _, ok := d.Match(nil, &issue); ok {
 		t.Error("an action without product matched a process with products")
 	}
+}
+
+// From the raw streams in one pipeline: the same as joining them (reference.TraceJoin) and then
+// restoring the instances from the joined actions.
+func TestFromRawEqualsJoinThenRestore(t *testing.T) {
+	r := rand.New(rand.NewSource(17))
+	cfg := gen.Config{Seed: 4, Events: 600, BadEvery: 40}
+	req, resp, trk := gen.Lines(cfg, gen.Requests), gen.Lines(cfg, gen.Responses), gen.Lines(cfg, gen.Tracks)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "instances.jsonl")
+	p, err := processmetrics.Pipeline(processmetrics.Options{Output: out, FromRaw: &tracejoin.Options{
+		Requests:  beamtest.WriteShuffled(t, dir, "req", req, r, 2),
+		Responses: beamtest.WriteShuffled(t, dir, "resp", resp, r, 2),
+		Tracks:    beamtest.WriteShuffled(t, dir, "trk", trk, r, 2),
+	}})
+	beamtest.Must(t, err)
+	beamtest.Run(t, p)
+	joined, incomplete, bad := reference.TraceJoin(req, resp, trk, time.Hour.Milliseconds(), func(any, any) bool { return true })
+	want, _ := reference.ProcessInstances(joined, refDefs(processmetrics.DefaultDefinitions()))
+	beamtest.SameTable(t, "instances from raw", beamtest.ReadChangelog(t, out, processmetrics.KeyColumns...).Objects(processmetrics.Columns...), want)
+	if got := beamtest.ReadLines(t, out+".incomplete.jsonl"); len(got) != len(incomplete) || len(want) == 0 {
+		t.Errorf("%d incomplete traces, want %d; %d instances", len(got), len(incomplete), len(want))
+	}
+	if got := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(got) != bad {
+		t.Errorf("%d dead letters, want the raw streams' %d", len(got), bad)
+	}
+}
+
+func describe(c changelog.Change) string { return fmt.Sprintf("%s %s v%d", c.Op, c.Key, c.Version) }
+
+// toString turns the TestStream's []byte elements into lines (a TestStream of strings reached the
+// first DoFn as length-prefixed bytes on prism).
+func toString(b []byte) string { return string(b) }
+
+func init() {
+	beam.RegisterFunction(describe)
+	beam.RegisterFunction(toString)
+}
+
+// A late action within the instance TTL moves the instance's start to an earlier hour: that hour's
+// rows are written and the later hour's rows deleted, while the stream goes on.
+func TestStreamLateActionUpdatesAnEarlierHour(t *testing.T) {
+	day, hour := int64(1710028800000), int64(3600000) // 2024-03-10T00:00Z
+	action := func(trace string, ts int64, step string) []byte {
+		return fmt.Appendf(nil, `{"trace_id":%q,"process_id":"P1","action":%q,"channel":"customer","product":"mortgage","branch":"B1","status":"ok","request_ts":%d}`, trace, step, ts)
+	}
+	con := teststream.NewConfig()
+	beamtest.Must(t, con.AddElements(day+10*hour, action("t2", day+10*hour, "review")))
+	beamtest.Must(t, con.AdvanceWatermark(day+12*hour))
+	beamtest.Must(t, con.AddElements(day+8*hour, action("t1", day+8*hour, "apply"))) // late, within the TTL
+	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
+
+	p, s := beam.NewPipelineWithRoot()
+	instances, metrics, dead, err := processmetrics.Build(s, beam.ParDo(s, toString, teststream.Create(s, con)), processmetrics.Options{})
+	beamtest.Must(t, err)
+	passert.Equals(s, beam.ParDo(s, describe, instances), `upsert P1 v1`, `upsert P1 v2`)
+	passert.Equals(s, beam.ParDo(s, describe, metrics),
+		`upsert ["instances","2024031010","mortgage","customer","mortgage","B1"] v1`,
+		`delete ["instances","2024031010","mortgage","customer","mortgage","B1"] v2`,
+		`upsert ["instances","2024031008","mortgage","customer","mortgage","B1"] v1`,
+		`upsert ["channel_share","2024031010","mortgage",null,null,null] v1`,
+		`delete ["channel_share","2024031010","mortgage",null,null,null] v2`,
+		`upsert ["channel_share","2024031008","mortgage",null,null,null] v1`)
+	passert.Empty(s, dead)
+	ptest.RunAndValidate(t, p)
 }
