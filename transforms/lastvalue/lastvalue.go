@@ -11,8 +11,9 @@
 // passes Expiry (an event-time timer at Expiry+1) the period's record is dropped from state. What
 // stays per key is 24 bytes: the version counter and the watermark seen by the timer. A record that
 // arrives for a period whose Expiry is before that watermark is late: it goes to the dead-letter
-// output with reason "late" and changes nothing. In a bounded run the watermark only moves at the end,
-// so nothing is late.
+// output with reason "late" and changes nothing. A record still waiting to be processed holds
+// the watermark at or below its own time, which is at most its Expiry, so in a bounded run (where every
+// record is waiting from the start) nothing is late, even though timers may fire before the end.
 //
 // Speed. Records are batched per key per bundle (state/batch), so state is read and written and the
 // timer set once per key per bundle, and one Update per key and period per bundle carries the net
