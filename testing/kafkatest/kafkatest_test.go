@@ -1,0 +1,81 @@
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// kafka-go writes keyed messages to the in-process broker and reads every one back, by partition.
+func TestKafkaGoRoundTrip(t *testing.T) {
+	b, err := Start(2, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, a := range b.Addrs() {
+		if !strings.HasPrefix(a, "127.0.0.1:") {
+			t.Fatalf("broker listens on %s, want 127.0.0.1 only", a)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "orders", Balancer: &kafka.Hash{}, BatchTimeout: 10 * time.Millisecond}
+	var want []string
+	var msgs []kafka.Message
+	for i := 0; i < 100; i++ {
+		v := fmt.Sprintf(`{"id": %d}`, i)
+		want = append(want, v)
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i % 7)), Value: []byte(v)})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var got []string
+	perPartition := map[int]int{}
+	var wg sync.WaitGroup
+	rctx, rcancel := context.WithCancel(ctx) // ended once every message is read
+	defer rcancel()
+	for p := 0; p < 2; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: "orders", Partition: p, MaxWait: 50 * time.Millisecond})
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(rctx)
+				if err != nil {
+					return // every message is read, or the test's deadline passed
+				}
+				mu.Lock()
+				got = append(got, string(m.Value))
+				perPartition[p]++
+				if len(got) == len(want) {
+					rcancel()
+				}
+				mu.Unlock()
+			}
+		}(p)
+	}
+	wg.Wait()
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("read %d messages, want the %d written", len(got), len(want))
+	}
+	if perPartition[0] == 0 || perPartition[1] == 0 {
+		t.Errorf("messages per partition %v: keys should spread over both", perPartition)
+	}
+}
