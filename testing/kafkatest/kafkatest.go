@@ -14,9 +14,18 @@ type Broker struct {
 	cluster *kfake.Cluster
 }
 
-// Start starts a one-broker cluster on 127.0.0.1 with the given topics, each with partitions partitions.
+// Start starts a one-broker cluster on 127.0.0.1 (a free port) with the given topics, each with
+// partitions partitions.
 func Start(partitions int32, topics ...string) (*Broker, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}
+	return StartOn(0, partitions, topics...)
+}
+
+// StartOn is Start on a chosen port (0: a free one).
+func StartOn(port int, partitions int32, topics ...string) (*Broker, error) {
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(int(partitions))}
+	if port != 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
 	if len(topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(partitions, topics...))
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+)
+
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+
+// readAll reads every message of a one-partition topic.
+func readAll(t *testing.T, b *kafkatest.Broker, topic string, want int) []kafka.Message {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < want {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %d of %d messages: %v", len(out), want, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestProducesTheSampleKeyedByAField(t *testing.T) {
+	b, err := kafkatest.Start(1, "orders")
+	beamtest.Must(t, err)
+	defer b.Close()
+	res := beamtest.RunCommand(t, "--brokers="+strings.Join(b.Addrs(), ","), "--topic=orders", "--table=user_order", "--events=300", "--key_field=id")
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "wrote 300 messages") {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want := gen.Lines(gen.Config{Seed: 1, Events: 300}, gen.Orders)
+	got := readAll(t, b, "orders", len(want))
+	for i, m := range got { // one partition: the file's order
+		if string(m.Value) != want[i] {
+			t.Fatalf("message %d = %s, want %s", i, m.Value, want[i])
+		}
+		if k := key(want[i], "id"); string(m.Key) != string(k) {
+			t.Fatalf("message %d key %q, want %q", i, m.Key, k)
+		}
+	}
+}
+
+func TestProducesAFileAtARate(t *testing.T) {
+	b, err := kafkatest.Start(1, "logs")
+	beamtest.Must(t, err)
+	defer b.Close()
+	in := filepath.Join(t.TempDir(), "user_log.jsonl")
+	lines := gen.Lines(gen.Config{Seed: 2, Events: 200}, gen.PageViews)
+	beamtest.Must(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n\n"), 0o644))
+	start := time.Now()
+	res := beamtest.RunCommand(t, "--brokers="+strings.Join(b.Addrs(), ","), "--topic=logs", "--input="+in, "--rate=1000")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond { // 200 messages at 1000/s take 0.2 s at least
+		t.Errorf("200 messages at 1000/s took %v: not paced", d)
+	}
+	var got []string
+	for _, m := range readAll(t, b, "logs", len(lines)) {
+		got = append(got, string(m.Value))
+	}
+	sort.Strings(got)
+	sort.Strings(lines)
+	if strings.Join(got, "\n") != strings.Join(lines, "\n") {
+		t.Errorf("topic holds other lines than the file")
+	}
+}
+
+func TestKeyOfAField(t *testing.T) {
+	for line, want := range map[string]string{`{"id": 12}`: "12", `{"id": "a1"}`: "a1", `{"x": 1}`: "", `not json`: ""} {
+		if got := string(key(line, "id")); got != want {
+			t.Errorf("key(%s) = %q, want %q", line, got, want)
+		}
+	}
+}
