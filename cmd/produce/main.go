@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/testing/gen"
 )
 
@@ -54,19 +54,8 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 	var lines []string
 	switch {
 	case input != "":
-		f, err := os.Open(input)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) != "" {
-				lines = append(lines, sc.Text())
-			}
-		}
-		if err := sc.Err(); err != nil {
+		var err error
+		if lines, err = jsonl.ReadFile(input); err != nil {
 			return 0, err
 		}
 	default:

@@ -8,6 +8,7 @@
 package jsonl
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -148,4 +149,26 @@ func WriteAll(s beam.Scope, outs ...Output) error {
 		}
 	}
 	return nil
+}
+
+// ReadFile returns the non-blank lines of a local JSONL file (a trailing "\r" removed), for commands
+// and tests that read a file outside a pipeline. Lines may be up to 64 MiB.
+func ReadFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if line := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return out, nil
 }

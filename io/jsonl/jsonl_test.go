@@ -60,3 +60,15 @@ func TestMissingInputAndOutputPathAreErrors(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestReadFileSkipsBlankLinesAndCarriageReturns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.jsonl")
+	beamtest.Must(t, os.WriteFile(path, []byte("{\"a\":1}\r\n\n  \r\n{\"b\":2}"), 0o644))
+	got, err := jsonl.ReadFile(path)
+	if err != nil || strings.Join(got, "|") != `{"a":1}|{"b":2}` {
+		t.Errorf("ReadFile = %q, %v", got, err)
+	}
+	if _, err := jsonl.ReadFile(path + ".missing"); err == nil {
+		t.Error("a missing file read without error")
+	}
+}

@@ -3,7 +3,6 @@
 package beamtest
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -16,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -114,20 +114,8 @@ func WriteShuffled(t testing.TB, dir, name string, lines []string, r *rand.Rand,
 // ReadLines returns the non-blank lines of a file.
 func ReadLines(t testing.TB, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := jsonl.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) != "" {
-			out = append(out, sc.Text())
-		}
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out

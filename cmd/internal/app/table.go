@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
@@ -32,20 +32,16 @@ func (c *Command) PrintChangelog(path string, keyCols, cols []string) {
 // PrintLines prints a file of JSON objects (one per line) to stdout as a table, sorted by the
 // sortBy columns (numbers by value).
 func (c *Command) PrintLines(path string, cols, sortBy []string) {
-	f, err := os.Open(path)
+	lines, err := jsonl.ReadFile(path)
 	c.Check(err)
-	defer f.Close()
 	var rows []map[string][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
+	for _, l := range lines {
 		var m map[string]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			c.Fail(fmt.Errorf("reading %s: %w", path, err))
 		}
 		rows = append(rows, raw(m))
 	}
-	c.Check(sc.Err())
 	sort.SliceStable(rows, func(i, j int) bool { return less(rows[i], rows[j], sortBy) })
 	c.Check(PrintRows(os.Stdout, cols, rows))
 	Logf("%d rows", len(rows))
