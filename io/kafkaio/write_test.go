@@ -1,0 +1,93 @@
+package kafkaio_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+func TestMain(m *testing.M) { beamtest.Main(m) }
+
+func read(t *testing.T, b *kafkatest.Broker, topic string, want int) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < want {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", len(out), want, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A pipeline's changelog lands in a topic keyed by primary key, one message per change.
+func TestWriteChangesKeyedByPrimaryKey(t *testing.T) {
+	b, err := kafkatest.Start(1, "hs_order")
+	beamtest.Must(t, err)
+	defer b.Close()
+	var changes []changelog.Change
+	for i, k := range []string{"2024031010", "2024031011", "2024031010"} {
+		c, err := changelog.Upsert(k, int64(i+1), map[string]any{"biz_date": k, "policy_cnt": i})
+		beamtest.Must(t, err)
+		changes = append(changes, c)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	kafkaio.Write(s, b.Addrs(), "hs_order", kafkaio.Changes(s, beam.CreateList(s, changes)))
+	ptest.RunAndValidate(t, p)
+
+	var got []string
+	for _, m := range read(t, b, "hs_order", len(changes)) {
+		got = append(got, string(m.Key)+" "+string(m.Value))
+	}
+	sort.Strings(got)
+	want := []string{
+		`2024031010 {"op":"upsert","biz_date":"2024031010","policy_cnt":0,"version":1}`,
+		`2024031010 {"op":"upsert","biz_date":"2024031010","policy_cnt":2,"version":3}`,
+		`2024031011 {"op":"upsert","biz_date":"2024031011","policy_cnt":1,"version":2}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("topic holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWriteLinesWithoutKey(t *testing.T) {
+	b, err := kafkatest.Start(1, "alerts")
+	beamtest.Must(t, err)
+	defer b.Close()
+	p, s := beam.NewPipelineWithRoot()
+	kafkaio.Write(s, b.Addrs(), "alerts", kafkaio.Lines(s, beam.Create(s, `{"id":1}`, `{"id":2}`)))
+	ptest.RunAndValidate(t, p)
+	msgs := read(t, b, "alerts", 2)
+	if len(msgs[0].Key) != 0 || len(msgs[1].Key) != 0 {
+		t.Errorf("alert messages have keys %q, %q", msgs[0].Key, msgs[1].Key)
+	}
+}
+
+// A broker that is not there fails the pipeline with the topic named, rather than dropping messages.
+func TestWriteToAMissingBrokerFails(t *testing.T) {
+	b, err := kafkatest.Start(1, "gone")
+	beamtest.Must(t, err)
+	addrs := b.Addrs()
+	b.Close()
+	p, s := beam.NewPipelineWithRoot()
+	kafkaio.Write(s, addrs, "gone", kafkaio.Lines(s, beam.Create(s, `{"id":1}`)))
+	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("err = %v, want a failure naming the topic", err)
+	}
+}
