@@ -68,8 +68,7 @@ type aggState struct {
 	Sums      []string
 	Distinct  []map[string]int64
 	Expiry    int64 // the greatest expiry of the deltas seen; meaningful when HasExpiry
-	HasExpiry bool
-	HasTimer  bool // the clear timer is set, at Expiry+1
+	HasExpiry bool  // a delta was seen, so the clear timer is set, at Expiry+1
 	Version   int64
 	Emitted   bool   // the last emitted row was an upsert
 	LastRow   string // the last emitted row, to emit only changes
@@ -94,7 +93,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	if err != nil {
 		return fmt.Errorf("retract: reading state: %w", err)
 	}
-	oldExpiry, hadTimer := st.Expiry, st.HasTimer
+	oldExpiry, hadTimer := st.Expiry, st.HasExpiry
 	if !st.HasExpiry {
 		validate.Counter("retract_opened").Inc(ctx, 1)
 	}
@@ -118,7 +117,6 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	}
 	if len(ds) > 0 && (!hadTimer || st.Expiry != oldExpiry) {
 		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
-		st.HasTimer = true
 	}
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("retract: writing state: %w", err)
