@@ -25,14 +25,19 @@ const (
 // branch are null in channel_share rows).
 var MetricKeyColumns = []string{"metric", "hour", "process", "channel", "product", "branch"}
 
+// MetricKey is the primary key of an aggregate row: the columns MetricKeyColumns name.
+type MetricKey struct {
+	Metric  string  `json:"metric"`
+	Hour    string  `json:"hour"`
+	Process string  `json:"process"`
+	Channel *string `json:"channel"`
+	Product *string `json:"product"`
+	Branch  *string `json:"branch"`
+}
+
 // InstanceMetrics is a row of the "instances" family.
 type InstanceMetrics struct {
-	Metric       string        `json:"metric"`
-	Hour         string        `json:"hour"`
-	Process      string        `json:"process"`
-	Channel      *string       `json:"channel"`
-	Product      *string       `json:"product"`
-	Branch       *string       `json:"branch"`
+	MetricKey
 	Started      int64         `json:"started"`
 	Completed    int64         `json:"completed"`
 	RollbackRate json.Number   `json:"rollback_rate"` // instances with a rollback / started
@@ -50,12 +55,7 @@ type StepMetrics struct {
 
 // ChannelShare is a row of the "channel_share" family.
 type ChannelShare struct {
-	Metric    string         `json:"metric"`
-	Hour      string         `json:"hour"`
-	Process   string         `json:"process"`
-	Channel   *string        `json:"channel"`
-	Product   *string        `json:"product"`
-	Branch    *string        `json:"branch"`
+	MetricKey
 	Started   int64          `json:"started"`
 	ByChannel []ChannelCount `json:"by_channel"`
 }
@@ -114,7 +114,7 @@ func metricChange(a retract.Agg, d Definitions) (changelog.Change, error) {
 	}
 	metric, hour, process := *key[0], *key[1], *key[2]
 	if metric == MetricChannelShare {
-		cs := ChannelShare{Metric: metric, Hour: hour, Process: process, Started: a.Count}
+		cs := ChannelShare{MetricKey: MetricKey{Metric: metric, Hour: hour, Process: process}, Started: a.Count}
 		for v, n := range a.Multisets[0] {
 			var ch *string
 			_ = json.Unmarshal([]byte(v), &ch) // written by contributions
@@ -128,7 +128,7 @@ func metricChange(a retract.Agg, d Definitions) (changelog.Change, error) {
 		return changelog.Change{}, fmt.Errorf("processmetrics: aggregate of process %q does not fit its definition", process)
 	}
 	n := func(i int) int64 { v, _ := strconv.ParseInt(a.Sums[i], 10, 64); return v }
-	m := InstanceMetrics{Metric: metric, Hour: hour, Process: process, Channel: key[3], Product: key[4], Branch: key[5],
+	m := InstanceMetrics{MetricKey: MetricKey{Metric: metric, Hour: hour, Process: process, Channel: key[3], Product: key[4], Branch: key[5]},
 		Started: a.Count, Completed: n(0), RollbackRate: ratio(n(1), a.Count), FailureRate: ratio(n(3), n(2))}
 	for i, step := range d.Processes[p].Steps {
 		sm := StepMetrics{Step: step}
