@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,21 +17,11 @@ import (
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
 
-// readAll reads every message of a one-partition topic.
 func readAll(t *testing.T, b *kafkatest.Broker, topic string, want int) []kafka.Message {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for len(out) < want {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("read %d of %d messages: %v", len(out), want, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	t.Helper()
+	msgs, err := b.ReadPartition(topic, 0, want, 20*time.Second)
+	beamtest.Must(t, err)
+	return msgs
 }
 
 func TestProducesTheSampleKeyedByAField(t *testing.T) {

@@ -1,7 +1,6 @@
 package kafkaio_test
 
 import (
-	"context"
 	"sort"
 	"strings"
 	"testing"
@@ -21,19 +20,9 @@ func TestMain(m *testing.M) { beamtest.Main(m) }
 
 func read(t *testing.T, b *kafkatest.Broker, topic string, want int) []kafka.Message {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for len(out) < want {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("read %d of %d: %v", len(out), want, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	msgs, err := b.ReadPartition(topic, 0, want, 20*time.Second)
+	beamtest.Must(t, err)
+	return msgs
 }
 
 // A pipeline's changelog lands in a topic keyed by primary key, one message per change.

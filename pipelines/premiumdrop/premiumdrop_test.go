@@ -90,7 +90,7 @@ func TestStreamAppliesUpdatesInEventTimeOrder(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	dims := beam.Create(s, `{"id": 1, "raw_premium": "100.00", "raw_info": "vip"}`)
-	alerts, dimChanges, dead, err := premiumdrop.Build(s, beam.ParDo(s, toString, teststream.Create(s, con)), dims, premiumdrop.Options{})
+	alerts, dimChanges, dead, err := premiumdrop.Build(s, beamtest.Strings(s, teststream.Create(s, con)), dims, premiumdrop.Options{})
 	beamtest.Must(t, err)
 	passert.Equals(s, alerts, `{"id":1,"raw_info":null,"now_info":null,"raw_premium":85,"now_premium":72.24,"gmt_modified":2000}`)
 	passert.Equals(s, changelog.Lines(s, dimChanges),
@@ -99,9 +99,3 @@ func TestStreamAppliesUpdatesInEventTimeOrder(t *testing.T) {
 	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
 }
-
-// toString turns the TestStream's []byte elements into lines: a TestStream of strings reached this
-// pipeline's first DoFn as length-prefixed bytes on prism.
-func toString(b []byte) string { return string(b) }
-
-func init() { beam.RegisterFunction(toString) }

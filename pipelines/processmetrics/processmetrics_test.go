@@ -156,13 +156,8 @@ func TestFromRawEqualsJoinThenRestore(t *testing.T) {
 
 func describe(c changelog.Change) string { return fmt.Sprintf("%s %s v%d", c.Op, c.Key, c.Version) }
 
-// toString turns the TestStream's []byte elements into lines (a TestStream of strings reached the
-// first DoFn as length-prefixed bytes on prism).
-func toString(b []byte) string { return string(b) }
-
 func init() {
 	beam.RegisterFunction(describe)
-	beam.RegisterFunction(toString)
 }
 
 // A late action within the instance TTL moves the instance's start to an earlier hour: that hour's
@@ -179,7 +174,7 @@ func TestStreamLateActionUpdatesAnEarlierHour(t *testing.T) {
 	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
-	instances, metrics, dead, err := processmetrics.Build(s, beam.ParDo(s, toString, teststream.Create(s, con)), processmetrics.Options{})
+	instances, metrics, dead, err := processmetrics.Build(s, beamtest.Strings(s, teststream.Create(s, con)), processmetrics.Options{})
 	beamtest.Must(t, err)
 	passert.Equals(s, beam.ParDo(s, describe, instances), `upsert P1 v1`, `upsert P1 v2`)
 	passert.Equals(s, beam.ParDo(s, describe, metrics),

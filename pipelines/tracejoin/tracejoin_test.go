@@ -190,7 +190,7 @@ func TestStreamWritesIncompleteWhenTheBoundPasses(t *testing.T) {
 	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
-	lines := beam.ParDo(s, toString, teststream.Create(s, con))
+	lines := beamtest.Strings(s, teststream.Create(s, con))
 	joined, incomplete, dead, err := tracejoin.Build(s,
 		beam.ParDo(s, &routeFn{tracejoin.Request}, lines), beam.ParDo(s, &routeFn{tracejoin.Response}, lines), beam.ParDo(s, &routeFn{tracejoin.Track}, lines),
 		tracejoin.Options{MaxDelay: 10 * time.Minute})
@@ -214,12 +214,7 @@ func (f *routeFn) ProcessElement(line string, emit func(string)) {
 	}
 }
 
-// toString turns the TestStream's []byte elements into lines (a TestStream of strings reached the
-// first DoFn as length-prefixed bytes on prism).
-func toString(b []byte) string { return string(b) }
-
 func init() {
-	beam.RegisterFunction(toString)
 	beam.RegisterType(reflect.TypeOf((*routeFn)(nil)).Elem())
 }
 

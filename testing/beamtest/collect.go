@@ -15,7 +15,19 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
-func init() { register.Function1x1(reasonKind) }
+func init() {
+	register.Function1x1(reasonKind)
+	register.Function1x1(bytesToString)
+}
+
+// Strings turns a PCollection<[]byte> into a PCollection<string>: tests feed lines through a
+// TestStream as []byte, because a TestStream of strings reached the first DoFn as length-prefixed
+// bytes on prism.
+func Strings(s beam.Scope, col beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, bytesToString, col)
+}
+
+func bytesToString(b []byte) string { return string(b) }
 
 // Collect adds a sink for col (a PCollection<string>) to p, runs p, and returns col's elements
 // sorted: for runnable examples, which print what a pipeline made.

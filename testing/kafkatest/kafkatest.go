@@ -4,7 +4,11 @@
 package kafkatest
 
 import (
+	"context"
 	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -41,3 +45,21 @@ func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 
 // Close stops the cluster.
 func (b *Broker) Close() { b.cluster.Close() }
+
+// ReadPartition reads n messages from one partition of topic, from its start, waiting up to timeout;
+// fewer is an error that says how many came.
+func (b *Broker) ReadPartition(topic string, partition, n int, timeout time.Duration) ([]kafka.Message, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < n {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return out, fmt.Errorf("kafkatest: read %d of %d messages of %s/%d: %w", len(out), n, topic, partition, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
