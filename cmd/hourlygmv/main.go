@@ -23,16 +23,19 @@ var (
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	timeZone   = flag.String("timezone", hourlygmv.DefaultTimeZone, "IANA time zone of days and of biz_date hours")
 	lateness   = flag.Duration("allowed_lateness", hourlygmv.DefaultAllowedLateness, "how long after a day ends its orders still count; later ones are dead-lettered as late")
+	topic      = flag.String("kafka_topic", "user_order", "with --source=kafka: the user_order topic")
+	outTopic   = flag.String("kafka_out_topic", "hs_order", "with --sink=kafka: the hs_order changelog topic, keyed by biz_date")
+	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("hourlygmv", "Hourly GMV (hs_order) from user_order: a retracting aggregate over each user's last order of the day.",
-		"input", "output", "dead_letter", "timezone", "allowed_lateness")
+		"input", "output", "dead_letter", "timezone", "allowed_lateness", "kafka_topic", "kafka_out_topic", "kafka_dead_letter_topic")
 	defer c.Close()
-	out, print := c.Output(*output, "hs_order.jsonl")
+	out, print := c.Out(*output, *outTopic, "hs_order.jsonl")
 	p, err := hourlygmv.Pipeline(hourlygmv.Options{
-		Input: c.Input(*input, "user_order.jsonl"), Output: out, DeadLetter: *deadLetter,
-		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness),
+		Input: c.In(*input, *topic, "user_order.jsonl"), Output: out, DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

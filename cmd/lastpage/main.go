@@ -22,15 +22,19 @@ var (
 	output     = flag.String("output", "", "user_last_log changelog JSONL (default: print the final table to stdout)")
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	lateness   = flag.Duration("allowed_lateness", lastpage.DefaultAllowedLateness, "how long after a row's log_time it may still be replaced; older records are dead-lettered as late")
+	topic      = flag.String("kafka_topic", "user_log", "with --source=kafka: the user_log topic")
+	outTopic   = flag.String("kafka_out_topic", "user_last_log", "with --sink=kafka: the user_last_log changelog topic, keyed by account_id and device_id")
+	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("lastpage", "Last visited page per (account_id, device_id) (user_last_log) from user_log.",
-		"input", "output", "dead_letter", "allowed_lateness")
+		"input", "output", "dead_letter", "allowed_lateness", "kafka_topic", "kafka_out_topic", "kafka_dead_letter_topic")
 	defer c.Close()
-	out, print := c.Output(*output, "user_last_log.jsonl")
+	out, print := c.Out(*output, *outTopic, "user_last_log.jsonl")
 	p, err := lastpage.Pipeline(lastpage.Options{
-		Input: c.Input(*input, "user_log.jsonl"), Output: out, DeadLetter: *deadLetter, AllowedLateness: app.NonZero(*lateness),
+		Input: c.In(*input, *topic, "user_log.jsonl"), Output: out, DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

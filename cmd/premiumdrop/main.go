@@ -25,16 +25,21 @@ var (
 	dimOutput  = flag.String("dim_output", "", "dimension changelog JSONL (default: <output>.dim.jsonl)")
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	dropRatio  = flag.String("drop_ratio", premiumdrop.DefaultDropRatio, "alert when now_premium < raw_premium × (1 − drop_ratio); a decimal in [0, 1)")
+	topic      = flag.String("kafka_topic", "update_info", "with --source=kafka: the update_info topic (the dimension is still read from --dim)")
+	outTopic   = flag.String("kafka_out_topic", "wechat_activity_user", "with --sink=kafka: the alert topic")
+	dimTopic   = flag.String("kafka_dim_topic", "", "with --sink=kafka: the dimension changelog topic, keyed by id (default: <kafka_out_topic>.dim)")
+	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("premiumdrop", "Key-user premium-drop alerts (wechat_activity_user) from update_info joined with the raw_info dimension, which it updates.",
-		"input", "dim", "output", "dim_output", "dead_letter", "drop_ratio")
+		"input", "dim", "output", "dim_output", "dead_letter", "drop_ratio", "kafka_topic", "kafka_out_topic", "kafka_dim_topic", "kafka_dead_letter_topic")
 	defer c.Close()
-	out, print := c.Output(*output, "alerts.jsonl")
+	out, print := c.Out(*output, *outTopic, "alerts.jsonl")
 	p, err := premiumdrop.Pipeline(premiumdrop.Options{
-		Input: c.Input(*input, "update_info.jsonl"), Dim: c.Input(*dim, "raw_info.jsonl"),
-		Output: out, DimOutput: *dimOutput, DeadLetter: *deadLetter, DropRatio: *dropRatio,
+		Input: c.In(*input, *topic, "update_info.jsonl"), Dim: c.Input(*dim, "raw_info.jsonl"),
+		Output: out, DimOutput: c.Companion(*dimOutput, *dimTopic), DeadLetter: c.Companion(*deadLetter, *deadTopic), DropRatio: *dropRatio,
+		IO: c.IO(),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

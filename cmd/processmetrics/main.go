@@ -34,12 +34,21 @@ var (
 	maxDelay    = flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "with --from_raw: how far apart in event time a trace's parts may be")
 	config      = flag.String("config", "", "with --from_raw: filter of requests, YAML or JSON (default: keep all)")
 	instanceTTL = flag.Duration("instance_ttl", processmetrics.DefaultInstanceTTL, "how long after its latest action an instance may still change; older actions are dead-lettered as late")
+	topic       = flag.String("kafka_topic", "actions", "with --source=kafka: the joined-action topic")
+	reqTopic    = flag.String("kafka_requests", "requests", "with --source=kafka and --from_raw: the request topic")
+	respTopic   = flag.String("kafka_responses", "responses", "with --source=kafka and --from_raw: the response topic")
+	trkTopic    = flag.String("kafka_tracks", "tracks", "with --source=kafka and --from_raw: the tracking topic")
+	outTopic    = flag.String("kafka_out_topic", "process_instances", "with --sink=kafka: the instance changelog topic, keyed by process_id")
+	metTopic    = flag.String("kafka_metrics_topic", "", "with --sink=kafka: the aggregate changelog topic (default: <kafka_out_topic>.metrics)")
+	incTopic    = flag.String("kafka_incomplete_topic", "", "with --sink=kafka and --from_raw: the incomplete-trace topic (default: <kafka_out_topic>.incomplete)")
+	deadTopic   = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("processmetrics", "Process instances (current step, time per step, rollbacks, failures, completion) from joined actions.",
 		"input", "output", "metrics_output", "dead_letter", "definitions", "instance_ttl", "timezone",
-		"from_raw", "requests", "responses", "tracks", "incomplete", "max_delay", "config")
+		"from_raw", "requests", "responses", "tracks", "incomplete", "max_delay", "config",
+		"kafka_topic", "kafka_requests", "kafka_responses", "kafka_tracks", "kafka_out_topic", "kafka_metrics_topic", "kafka_incomplete_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	var defs processmetrics.Definitions
 	if *definitions != "" {
@@ -47,14 +56,14 @@ func main() {
 		c.Check(err)
 		defs = d
 	}
-	out, print := c.Output(*output, "instances.jsonl")
+	out, print := c.Out(*output, *outTopic, "instances.jsonl")
 	opts := processmetrics.Options{
-		Output: out, MetricsOutput: *metrics, DeadLetter: *deadLetter,
-		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone,
+		Output: out, MetricsOutput: c.Companion(*metrics, *metTopic), DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone, IO: c.IO(),
 	}
 	if *fromRaw {
-		raw := &tracejoin.Options{Requests: c.Input(*requests, "requests.jsonl"), Responses: c.Input(*responses, "responses.jsonl"),
-			Tracks: c.Input(*tracks, "tracks.jsonl"), Incomplete: *incomplete, MaxDelay: app.NonZero(*maxDelay)}
+		raw := &tracejoin.Options{Requests: c.In(*requests, *reqTopic, "requests.jsonl"), Responses: c.In(*responses, *respTopic, "responses.jsonl"),
+			Tracks: c.In(*tracks, *trkTopic, "tracks.jsonl"), Incomplete: c.Companion(*incomplete, *incTopic), MaxDelay: app.NonZero(*maxDelay)}
 		if *config != "" {
 			f, err := tracejoin.LoadFilter(*config)
 			c.Check(err)
@@ -62,7 +71,7 @@ func main() {
 		}
 		opts.FromRaw = raw
 	} else {
-		opts.Input = c.Input(*input, "actions.jsonl")
+		opts.Input = c.In(*input, *topic, "actions.jsonl")
 	}
 	p, err := processmetrics.Pipeline(opts)
 	c.Check(err)

@@ -28,11 +28,18 @@ var (
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	config     = flag.String("config", "", "filter of requests, YAML or JSON: systems and actions to keep (default: keep all)")
 	maxDelay   = flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "how far apart in event time a trace's parts may be")
+	reqTopic   = flag.String("kafka_requests", "requests", "with --source=kafka: the request topic")
+	respTopic  = flag.String("kafka_responses", "responses", "with --source=kafka: the response topic")
+	trkTopic   = flag.String("kafka_tracks", "tracks", "with --source=kafka: the tracking topic")
+	outTopic   = flag.String("kafka_out_topic", "actions", "with --sink=kafka: the joined-action topic")
+	incTopic   = flag.String("kafka_incomplete_topic", "", "with --sink=kafka: the incomplete-trace topic (default: <kafka_out_topic>.incomplete)")
+	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("tracejoin", "Joins request, response and tracking records by trace_id into business actions (keyed state and timers).",
-		"requests", "responses", "tracks", "output", "incomplete", "dead_letter", "config", "max_delay")
+		"requests", "responses", "tracks", "output", "incomplete", "dead_letter", "config", "max_delay",
+		"kafka_requests", "kafka_responses", "kafka_tracks", "kafka_out_topic", "kafka_incomplete_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	var filter tracejoin.Filter
 	if *config != "" {
@@ -40,10 +47,11 @@ func main() {
 		c.Check(err)
 		filter = f
 	}
-	out, print := c.Output(*output, "actions.jsonl")
+	out, print := c.Out(*output, *outTopic, "actions.jsonl")
 	p, err := tracejoin.Pipeline(tracejoin.Options{
-		Requests: c.Input(*requests, "requests.jsonl"), Responses: c.Input(*responses, "responses.jsonl"), Tracks: c.Input(*tracks, "tracks.jsonl"),
-		Output: out, Incomplete: *incomplete, DeadLetter: *deadLetter, MaxDelay: app.NonZero(*maxDelay), Filter: filter,
+		Requests: c.In(*requests, *reqTopic, "requests.jsonl"), Responses: c.In(*responses, *respTopic, "responses.jsonl"),
+		Tracks: c.In(*tracks, *trkTopic, "tracks.jsonl"), Output: out, Incomplete: c.Companion(*incomplete, *incTopic),
+		DeadLetter: c.Companion(*deadLetter, *deadTopic), MaxDelay: app.NonZero(*maxDelay), Filter: filter, IO: c.IO(),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

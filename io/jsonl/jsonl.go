@@ -112,45 +112,6 @@ func ReadMatching(s beam.Scope, pattern string) (beam.PCollection, error) {
 	return Read(s, pattern), nil
 }
 
-// Pipeline builds a pipeline that reads the JSONL files of each input pattern (one PCollection<string>
-// per pattern, in order), lets build make the graph, and writes the outputs it returns. A pattern
-// that matches no file is an error that names it.
-func Pipeline(patterns []string, build func(s beam.Scope, inputs []beam.PCollection) ([]Output, error)) (*beam.Pipeline, error) {
-	p, s := beam.NewPipelineWithRoot()
-	inputs := make([]beam.PCollection, len(patterns))
-	for i, pat := range patterns {
-		in, err := ReadMatching(s, pat)
-		if err != nil {
-			return nil, err
-		}
-		inputs[i] = in
-	}
-	outs, err := build(s, inputs)
-	if err != nil {
-		return nil, err
-	}
-	return p, WriteAll(s, outs...)
-}
-
-// Output is one file a pipeline writes.
-type Output struct {
-	Path  string
-	Lines beam.PCollection // PCollection<string>
-}
-
-// WriteAll writes each output; an output with an empty path is an error that says which.
-func WriteAll(s beam.Scope, outs ...Output) error {
-	for i, o := range outs {
-		if o.Path == "" {
-			return fmt.Errorf("output %d: no path given", i+1)
-		}
-		if err := Write(s, o.Path, o.Lines); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ReadFile returns the non-blank lines of a local JSONL file (a trailing "\r" removed), for commands
 // and tests that read a file outside a pipeline. Lines may be up to 64 MiB.
 func ReadFile(path string) ([]string, error) {

@@ -1,10 +1,3 @@
-// Package kafkaio writes to and (coming) reads from Kafka with github.com/segmentio/kafka-go; Beam's Go
-// SDK has none of its own (apache/beam#18810).
-//
-// Write: a sink DoFn that buffers a bundle's messages and writes them in one synchronous batch at
-// FinishBundle, so a bundle is committed only once its messages are acknowledged; a retried bundle
-// writes them again. Changelog messages are keyed by the row's primary key and carry its version, so
-// a log-compacted topic keeps each key's newest row and a consumer can drop stale replays.
 package kafkaio
 
 import (
@@ -50,23 +43,41 @@ func Lines(s beam.Scope, lines beam.PCollection) beam.PCollection {
 
 func lineMessage(line string, emit func(Message)) { emit(Message{Value: []byte(line)}) }
 
-// Write writes a PCollection<Message> to topic on brokers. Messages with the same key go to the same
+// WriteConfig configures Write.
+type WriteConfig struct {
+	Brokers  []string // host:port of bootstrap brokers; required
+	Topic    string   // required; created on first write when the cluster allows it
+	Security Security
+}
+
+// Write writes a PCollection<Message> to cfg.Topic. Messages with the same key go to the same
 // partition (kafka-go's hash balancer, as Kafka's own clients do).
-func Write(s beam.Scope, brokers []string, topic string, msgs beam.PCollection) {
-	beam.ParDo0(s.Scope("kafkaio.Write"), &writeFn{Brokers: brokers, Topic: topic}, msgs)
+func Write(s beam.Scope, cfg WriteConfig, msgs beam.PCollection) error {
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
+		return fmt.Errorf("kafka write: brokers and a topic are required (topic %q)", cfg.Topic)
+	}
+	if err := cfg.Security.Validate(); err != nil {
+		return err
+	}
+	beam.ParDo0(s.Scope("kafkaio.Write"), &writeFn{Cfg: cfg}, msgs)
+	return nil
 }
 
 type writeFn struct {
-	Brokers []string
-	Topic   string
+	Cfg WriteConfig
 
 	w   *kafka.Writer
 	buf []kafka.Message
 }
 
-func (f *writeFn) Setup() {
-	f.w = &kafka.Writer{Addr: kafka.TCP(f.Brokers...), Topic: f.Topic, Balancer: &kafka.Hash{},
+func (f *writeFn) Setup() error {
+	t, err := f.Cfg.Security.transport()
+	if err != nil {
+		return err
+	}
+	f.w = &kafka.Writer{Addr: kafka.TCP(f.Cfg.Brokers...), Topic: f.Cfg.Topic, Balancer: &kafka.Hash{}, Transport: t,
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+	return nil
 }
 
 func (f *writeFn) StartBundle() { f.buf = f.buf[:0] }
@@ -82,7 +93,7 @@ func (f *writeFn) FinishBundle(ctx context.Context) error {
 		return nil
 	}
 	if err := f.w.WriteMessages(ctx, f.buf...); err != nil {
-		return fmt.Errorf("kafkaio: writing %d messages to %s: %w", len(f.buf), f.Topic, err)
+		return fmt.Errorf("kafkaio: writing %d messages to %s: %w", len(f.buf), f.Cfg.Topic, err)
 	}
 	validate.Counter("kafka_written").Inc(ctx, int64(len(f.buf)))
 	f.buf = f.buf[:0]

@@ -37,7 +37,7 @@ func TestWriteChangesKeyedByPrimaryKey(t *testing.T) {
 		changes = append(changes, c)
 	}
 	p, s := beam.NewPipelineWithRoot()
-	kafkaio.Write(s, b.Addrs(), "hs_order", kafkaio.Changes(s, beam.CreateList(s, changes)))
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "hs_order"}, kafkaio.Changes(s, beam.CreateList(s, changes))))
 	ptest.RunAndValidate(t, p)
 
 	var got []string
@@ -60,7 +60,7 @@ func TestWriteLinesWithoutKey(t *testing.T) {
 	beamtest.Must(t, err)
 	defer b.Close()
 	p, s := beam.NewPipelineWithRoot()
-	kafkaio.Write(s, b.Addrs(), "alerts", kafkaio.Lines(s, beam.Create(s, `{"id":1}`, `{"id":2}`)))
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "alerts"}, kafkaio.Lines(s, beam.Create(s, `{"id":1}`, `{"id":2}`))))
 	ptest.RunAndValidate(t, p)
 	msgs := read(t, b, "alerts", 2)
 	if len(msgs[0].Key) != 0 || len(msgs[1].Key) != 0 {
@@ -75,7 +75,7 @@ func TestWriteToAMissingBrokerFails(t *testing.T) {
 	addrs := b.Addrs()
 	b.Close()
 	p, s := beam.NewPipelineWithRoot()
-	kafkaio.Write(s, addrs, "gone", kafkaio.Lines(s, beam.Create(s, `{"id":1}`)))
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: addrs, Topic: "gone"}, kafkaio.Lines(s, beam.Create(s, `{"id":1}`))))
 	if err := ptest.Run(p); err == nil || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("err = %v, want a failure naming the topic", err)
 	}

@@ -38,7 +38,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
@@ -69,11 +69,14 @@ var (
 
 // Options configure the job.
 type Options struct {
-	Input           string        // user_order JSONL: a path or a glob (Pipeline only)
-	Output          string        // hs_order changelog JSONL (Pipeline only)
-	DeadLetter      string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Input           string        // user_order: a JSONL path or glob, or a topic (Pipeline only)
+	Output          string        // hs_order changelog: a JSONL file or a topic (Pipeline only)
+	DeadLetter      string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	TimeZone        string        // IANA zone of days and hours; default "UTC"
 	AllowedLateness time.Duration // how long after a day ends its orders are still taken; default 1h
+
+	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
+	IO endpoint.Config
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -84,7 +87,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, err
 	}
 	var err error
-	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
 	return o, err
 }
@@ -150,9 +153,9 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		changes, dead, err := Build(s, in[0], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, changes)}, {Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		return []endpoint.Output{{Name: opts.Output, Changes: changes}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

@@ -28,7 +28,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
@@ -53,15 +53,18 @@ var (
 
 // Options configure the job.
 type Options struct {
-	Input           string        // user_log JSONL: a path or a glob (Pipeline only)
-	Output          string        // user_last_log changelog JSONL (Pipeline only)
-	DeadLetter      string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Input           string        // user_log: a JSONL path or glob, or a topic (Pipeline only)
+	Output          string        // user_last_log changelog: a JSONL file or a topic (Pipeline only)
+	DeadLetter      string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	AllowedLateness time.Duration // how long after a row's log_time it may still be replaced; default 1h
+
+	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
+	IO endpoint.Config
 }
 
 func (o Options) withDefaults() (Options, error) {
 	var err error
-	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
 	return o, err
 }
@@ -121,9 +124,9 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonl.Pipeline([]string{opts.Input}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "log_time"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		changes, dead, err := Build(s, in[0], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, changes)}, {Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		return []endpoint.Output{{Name: opts.Output, Changes: changes}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

@@ -49,7 +49,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/shopspring/decimal"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/ordered"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -79,12 +79,15 @@ var (
 
 // Options configure the job.
 type Options struct {
-	Input      string // update_info JSONL: a path or a glob (Pipeline only)
-	Dim        string // raw_info JSONL: a path or a glob (Pipeline only)
-	Output     string // alerts JSONL (Pipeline only)
-	DimOutput  string // dimension changelog JSONL; default Output + ".dim.jsonl"
-	DeadLetter string // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Input      string // update_info: a JSONL path or glob, or a topic (Pipeline only)
+	Dim        string // raw_info JSONL: a path or a glob, whatever the source (Pipeline only)
+	Output     string // alerts: a JSONL file or a topic (Pipeline only)
+	DimOutput  string // dimension changelog; default Output + ".dim.jsonl" (topic: ".dim")
+	DeadLetter string // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	DropRatio  string // decimal in [0, 1): alert when now < raw × (1 − DropRatio); default "0.15"
+
+	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
+	IO endpoint.Config
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -95,10 +98,8 @@ func (o Options) withDefaults() (Options, error) {
 	if err != nil || r.IsNegative() || r.GreaterThanOrEqual(decimal.NewFromInt(1)) {
 		return o, fmt.Errorf("drop ratio %q: must be a decimal in [0, 1)", o.DropRatio)
 	}
-	if o.DimOutput == "" && o.Output != "" {
-		o.DimOutput = o.Output + ".dim.jsonl"
-	}
-	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.DimOutput = o.IO.Default(o.DimOutput, o.Output, "dim")
+	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -188,10 +189,11 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonl.Pipeline([]string{opts.Input, opts.Dim}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}, {Name: opts.Dim, File: true}}
+	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		alerts, dimChanges, dead, err := Build(s, in[0], in[1], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: alerts}, {Path: opts.DimOutput, Lines: changelog.Lines(s, dimChanges)},
-			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		return []endpoint.Output{{Name: opts.Output, Lines: alerts}, {Name: opts.DimOutput, Changes: dimChanges},
+			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

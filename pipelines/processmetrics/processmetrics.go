@@ -55,7 +55,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -87,10 +87,10 @@ var (
 
 // Options configure the job.
 type Options struct {
-	Input         string        // joined actions JSONL: a path or a glob (Pipeline only)
-	Output        string        // instance changelog JSONL (Pipeline only)
-	MetricsOutput string        // aggregate changelog JSONL (Pipeline only); default Output + ".metrics.jsonl"
-	DeadLetter    string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Input         string        // joined actions: a JSONL path or glob, or a topic (Pipeline only)
+	Output        string        // instance changelog: a JSONL file or a topic (Pipeline only)
+	MetricsOutput string        // aggregate changelog; default Output + ".metrics.jsonl" (topic: ".metrics")
+	DeadLetter    string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	TimeZone      string        // IANA zone of the aggregates' hours; default "UTC"
 	Definitions   Definitions   // the processes; zero: DefaultDefinitions()
 	InstanceTTL   time.Duration // how long after its latest action an instance may still change; default 30 days
@@ -100,6 +100,10 @@ type Options struct {
 	// (default Output + ".incomplete.jsonl"), MaxDelay and Filter apply, and its dead letters join
 	// DeadLetter.
 	FromRaw *tracejoin.Options
+
+	// IO says whether the inputs and outputs are files (the zero value) or Kafka topics; it also
+	// applies to FromRaw's inputs and Incomplete output.
+	IO endpoint.Config
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -115,13 +119,11 @@ func (o Options) withDefaults() (Options, error) {
 	if _, err := eventtime.Load(o.TimeZone); err != nil {
 		return o, err
 	}
-	if o.MetricsOutput == "" && o.Output != "" {
-		o.MetricsOutput = o.Output + ".metrics.jsonl"
-	}
+	o.MetricsOutput = o.IO.Default(o.MetricsOutput, o.Output, "metrics")
 	if o.InstanceTTL < 0 {
 		return o, fmt.Errorf("instance TTL %v: must not be negative", o.InstanceTTL)
 	}
-	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -200,15 +202,14 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	inputs := []string{opts.Input}
+	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "request_ts"}}
 	if opts.FromRaw != nil {
-		inputs = []string{opts.FromRaw.Requests, opts.FromRaw.Responses, opts.FromRaw.Tracks}
-		if opts.FromRaw.Incomplete == "" && opts.Output != "" {
-			opts.FromRaw.Incomplete = opts.Output + ".incomplete.jsonl"
-		}
+		inputs = tracejoin.Inputs(*opts.FromRaw)
+		opts.FromRaw.Incomplete = opts.IO.Default(opts.FromRaw.Incomplete, opts.Output, "incomplete")
+		opts.FromRaw.IO = opts.IO
 	}
-	return jsonl.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
-		var extra []jsonl.Output
+	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
+		var extra []endpoint.Output
 		actions, joinDead := in[0], beam.PCollection{}
 		if opts.FromRaw != nil {
 			joined, incomplete, dead, err := tracejoin.Build(s, in[0], in[1], in[2], *opts.FromRaw)
@@ -216,7 +217,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 				return nil, err
 			}
 			actions, joinDead = joined, dead
-			extra = append(extra, jsonl.Output{Path: opts.FromRaw.Incomplete, Lines: incomplete})
+			extra = append(extra, endpoint.Output{Name: opts.FromRaw.Incomplete, Lines: incomplete})
 		}
 		instances, metrics, dead, err := Build(s, actions, opts)
 		if err != nil {
@@ -225,8 +226,8 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		if joinDead.IsValid() {
 			dead = beam.Flatten(s, dead, joinDead)
 		}
-		return append([]jsonl.Output{{Path: opts.Output, Lines: changelog.Lines(s, instances)}, {Path: opts.MetricsOutput, Lines: changelog.Lines(s, metrics)},
-			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, extra...), nil
+		return append([]endpoint.Output{{Name: opts.Output, Changes: instances}, {Name: opts.MetricsOutput, Changes: metrics},
+			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, extra...), nil
 	})
 }
 

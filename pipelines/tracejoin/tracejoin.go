@@ -55,7 +55,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"gopkg.in/yaml.v3"
 
-	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -113,12 +113,15 @@ func (f Filter) Keeps(system, action *string) bool {
 
 // Options configure the job.
 type Options struct {
-	Requests, Responses, Tracks string        // JSONL paths or globs (Pipeline only)
-	Output                      string        // joined actions JSONL (Pipeline only)
-	Incomplete                  string        // incomplete traces JSONL; default Output + ".incomplete.jsonl"
-	DeadLetter                  string        // dead letters JSONL; default Output + ".deadletter.jsonl"
+	Requests, Responses, Tracks string        // JSONL paths or globs, or topics (Pipeline only)
+	Output                      string        // joined actions: a JSONL file or a topic (Pipeline only)
+	Incomplete                  string        // incomplete traces; default Output + ".incomplete.jsonl" (topic: ".incomplete")
+	DeadLetter                  string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	MaxDelay                    time.Duration // the bound on a trace's spread in event time; default 1h
 	Filter                      Filter        // which requests to keep; the zero Filter keeps all
+
+	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
+	IO endpoint.Config
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -128,10 +131,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxDelay < 0 {
 		return o, fmt.Errorf("max delay %v: must not be negative", o.MaxDelay)
 	}
-	if o.Incomplete == "" && o.Output != "" {
-		o.Incomplete = o.Output + ".incomplete.jsonl"
-	}
-	o.DeadLetter = validate.DeadLetterPath(o.DeadLetter, o.Output)
+	o.Incomplete = o.IO.Default(o.Incomplete, o.Output, "incomplete")
+	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -251,16 +252,22 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 	return joined, incomplete, beam.Flatten(s, bad...), nil
 }
 
-// Pipeline builds the job from files.
+// Inputs are the three raw streams of opts as pipeline inputs, all timed by "ts".
+func Inputs(opts Options) []endpoint.Input {
+	return []endpoint.Input{{Name: opts.Requests, TimeField: "ts"}, {Name: opts.Responses, TimeField: "ts"}, {Name: opts.Tracks, TimeField: "ts"}}
+}
+
+// Pipeline builds the job: Options.Requests, Responses and Tracks to Options.Output, Incomplete and
+// DeadLetter, as files or topics (Options.IO).
 func Pipeline(opts Options) (*beam.Pipeline, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return jsonl.Pipeline([]string{opts.Requests, opts.Responses, opts.Tracks}, func(s beam.Scope, in []beam.PCollection) ([]jsonl.Output, error) {
+	return opts.IO.Pipeline(Inputs(opts), func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		joined, incomplete, dead, err := Build(s, in[0], in[1], in[2], opts)
-		return []jsonl.Output{{Path: opts.Output, Lines: joined}, {Path: opts.Incomplete, Lines: incomplete},
-			{Path: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		return []endpoint.Output{{Name: opts.Output, Lines: joined}, {Name: opts.Incomplete, Lines: incomplete},
+			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

@@ -40,15 +40,6 @@ func Dead(ctx context.Context, err error, raw string, emit func(DeadLetter)) {
 	emit(Letter(err, raw))
 }
 
-// DeadLetterPath returns path, or when it is empty the default dead-letter file of output:
-// output + ".deadletter.jsonl" ("" when output is empty too).
-func DeadLetterPath(path, output string) string {
-	if path == "" && output != "" {
-		return output + ".deadletter.jsonl"
-	}
-	return path
-}
-
 // JSON returns the dead letter as one JSON line.
 func (d DeadLetter) JSON() string {
 	b, _ := json.Marshal(d) // two strings: cannot fail

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -80,6 +82,8 @@ func (c *Command) usage(own []string) {
 		}
 	}
 	show(append(own, "verbose", "sample_seed", "sample_events"))
+	fmt.Fprintf(w, "\nSource and sink flags (Kafka: see README, Streaming):\n")
+	show(kafkaFlags)
 	fmt.Fprintf(w, "\nRunner flags (Beam's; see runners.md):\n")
 	show(beamFlags)
 	fmt.Fprintf(w, "\n--runner=direct runs on prism; prism, universal, flink, spark and dataflow pass through to Beam.\n")
@@ -166,11 +170,20 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	if r == "prism" && !strings.Contains(*jobopts.Experiments, beamtest.Experiments) {
 		*jobopts.Experiments = strings.TrimPrefix(*jobopts.Experiments+","+beamtest.Experiments, ",")
 	}
+	if Streaming() {
+		Logf("streaming from Kafka until stopped (Ctrl-C)")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var res beam.PipelineResult
 	err = beamtest.WithPrivateTemp(func() (err error) {
 		res, err = beam.Run(ctx, r, p)
 		return err
 	})
+	if ctx.Err() != nil {
+		Logf("%s stopped", c.Name)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/kafkaio"
+)
+
+// The source and sink flags every command shares. Secrets are never flag values: the SASL password
+// comes from the environment variable or file the flags name.
+var (
+	source       = flag.String("source", "file", "where inputs come from: file (JSONL) or kafka")
+	sink         = flag.String("sink", "file", "where outputs go: file (JSONL) or kafka")
+	kafkaBrokers = flag.String("kafka_brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
+	kafkaGroup   = flag.String("kafka_group", "", "consumer group: --kafka_start=group resumes from its committed offsets, and the job commits its progress to it")
+	kafkaStart   = flag.String("kafka_start", "", "where reading starts: group, earliest, latest or an RFC 3339 time (default: group with --kafka_group, else earliest)")
+	kafkaUntil   = flag.String("kafka_until", "", "end: read up to the high watermarks seen at start and finish; empty: stream until stopped (Ctrl-C)")
+	kafkaOOO     = flag.Duration("kafka_out_of_orderness", kafkaio.DefaultOutOfOrder, "how far the watermark stays behind the newest event time of a partition")
+	kafkaIdle    = flag.Duration("kafka_idle", kafkaio.DefaultIdle, "after this long without messages a partition stops holding the watermark back; when all are idle, event time advances with wall time")
+	kafkaTLS     = flag.Bool("kafka_tls", false, "connect to Kafka with TLS")
+	kafkaCA      = flag.String("kafka_ca", "", "PEM file of the CAs to trust for Kafka TLS (default: the system's)")
+	kafkaCert    = flag.String("kafka_cert", "", "PEM client certificate for Kafka mutual TLS")
+	kafkaKey     = flag.String("kafka_key", "", "PEM key of --kafka_cert")
+	kafkaSASL    = flag.String("kafka_sasl", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	kafkaUser    = flag.String("kafka_user", "", "SASL username")
+	kafkaPwEnv   = flag.String("kafka_password_env", "", "environment variable holding the SASL password")
+	kafkaPwFile  = flag.String("kafka_password_file", "", "file holding the SASL password")
+)
+
+// kafkaFlags are listed in --help after the command's own flags.
+var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kafka_start", "kafka_until",
+	"kafka_out_of_orderness", "kafka_idle", "kafka_tls", "kafka_ca", "kafka_cert", "kafka_key", "kafka_sasl",
+	"kafka_user", "kafka_password_env", "kafka_password_file"}
+
+// IO is the endpoint configuration the source and sink flags select.
+func (c *Command) IO() endpoint.Config {
+	var cfg endpoint.Config
+	sec := kafkaio.Security{TLS: *kafkaTLS, CAFile: *kafkaCA, CertFile: *kafkaCert, KeyFile: *kafkaKey,
+		SASL: *kafkaSASL, Username: *kafkaUser, PasswordEnv: *kafkaPwEnv, PasswordFile: *kafkaPwFile}
+	brokers := strings.Split(*kafkaBrokers, ",")
+	switch *source {
+	case "file":
+	case "kafka":
+		switch *kafkaUntil {
+		case "", "end":
+		default:
+			c.Fail(fmt.Errorf("--kafka_until=%q: want end or nothing", *kafkaUntil))
+		}
+		cfg.Source = &kafkaio.ReadConfig{Brokers: brokers, Group: *kafkaGroup, Start: *kafkaStart, UntilEnd: *kafkaUntil == "end",
+			OutOfOrder: NonZero(*kafkaOOO), Idle: NonZero(*kafkaIdle), Security: sec}
+	default:
+		c.Fail(fmt.Errorf("--source=%q: want file or kafka", *source))
+	}
+	switch *sink {
+	case "file":
+	case "kafka":
+		cfg.Sink = &kafkaio.WriteConfig{Brokers: brokers, Security: sec}
+	default:
+		c.Fail(fmt.Errorf("--sink=%q: want file or kafka", *sink))
+	}
+	return cfg
+}
+
+// In is an input's name: the topic flag's value when the source is Kafka, else the file flag's value
+// or the sample table.
+func (c *Command) In(file, topic, table string) string {
+	if *source == "kafka" {
+		return topic
+	}
+	return c.Input(file, table)
+}
+
+// Out is an output's name: the topic flag's value when the sink is Kafka, else the file flag's
+// value or, when it is empty, a temporary file whose table the command prints (print true).
+func (c *Command) Out(file, topic, name string) (out string, print bool) {
+	if *sink == "kafka" {
+		return topic, false
+	}
+	return c.Output(file, name)
+}
+
+// Companion is a secondary output's name (dead letters, incomplete traces, ...): the topic flag's
+// value when the sink is Kafka, else the file flag's; empty means the pipeline's default.
+func (c *Command) Companion(file, topic string) string {
+	if *sink == "kafka" {
+		return topic
+	}
+	return file
+}
+
+// Streaming reports whether the job reads Kafka without an end: it then runs until stopped.
+func Streaming() bool { return *source == "kafka" && *kafkaUntil == "" }

@@ -1,0 +1,214 @@
+// Package endpoint connects a pipeline to where its JSON lines come from and where its outputs go:
+// JSONL files (the zero Config) or Kafka topics, chosen separately for the source and the sink.
+// A pipeline names its inputs and outputs; the same names are paths for files and topics for Kafka.
+//
+// All Kafka inputs of a pipeline are read by one kafkaio.Read and split by topic, because a Flatten
+// of several unbounded reads is reported to hang on prism (apache/beam#33815). Changelog outputs
+// written to Kafka are keyed by primary key (log-compactable); other outputs have no key.
+package endpoint
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn3x0[context.Context, kafkaio.Record, func(string)](&byTopic1Fn{})
+	register.DoFn4x0[context.Context, kafkaio.Record, func(string), func(string)](&byTopic2Fn{})
+	register.DoFn5x0[context.Context, kafkaio.Record, func(string), func(string), func(string)](&byTopic3Fn{})
+	register.Emitter1[string]()
+}
+
+// Config says where a pipeline reads and writes.
+type Config struct {
+	// Source, when set, makes inputs Kafka topics read with it; its Topics and TimeField are filled
+	// from the pipeline's inputs. Nil: inputs are JSONL paths or globs.
+	Source *kafkaio.ReadConfig
+	// Sink, when set, makes outputs Kafka topics written with it; its Topic is filled per output.
+	// Nil: outputs are JSONL files.
+	Sink *kafkaio.WriteConfig
+}
+
+// Input is one input of a pipeline.
+type Input struct {
+	Name      string // a path or glob, or a topic when the source is Kafka
+	TimeField string // the JSON field with the event time in epoch ms, for the Kafka source's watermark
+	File      bool   // always a JSONL file (a dimension table read once), whatever the source
+}
+
+// Output is one output of a pipeline: Lines (PCollection<string>) or Changes
+// (PCollection<changelog.Change>, written as changelog lines).
+type Output struct {
+	Name    string
+	Lines   beam.PCollection
+	Changes beam.PCollection
+}
+
+// Default returns name, or when it is empty the name of output's companion called suffix:
+// "<output>.<suffix>.jsonl" for files, "<output>.<suffix>" for Kafka topics; "" when output is
+// empty too.
+func (c Config) Default(name, output, suffix string) string {
+	switch {
+	case name != "" || output == "":
+		return name
+	case c.Sink != nil:
+		return output + "." + suffix
+	}
+	return output + "." + suffix + ".jsonl"
+}
+
+// Pipeline builds a pipeline that reads the inputs (one PCollection<string> of JSON lines each, in
+// order), lets build make the graph, and writes the outputs it returns. A file pattern that matches
+// nothing, an output without a name and an invalid Kafka setting are errors that say which.
+func (c Config) Pipeline(inputs []Input, build func(s beam.Scope, in []beam.PCollection) ([]Output, error)) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	in, err := c.read(s, inputs)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := build(s, in)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range outs {
+		if o.Name == "" {
+			return nil, fmt.Errorf("output %d: no name given", i+1)
+		}
+		if err := c.write(s, o); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
+	out := make([]beam.PCollection, len(inputs))
+	var topics []string
+	var at []int
+	timeField := ""
+	for i, in := range inputs {
+		if c.Source == nil || in.File {
+			col, err := jsonl.ReadMatching(s, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = col
+			continue
+		}
+		if in.Name == "" {
+			return nil, fmt.Errorf("input %d: no topic given", i+1)
+		}
+		if len(topics) > 0 && in.TimeField != timeField {
+			return nil, fmt.Errorf("kafka inputs %s and %s have different time fields", topics[0], in.Name)
+		}
+		topics, at, timeField = append(topics, in.Name), append(at, i), in.TimeField
+	}
+	if len(topics) == 0 {
+		return out, nil
+	}
+	cfg := *c.Source
+	cfg.Topics, cfg.TimeField = topics, timeField
+	recs, err := kafkaio.Read(s, cfg)
+	if err != nil {
+		return nil, err
+	}
+	split, err := ByTopic(s, recs, topics)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		out[i] = split[j]
+	}
+	return out, nil
+}
+
+func (c Config) write(s beam.Scope, o Output) error {
+	if c.Sink == nil {
+		lines := o.Lines
+		if o.Changes.IsValid() {
+			lines = changelog.Lines(s, o.Changes)
+		}
+		return jsonl.Write(s, o.Name, lines)
+	}
+	msgs := beam.PCollection{}
+	if o.Changes.IsValid() {
+		msgs = kafkaio.Changes(s, o.Changes)
+	} else {
+		msgs = kafkaio.Lines(s, o.Lines)
+	}
+	cfg := *c.Sink
+	cfg.Topic = o.Name
+	return kafkaio.Write(s, cfg, msgs)
+}
+
+// ByTopic splits a PCollection<kafkaio.Record> of up to three topics into one PCollection<string> of
+// values per topic, in the order of topics, counting each as "read".
+func ByTopic(s beam.Scope, records beam.PCollection, topics []string) ([]beam.PCollection, error) {
+	if len(topics) < 1 || len(topics) > 3 {
+		return nil, fmt.Errorf("endpoint: %d Kafka inputs; one to three are supported", len(topics))
+	}
+	for i := range topics {
+		for j := range i {
+			if topics[i] == topics[j] {
+				return nil, fmt.Errorf("topic %s is given for two inputs", topics[i])
+			}
+		}
+	}
+	s = s.Scope("endpoint.ByTopic")
+	t := topicIndex{Topics: topics}
+	switch len(topics) {
+	case 1:
+		return []beam.PCollection{beam.ParDo(s, &byTopic1Fn{t}, records)}, nil
+	case 2:
+		a, b := beam.ParDo2(s, &byTopic2Fn{t}, records)
+		return []beam.PCollection{a, b}, nil
+	}
+	a, b, c := beam.ParDo3(s, &byTopic3Fn{t}, records)
+	return []beam.PCollection{a, b, c}, nil
+}
+
+// topicIndex finds a record's output and counts it as read.
+type topicIndex struct {
+	Topics []string
+}
+
+func (t topicIndex) of(ctx context.Context, r kafkaio.Record) int {
+	validate.Counter("read").Inc(ctx, 1)
+	for i, name := range t.Topics {
+		if r.Topic == name {
+			return i
+		}
+	}
+	return -1 // not read: the source reads only these topics
+}
+
+type byTopic1Fn struct{ topicIndex }
+
+func (f *byTopic1Fn) ProcessElement(ctx context.Context, r kafkaio.Record, a func(string)) {
+	f.of(ctx, r)
+	a(string(r.Value))
+}
+
+type byTopic2Fn struct{ topicIndex }
+
+func (f *byTopic2Fn) ProcessElement(ctx context.Context, r kafkaio.Record, a, b func(string)) {
+	if i := f.of(ctx, r); i >= 0 {
+		[]func(string){a, b}[i](string(r.Value))
+	}
+}
+
+type byTopic3Fn struct{ topicIndex }
+
+func (f *byTopic3Fn) ProcessElement(ctx context.Context, r kafkaio.Record, a, b, c func(string)) {
+	if i := f.of(ctx, r); i >= 0 {
+		[]func(string){a, b, c}[i](string(r.Value))
+	}
+}

@@ -1,0 +1,230 @@
+package kafkaio_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+)
+
+func init() {
+	register.Function3x0(describe)
+}
+
+// describe renders a record with its element timestamp, so tests see both.
+func describe(ts beam.EventTime, r kafkaio.Record, emit func(string)) {
+	emit(fmt.Sprintf("%s/%d@%d t=%d el=%d %s=%s", r.Topic, r.Partition, r.Offset, r.Time, int64(ts), r.Key, r.Value))
+}
+
+func produce(t *testing.T, b *kafkatest.Broker, topic string, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	beamtest.Must(t, w.WriteMessages(context.Background(), msgs...))
+}
+
+func keyed(n int, topic string) []kafka.Message {
+	var out []kafka.Message
+	for i := 0; i < n; i++ {
+		out = append(out, kafka.Message{Key: []byte(fmt.Sprint(i % 7)), Value: []byte(fmt.Sprintf(`{"ts":%d,"i":%d,"topic":%q}`, 1_700_000_000_000+int64(i)*1000, i, topic))})
+	}
+	return out
+}
+
+// readAll runs Read with cfg into a file and returns its lines, sorted.
+func readAll(t *testing.T, cfg kafkaio.ReadConfig) []string {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	recs, err := kafkaio.Read(s, cfg)
+	beamtest.Must(t, err)
+	out := t.TempDir() + "/out.jsonl"
+	beamtest.Must(t, jsonl.Write(s, out, beam.ParDo(s, describe, recs)))
+	beamtest.Run(t, p)
+	lines, err := jsonl.ReadFile(out)
+	beamtest.Must(t, err)
+	sort.Strings(lines)
+	return lines
+}
+
+// Bounded: every message of every partition of two topics, once, at the event time of its ts field.
+func TestReadUntilEndReadsEveryMessageOnceAtItsEventTime(t *testing.T) {
+	b, err := kafkatest.Start(3, "a", "b")
+	beamtest.Must(t, err)
+	defer b.Close()
+	produce(t, b, "a", keyed(500, "a")...)
+	produce(t, b, "b", keyed(300, "b")...)
+	lines := readAll(t, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"a", "b"}, UntilEnd: true, TimeField: "ts"})
+	if len(lines) != 800 {
+		t.Fatalf("read %d records, want 800", len(lines))
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var topic, key, value string
+		var part int
+		var off, ts, el int64
+		if _, err := fmt.Sscanf(l, "%1s/%d@%d t=%d el=%d %s", &topic, &part, &off, &ts, &el, &key); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		value = l[strings.Index(l, "{"):]
+		if ts != el || !strings.Contains(value, fmt.Sprintf(`"ts":%d`, ts)) || !strings.Contains(value, `"topic":"`+topic+`"`) {
+			t.Errorf("record %q: element time or topic does not match its value", l)
+		}
+		id := fmt.Sprintf("%s/%d@%d", topic, part, off)
+		if seen[id] {
+			t.Errorf("offset %s read twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+// A bounded read of an empty topic finishes at once with nothing; a missing topic is an error naming it.
+func TestReadUntilEndOfAnEmptyTopicFinishes(t *testing.T) {
+	b, err := kafkatest.Start(2, "empty")
+	beamtest.Must(t, err)
+	defer b.Close()
+	if lines := readAll(t, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"empty"}, UntilEnd: true}); len(lines) != 0 {
+		t.Errorf("read %d records from an empty topic", len(lines))
+	}
+}
+
+func init() {
+	register.Function4x0(windowLine)
+	register.Function1x2(oneKey)
+}
+
+func oneKey(r kafkaio.Record) (string, int) { return "all", 1 }
+
+func windowLine(w beam.Window, _ string, n int, emit func(string)) {
+	emit(fmt.Sprintf("%d %d", int64(w.MaxTimestamp()), n))
+}
+
+// Streaming: messages go into one of three partitions over a few seconds; per-minute event-time
+// windows are written while the producer still runs, the two empty partitions do not hold the
+// watermark, and the last window fires once the stream has been idle. Cancelling stops the job.
+func TestReadStreamingFiresWindowsWhileRunning(t *testing.T) {
+	b, err := kafkatest.Start(3, "s")
+	beamtest.Must(t, err)
+	defer b.Close()
+	const base = 1_700_000_040_000 // a minute boundary
+	p, s := beam.NewPipelineWithRoot()
+	recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"s"}, TimeField: "ts",
+		OutOfOrder: time.Second, Idle: 500 * time.Millisecond})
+	beamtest.Must(t, err)
+	win := beam.WindowInto(s, window.NewFixedWindows(time.Minute), recs)
+	counts := stats.Count(s, beam.DropValue(s, beam.ParDo(s, oneKey, win)))
+	out := t.TempDir() + "/windows.jsonl"
+	beamtest.Must(t, jsonl.Write(s, out, beam.ParDo(s, windowLine, counts)))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "s", Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	const n = 600 // one per event-time second: ten windows, over about 3 s of wall time
+	firedWhileProducing := 0
+	for i := 0; i < n; i++ {
+		beamtest.Must(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte(fmt.Sprintf(`{"ts":%d}`, base+int64(i)*1000))}))
+		time.Sleep(5 * time.Millisecond)
+		if i == n-1 {
+			firedWhileProducing = len(readIfThere(out))
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var lines []string
+	for time.Now().Before(deadline) {
+		if lines = readIfThere(out); len(lines) >= 10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not stop within 30 s of cancelling")
+	}
+	sort.Strings(lines)
+	var want []string
+	for m := int64(0); m < 10; m++ {
+		want = append(want, fmt.Sprintf("%d 60", base+(m+1)*60_000-1))
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("windows written:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if firedWhileProducing == 0 {
+		t.Errorf("no window was written while messages were still produced")
+	}
+	t.Logf("%d of 10 windows written before the producer finished", firedWhileProducing)
+}
+
+func readIfThere(path string) []string {
+	lines, _ := jsonl.ReadFile(path)
+	return lines
+}
+
+// A bounded read with a group commits where it ended; the next read of the group starts there, and
+// a read from a time starts at the first message produced at or after it.
+func TestReadStartPositions(t *testing.T) {
+	b, err := kafkatest.Start(2, "pos")
+	beamtest.Must(t, err)
+	defer b.Close()
+	produce(t, b, "pos", keyed(40, "pos")...)
+	cfg := kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"pos"}, UntilEnd: true, TimeField: "ts", Group: "g"}
+	if got := readAll(t, cfg); len(got) != 40 {
+		t.Fatalf("first read of the group: %d records, want 40", len(got))
+	}
+	time.Sleep(1100 * time.Millisecond) // message timestamps have millisecond resolution
+	mid := time.Now()
+	produce(t, b, "pos", keyed(10, "pos")...)
+	if got := readAll(t, cfg); len(got) != 10 {
+		t.Errorf("second read of the group: %d records, want the 10 produced since", len(got))
+	}
+	if got := readAll(t, cfg); len(got) != 0 {
+		t.Errorf("third read of the group: %d records, want none", len(got))
+	}
+	fromTime := kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"pos"}, UntilEnd: true, Start: mid.UTC().Format(time.RFC3339Nano)}
+	if got := readAll(t, fromTime); len(got) != 10 {
+		t.Errorf("read from %s: %d records, want 10", fromTime.Start, len(got))
+	}
+	earliest := kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"pos"}, UntilEnd: true, Group: "g", Start: kafkaio.StartEarliest}
+	if got := readAll(t, earliest); len(got) != 50 {
+		t.Errorf("read of the group from the earliest offset: %d records, want 50", len(got))
+	}
+	latest := kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"pos"}, UntilEnd: true, Start: kafkaio.StartLatest}
+	if got := readAll(t, latest); len(got) != 0 {
+		t.Errorf("bounded read from the latest offset: %d records, want none", len(got))
+	}
+}
+
+func TestReadConfigErrorsNameTheSetting(t *testing.T) {
+	for _, c := range []struct {
+		cfg  kafkaio.ReadConfig
+		want string
+	}{
+		{kafkaio.ReadConfig{Topics: []string{"t"}}, "no brokers"},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}}, "no topic"},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Start: "group"}, "needs a consumer group"},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Start: "yesterday"}, `"yesterday"`},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Security: kafkaio.Security{SASL: "GSSAPI"}}, "GSSAPI"},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Security: kafkaio.Security{SASL: "PLAIN", Username: "u"}}, "password"},
+	} {
+		_, s := beam.NewPipelineWithRoot()
+		if _, err := kafkaio.Read(s, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Read(%+v) = %v, want an error containing %q", c.cfg, err, c.want)
+		}
+	}
+}

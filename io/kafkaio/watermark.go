@@ -1,0 +1,129 @@
+package kafkaio
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+)
+
+// progress is one read's view, within this process, of every partition it reads: the newest event
+// time seen, when a message last came, the high watermark, and whether the partition is finished.
+// All partitions of a read share it, so each reports the same watermark: the minimum over the busy
+// partitions. prism takes a stage's watermark from the last bundle to finish, so a per-partition
+// estimate would let a lagging partition's elements fall behind a watermark its sibling advanced.
+// On a runner that spreads partitions over processes, a partition read elsewhere never reports here
+// and counts as idle after Idle, and the runner takes the minimum over processes itself.
+type progress struct {
+	mu       sync.Mutex
+	bound    int64 // out-of-orderness, ms
+	idle     time.Duration
+	parts    map[string]*partProgress
+	reported int64 // the watermark last returned: it never goes back
+	lastMsg  time.Time
+}
+
+type partProgress struct {
+	maxTS    int64     // newest event time seen, ms; math.MinInt64 before the first
+	lastMsg  time.Time // when its last message (or its registration) came
+	highMark int64     // the high watermark last seen
+	done     bool      // its bounded restriction is finished
+}
+
+var (
+	progressMu sync.Mutex
+	progresses = map[string]*progress{}
+)
+
+// progressOf returns the process-wide progress of read id, registering the partitions named.
+func progressOf(id string, parts []string, bound, idle time.Duration) *progress {
+	progressMu.Lock()
+	defer progressMu.Unlock()
+	p := progresses[id]
+	if p == nil {
+		p = &progress{bound: bound.Milliseconds(), idle: idle, parts: map[string]*partProgress{}, reported: math.MinInt64, lastMsg: time.Now()}
+		progresses[id] = p
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range parts {
+		if p.parts[k] == nil {
+			p.parts[k] = &partProgress{maxTS: math.MinInt64, lastMsg: time.Now()}
+		}
+	}
+	return p
+}
+
+// observe records a message of partition k with event time ts (ms) and the partition's high watermark.
+func (p *progress) observe(k string, ts int64, hasTS bool, highMark int64, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pp := p.parts[k]
+	if hasTS && ts > pp.maxTS {
+		pp.maxTS = ts
+	}
+	pp.lastMsg, p.lastMsg = now, now
+	pp.highMark = max(pp.highMark, highMark)
+}
+
+func (p *progress) finish(k string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parts[k].done = true
+}
+
+func (p *progress) highMark(k string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.parts[k].highMark
+}
+
+// watermark is the read's watermark in ms at wall time now:
+//   - the minimum over busy partitions of (newest event time − bound); a busy partition that has
+//     shown no event time yet holds it at the minimum;
+//   - a partition with no message for idle does not count, nor a finished one;
+//   - when every partition is idle, event time is taken to pass like wall time: the newest event time
+//     seen − bound + (time since the last message − idle);
+//   - it never goes back.
+func (p *progress) watermark(now time.Time) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wm, busy, newest := int64(math.MaxInt64), false, int64(math.MinInt64)
+	for _, pp := range p.parts {
+		newest = max(newest, pp.maxTS)
+		if pp.done || now.Sub(pp.lastMsg) >= p.idle {
+			continue
+		}
+		busy = true
+		wm = min(wm, sub(pp.maxTS, p.bound))
+	}
+	switch {
+	case busy:
+	case newest == math.MinInt64:
+		wm = math.MinInt64 // nothing seen anywhere: nothing to hold back or release
+	default:
+		wm = sub(newest, p.bound) + (now.Sub(p.lastMsg) - p.idle).Milliseconds()
+	}
+	p.reported = max(p.reported, wm)
+	return p.reported
+}
+
+// sub is a − b without going below math.MinInt64.
+func sub(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+// toTime converts a watermark in ms to a time Beam accepts.
+func toTime(ms int64) time.Time {
+	switch {
+	case ms <= int64(mtime.MinTimestamp):
+		return mtime.MinTimestamp.ToTime()
+	case ms >= int64(mtime.MaxTimestamp):
+		return mtime.MaxTimestamp.ToTime()
+	}
+	return time.UnixMilli(ms)
+}
