@@ -11,6 +11,7 @@ import (
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 )
@@ -83,9 +84,38 @@ func TestBadFlagsFailClearly(t *testing.T) {
 
 func TestHelpDocumentsTheFlags(t *testing.T) {
 	res := beamtest.RunCommand(t, "--help")
-	for _, f := range []string{"--input", "--output", "--dead_letter", "--timezone", "--allowed_lateness", "--runner", "--verbose"} {
+	for _, f := range []string{"--input", "--output", "--dead_letter", "--timezone", "--allowed_lateness", "--runner", "--verbose",
+		"--source", "--sink", "--kafka_brokers", "--kafka_topic", "--kafka_out_topic", "--kafka_group", "--kafka_start", "--kafka_until", "--kafka_idle", "--kafka_password_env"} {
 		if !strings.Contains(res.Stderr, f) {
 			t.Errorf("--help lacks %s", f)
 		}
+	}
+}
+
+// Bounded Kafka run: the sample produced to a topic of three partitions and read with
+// --kafka_until=end gives the same hs_order table and dead letters as the file run, written to topics.
+func TestKafkaInAndOut(t *testing.T) {
+	b, err := kafkatest.Start(3)
+	beamtest.Must(t, err)
+	defer b.Close()
+	cfg := gen.Config{Seed: 4, Events: 1500}
+	lines := gen.Lines(cfg, gen.Orders)
+	beamtest.Must(t, b.Produce("user_order", lines, "id"))
+	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
+		"--kafka_out_of_orderness=1000h", "--kafka_group=gmv")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	want, bad := reference.HourlyGMV(lines, time.UTC)
+	out, err := b.Values("hs_order")
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "hs_order", beamtest.Changelog(t, "hs_order", out, hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...), want)
+	dead, err := b.Values("hs_order.deadletter")
+	beamtest.Must(t, err)
+	if len(dead) != bad || bad == 0 {
+		t.Errorf("%d dead letters in hs_order.deadletter, want %d", len(dead), bad)
+	}
+	if !strings.Contains(res.Stderr, fmt.Sprintf("read=%d ", len(lines))) {
+		t.Errorf("summary does not count %d lines read:\n%s", len(lines), res.Stderr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
@@ -43,5 +44,26 @@ func TestFilesInAndOut(t *testing.T) {
 	beamtest.SameTable(t, "user_last_log", beamtest.ReadChangelog(t, out, lastpage.KeyColumns...).Objects(lastpage.Columns...), want)
 	if got := beamtest.ReadLines(t, dead); len(got) != bad || !strings.Contains(got[0], `"reason":`) || !strings.Contains(got[0], `"raw":`) {
 		t.Errorf("%d dead letters (first %q), want %d with reason and raw", len(got), got[0], bad)
+	}
+}
+
+// Bounded Kafka run: the same user_last_log table and dead letters as the file run, in topics.
+func TestKafkaInAndOut(t *testing.T) {
+	b, err := kafkatest.Start(3)
+	beamtest.Must(t, err)
+	defer b.Close()
+	cfg := gen.Config{Seed: 5, Events: 1500}
+	lines := gen.Lines(cfg, gen.PageViews)
+	beamtest.Must(t, b.Produce("user_log", lines, "account_id"))
+	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end", "--kafka_out_of_orderness=1000h")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	want, bad, _ := reference.LastPage(lines)
+	out, err := b.Values("user_last_log")
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "user_last_log", beamtest.Changelog(t, "user_last_log", out, lastpage.KeyColumns...).Objects(lastpage.Columns...), want)
+	if dead, err := b.Values("user_last_log.deadletter"); err != nil || len(dead) != bad || bad == 0 {
+		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
@@ -51,5 +53,32 @@ func TestFilesInAndOutWithOwnDefinitions(t *testing.T) {
 	beamtest.SameTable(t, "instances", beamtest.ReadChangelog(t, out, processmetrics.KeyColumns...).Objects(processmetrics.Columns...), want)
 	if len(want) == 0 || !strings.Contains(res.Stderr, "unmatched=") {
 		t.Errorf("%d instances; stderr %s", len(want), res.Stderr)
+	}
+}
+
+// Bounded Kafka run from the raw streams: three topics joined and restored in one pipeline give the
+// same instances as the reference join followed by the reference restoration.
+func TestKafkaFromRawInAndOut(t *testing.T) {
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	defer b.Close()
+	cfg := gen.Config{Seed: 9, Events: 600}
+	in := map[string][]string{"requests": gen.Lines(cfg, gen.Requests), "responses": gen.Lines(cfg, gen.Responses), "tracks": gen.Lines(cfg, gen.Tracks)}
+	for topic, lines := range in {
+		beamtest.Must(t, b.Produce(topic, lines, "trace_id"))
+	}
+	res := beamtest.RunCommand(t, "--from_raw", "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
+		"--kafka_out_of_orderness=1000h")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	all := func(_, _ any) bool { return true }
+	joined, _, _ := reference.TraceJoin(in["requests"], in["responses"], in["tracks"], tracejoin.DefaultMaxDelay.Milliseconds(), all)
+	want, _ := reference.ProcessInstances(joined, defs(processmetrics.DefaultDefinitions()))
+	out, err := b.Values("process_instances")
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "instances", beamtest.Changelog(t, "process_instances", out, processmetrics.KeyColumns...).Objects(processmetrics.Columns...), want)
+	if len(want) == 0 {
+		t.Error("the reference restores no instance")
 	}
 }

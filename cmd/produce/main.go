@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 )
 
 func main() {
@@ -74,7 +74,7 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 	for i := 0; i < len(lines); i += batch {
 		var msgs []kafka.Message
 		for _, l := range lines[i:min(i+batch, len(lines))] {
-			msgs = append(msgs, kafka.Message{Key: key(l, keyField), Value: []byte(l)})
+			msgs = append(msgs, kafka.Message{Key: kafkatest.Key(l, keyField), Value: []byte(l)})
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
 			return i, fmt.Errorf("writing to %s: %w", topic, err)
@@ -85,20 +85,4 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 		}
 	}
 	return len(lines), nil
-}
-
-// key is the value of field in a JSON line, as text (a string without quotes); nil when absent.
-func key(line, field string) []byte {
-	if field == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(line), &m) != nil || m[field] == nil {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(m[field], &s) == nil {
-		return []byte(s)
-	}
-	return m[field]
 }

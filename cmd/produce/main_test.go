@@ -38,7 +38,7 @@ func TestProducesTheSampleKeyedByAField(t *testing.T) {
 		if string(m.Value) != want[i] {
 			t.Fatalf("message %d = %s, want %s", i, m.Value, want[i])
 		}
-		if k := key(want[i], "id"); string(m.Key) != string(k) {
+		if k := kafkatest.Key(want[i], "id"); string(m.Key) != string(k) {
 			t.Fatalf("message %d key %q, want %q", i, m.Key, k)
 		}
 	}
@@ -67,13 +67,5 @@ func TestProducesAFileAtARate(t *testing.T) {
 	sort.Strings(lines)
 	if strings.Join(got, "\n") != strings.Join(lines, "\n") {
 		t.Errorf("topic holds other lines than the file")
-	}
-}
-
-func TestKeyOfAField(t *testing.T) {
-	for line, want := range map[string]string{`{"id": 12}`: "12", `{"id": "a1"}`: "a1", `{"x": 1}`: "", `not json`: ""} {
-		if got := string(key(line, "id")); got != want {
-			t.Errorf("key(%s) = %q, want %q", line, got, want)
-		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
@@ -62,5 +63,36 @@ func TestBadConfigFailsClearly(t *testing.T) {
 	res := beamtest.RunCommand(t, "--config="+bad)
 	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "filter config") || !strings.Contains(res.Stderr, "sytems") {
 		t.Errorf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
+// Bounded Kafka run: the three streams from three topics read by one source; the same joined
+// actions, incomplete traces and dead letters as the file run, in topics.
+func TestKafkaInAndOut(t *testing.T) {
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	defer b.Close()
+	cfg := gen.Config{Seed: 8, Events: 700}
+	in := map[string][]string{"requests": gen.Lines(cfg, gen.Requests), "responses": gen.Lines(cfg, gen.Responses), "tracks": gen.Lines(cfg, gen.Tracks)}
+	for topic, lines := range in {
+		beamtest.Must(t, b.Produce(topic, lines, "trace_id"))
+	}
+	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
+		"--kafka_out_of_orderness=1000h", "--max_delay=20m")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	all := func(_, _ any) bool { return true }
+	joined, incomplete, bad := reference.TraceJoin(in["requests"], in["responses"], in["tracks"], (20 * time.Minute).Milliseconds(), all)
+	for topic, want := range map[string][]string{"actions": joined, "actions.incomplete": incomplete} {
+		got, err := b.Values(topic)
+		beamtest.Must(t, err)
+		sort.Strings(got)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(want) == 0 {
+			t.Errorf("%s: %d messages, want %d (and some)", topic, len(got), len(want))
+		}
+	}
+	if dead, err := b.Values("actions.deadletter"); err != nil || len(dead) != bad {
+		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
 	}
 }

@@ -124,14 +124,16 @@ func ReadLines(t testing.TB, path string) []string {
 // ReadChangelog applies the changelog at path; a version out of order fails the test.
 func ReadChangelog(t testing.TB, path string, keyCols ...string) *changelog.Table {
 	t.Helper()
-	f, err := os.Open(path)
+	return Changelog(t, path, ReadLines(t, path), keyCols...)
+}
+
+// Changelog applies changelog lines (from a file or a topic called name); a version out of order
+// fails the test.
+func Changelog(t testing.TB, name string, lines []string, keyCols ...string) *changelog.Table {
+	t.Helper()
+	tab, err := changelog.Read(strings.NewReader(strings.Join(lines, "\n")), keyCols...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tab, err := changelog.Read(f, keyCols...)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	return tab
 }

@@ -5,6 +5,7 @@ package kafkatest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -60,6 +61,71 @@ func (b *Broker) ReadPartition(topic string, partition, n int, timeout time.Dura
 			return out, fmt.Errorf("kafkatest: read %d of %d messages of %s/%d: %w", len(out), n, topic, partition, err)
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Key is the value of field in a JSON line, as text (a string without its quotes), for use as a
+// message key; nil when field is empty or the line has no such field.
+func Key(line, field string) []byte {
+	if field == "" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(line), &m) != nil || m[field] == nil {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(m[field], &s) == nil {
+		return []byte(s)
+	}
+	return m[field]
+}
+
+// Produce writes lines to topic in order, each keyed by its keyField (see Key).
+func (b *Broker) Produce(topic string, lines []string, keyField string) error {
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000, AllowAutoTopicCreation: true}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(lines))
+	for i, l := range lines {
+		msgs[i] = kafka.Message{Key: Key(l, keyField), Value: []byte(l)}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		return fmt.Errorf("kafkatest: producing to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Values returns the values of every message in topic up to the high watermarks, partition after
+// partition; a topic that does not exist has none.
+func (b *Broker) Values(topic string) ([]string, error) {
+	conn, err := kafka.Dial("tcp", b.Addrs()[0])
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return nil, nil // unknown topic: nothing was written to it
+	}
+	var out []string
+	for _, p := range parts {
+		lc, err := kafka.DialLeader(context.Background(), "tcp", b.Addrs()[0], topic, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		end, err := lc.ReadLastOffset()
+		lc.Close()
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := b.ReadPartition(topic, p.ID, int(end), 20*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			out = append(out, string(m.Value))
+		}
 	}
 	return out, nil
 }

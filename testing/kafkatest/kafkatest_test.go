@@ -79,3 +79,11 @@ func TestKafkaGoRoundTrip(t *testing.T) {
 		t.Errorf("messages per partition %v: keys should spread over both", perPartition)
 	}
 }
+
+func TestKeyOfAField(t *testing.T) {
+	for line, want := range map[string]string{`{"id": 12}`: "12", `{"id": "a1"}`: "a1", `{"x": 1}`: "", `not json`: ""} {
+		if got := string(Key(line, "id")); got != want {
+			t.Errorf("Key(%s) = %q, want %q", line, got, want)
+		}
+	}
+}
