@@ -6,12 +6,14 @@ package kafkatest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Broker is a running in-process Kafka cluster.
@@ -128,4 +130,18 @@ func (b *Broker) Values(topic string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Outage makes the broker unreachable for d from now: it closes every client connection that sends
+// a request, as a broker that went away does; its data stays.
+func (b *Broker) Outage(d time.Duration) {
+	until := time.Now().Add(d)
+	b.cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		if time.Now().Before(until) {
+			b.cluster.KeepControl()
+			return nil, errors.New("kafkatest: broker unavailable"), true
+		}
+		b.cluster.DropControl()
+		return nil, nil, false
+	})
 }

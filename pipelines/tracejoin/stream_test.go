@@ -1,0 +1,90 @@
+package tracejoin_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+)
+
+var tenth = regexp.MustCompile(`"trace_id":"t\d\d0"`)
+
+func lines(path string) []string {
+	l, _ := jsonl.ReadFile(path) // not there yet: none
+	return l
+}
+
+// Streaming from Kafka: traces are produced over about three seconds; joined actions and the
+// incomplete traces (every tenth lacks its track, found by an event-time timer) are written while
+// the producer still runs, bad values are dead-lettered without stopping the job, and the final
+// outputs are complete once the stream is idle. Cancelling stops the job.
+func TestStreamingFromKafka(t *testing.T) {
+	b, err := kafkatest.Start(2, "requests", "responses", "tracks")
+	beamtest.Must(t, err)
+	defer b.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "actions.jsonl")
+	p, err := tracejoin.Pipeline(tracejoin.Options{Requests: "requests", Responses: "responses", Tracks: "tracks",
+		Output: out, Incomplete: out + ".incomplete", DeadLetter: out + ".dead", MaxDelay: 5 * time.Second,
+		IO: endpoint.Config{Source: &kafkaio.ReadConfig{Brokers: b.Addrs(), OutOfOrder: time.Second, Idle: 500 * time.Millisecond}}})
+	beamtest.Must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+
+	const n, base = 300, 1_700_000_000_000
+	var joinedEarly, incompleteEarly int
+	for i := 0; i < n; i++ {
+		ts := int64(base + i*1000)
+		id := fmt.Sprintf("t%03d", i)
+		beamtest.Must(t, b.Produce("requests", []string{fmt.Sprintf(`{"trace_id":%q,"ts":%d,"channel":"app","system":"card","action":"apply","process_id":"p%d","product":"gold","branch":"sz","user_id":"u1"}`, id, ts, i)}, "trace_id"))
+		beamtest.Must(t, b.Produce("responses", []string{fmt.Sprintf(`{"trace_id":%q,"ts":%d,"status":"ok","code":"0"}`, id, ts+100)}, "trace_id"))
+		if i%10 != 0 {
+			beamtest.Must(t, b.Produce("tracks", []string{fmt.Sprintf(`{"trace_id":%q,"ts":%d,"page":"home","device_id":"d1"}`, id, ts+200)}, "trace_id"))
+		}
+		if i == n/2 {
+			beamtest.Must(t, b.Produce("tracks", []string{`not json`, `{"trace_id":"x"}`}, ""))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	joinedEarly, incompleteEarly = len(lines(out)), len(lines(out+".incomplete"))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && (len(lines(out)) < n*9/10 || len(lines(out+".incomplete")) < n/10) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	joined, incomplete, dead := lines(out), lines(out+".incomplete"), lines(out+".dead")
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not stop within 30 s of cancelling")
+	}
+	t.Logf("written while producing: %d joined, %d incomplete", joinedEarly, incompleteEarly)
+	if joinedEarly == 0 || incompleteEarly == 0 {
+		t.Errorf("written while producing: %d joined, %d incomplete; want some of each", joinedEarly, incompleteEarly)
+	}
+	if len(joined) != n*9/10 || len(incomplete) != n/10 {
+		t.Fatalf("%d joined and %d incomplete, want %d and %d", len(joined), len(incomplete), n*9/10, n/10)
+	}
+	for _, l := range incomplete {
+		if !strings.Contains(l, `"missing":["track"]`) || !tenth.MatchString(l) {
+			t.Errorf("incomplete trace %s: want a tenth trace missing its track", l)
+		}
+	}
+	if len(dead) != 2 {
+		t.Errorf("%d dead letters, want 2: %v", len(dead), dead)
+	}
+}
