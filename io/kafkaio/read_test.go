@@ -328,3 +328,31 @@ func TestRestartWithTheSameGroupResumes(t *testing.T) {
 	}
 	t.Logf("first run copied %d, second %d, of which %d again", len(first), len(all)-len(first), again)
 }
+
+// SASL/SCRAM: the source and sink authenticate with the password from an environment variable; a
+// wrong password fails the job with an error that does not show either password.
+func TestSASLPasswordFromTheEnvironment(t *testing.T) {
+	b, err := kafkatest.StartSASL("SCRAM-SHA-256", "finbeam", "s3cret-pw", 1)
+	beamtest.Must(t, err)
+	defer b.Close()
+	sec := kafkaio.Security{SASL: "SCRAM-SHA-256", Username: "finbeam", PasswordEnv: "FINBEAM_TEST_KAFKA_PW"}
+	t.Setenv("FINBEAM_TEST_KAFKA_PW", "s3cret-pw")
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "secure", Security: sec}, kafkaio.Lines(s, beam.Create(s, `{"ts":1}`, `{"ts":2}`))))
+	beamtest.Run(t, p)
+	if lines := readAll(t, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"secure"}, UntilEnd: true, Security: sec}); len(lines) != 2 {
+		t.Errorf("read %d messages back with SASL, want 2", len(lines))
+	}
+	t.Setenv("FINBEAM_TEST_KAFKA_PW", "wrong-pw")
+	p, s = beam.NewPipelineWithRoot()
+	recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"secure"}, UntilEnd: true, Security: sec})
+	beamtest.Must(t, err)
+	beam.ParDo(s, describe, recs)
+	err = beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+	if err == nil {
+		t.Fatal("a wrong password did not fail the job")
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Errorf("the error shows a password: %v", err)
+	}
+}

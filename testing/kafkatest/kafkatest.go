@@ -29,7 +29,17 @@ func Start(partitions int32, topics ...string) (*Broker, error) {
 
 // StartOn is Start on a chosen port (0: a free one).
 func StartOn(port int, partitions int32, topics ...string) (*Broker, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(int(partitions))}
+	return start(port, partitions, topics)
+}
+
+// StartSASL is Start with SASL required: user may authenticate with password by mechanism
+// ("PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512"). The helpers of Broker do not authenticate.
+func StartSASL(mechanism, user, password string, partitions int32, topics ...string) (*Broker, error) {
+	return start(0, partitions, topics, kfake.EnableSASL(), kfake.Superuser(mechanism, user, password))
+}
+
+func start(port int, partitions int32, topics []string, extra ...kfake.Opt) (*Broker, error) {
+	opts := append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(int(partitions))}, extra...)
 	if port != 0 {
 		opts = append(opts, kfake.Ports(port))
 	}
