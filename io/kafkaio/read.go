@@ -226,21 +226,20 @@ type tracker struct {
 
 func (t *tracker) Estimate() int64 { return t.prog.highMark(t.part) }
 
-func (t *tracker) GetRestriction() any {
-	r := t.GrowableTracker.GetRestriction().(offsetrange.Restriction)
-	return Restriction{Start: r.Start, End: r.End, Part: t.part}
+// named turns the embedded tracker's offsetrange.Restriction (or nil) into this partition's Restriction.
+func (t *tracker) named(x any) any {
+	if x == nil {
+		return nil
+	}
+	o := x.(offsetrange.Restriction)
+	return Restriction{Start: o.Start, End: o.End, Part: t.part}
 }
+
+func (t *tracker) GetRestriction() any { return t.named(t.GrowableTracker.GetRestriction()) }
 
 func (t *tracker) TrySplit(fraction float64) (primary, residual any, err error) {
 	p, r, err := t.GrowableTracker.TrySplit(fraction)
-	wrap := func(x any) any {
-		if x == nil {
-			return nil
-		}
-		o := x.(offsetrange.Restriction)
-		return Restriction{Start: o.Start, End: o.End, Part: t.part}
-	}
-	return wrap(p), wrap(r), err
+	return t.named(p), t.named(r), err
 }
 
 func (t *tracker) IsBounded() bool { return t.End() != math.MaxInt64 }
@@ -258,7 +257,6 @@ type readFn struct {
 	ReadID string
 
 	admin *admin
-	prog  *progress
 	// commits: when the group was last told each partition's position, and that position
 	committedAt map[string]time.Time
 	committed   map[string]int64

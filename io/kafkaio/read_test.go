@@ -128,35 +128,28 @@ func TestReadStreamingFiresWindowsWhileRunning(t *testing.T) {
 	out := t.TempDir() + "/windows.jsonl"
 	beamtest.Must(t, jsonl.Write(s, out, beam.ParDo(s, windowLine, counts)))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+	run := beamtest.StartBackground(p)
 
 	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "s", Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	const n = 600 // one per event-time second: ten windows, over about 3 s of wall time
 	firedWhileProducing := 0
 	for i := 0; i < n; i++ {
-		beamtest.Must(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte(fmt.Sprintf(`{"ts":%d}`, base+int64(i)*1000))}))
+		beamtest.Must(t, w.WriteMessages(context.Background(), kafka.Message{Key: []byte("k"), Value: []byte(fmt.Sprintf(`{"ts":%d}`, base+int64(i)*1000))}))
 		time.Sleep(5 * time.Millisecond)
 		if i == n-1 {
-			firedWhileProducing = len(readIfThere(out))
+			firedWhileProducing = len(beamtest.LinesSoFar(out))
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	var lines []string
 	for time.Now().Before(deadline) {
-		if lines = readIfThere(out); len(lines) >= 10 {
+		if lines = beamtest.LinesSoFar(out); len(lines) >= 10 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the pipeline did not stop within 30 s of cancelling")
-	}
+	run.Stop(t)
 	sort.Strings(lines)
 	var want []string
 	for m := int64(0); m < 10; m++ {
@@ -169,11 +162,6 @@ func TestReadStreamingFiresWindowsWhileRunning(t *testing.T) {
 		t.Errorf("no window was written while messages were still produced")
 	}
 	t.Logf("%d of 10 windows written before the producer finished", firedWhileProducing)
-}
-
-func readIfThere(path string) []string {
-	lines, _ := jsonl.ReadFile(path)
-	return lines
 }
 
 // A bounded read with a group commits where it ended; the next read of the group starts there, and
@@ -239,10 +227,7 @@ func TestStreamingSurvivesABrokerOutage(t *testing.T) {
 	recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"in"}, TimeField: "ts", Idle: 500 * time.Millisecond})
 	beamtest.Must(t, err)
 	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "copy"}, kafkaio.Lines(s, beam.ParDo(s, describe, recs))))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+	run := beamtest.StartBackground(p)
 
 	waitFor := func(n int) []string {
 		deadline := time.Now().Add(40 * time.Second)
@@ -252,7 +237,7 @@ func TestStreamingSurvivesABrokerOutage(t *testing.T) {
 				return got
 			}
 			select {
-			case err := <-done:
+			case err := <-run.Ended():
 				t.Fatalf("the pipeline ended while streaming: %v", err)
 			case <-time.After(200 * time.Millisecond):
 			}
@@ -266,8 +251,7 @@ func TestStreamingSurvivesABrokerOutage(t *testing.T) {
 	time.Sleep(3500 * time.Millisecond)
 	produce(t, b, "in", keyed(200, "in")[100:]...)
 	got := waitFor(200)
-	cancel()
-	<-done
+	run.Stop(t)
 	seen := map[string]bool{}
 	for _, l := range got {
 		id := l[:strings.Index(l, " ")]
@@ -294,9 +278,7 @@ func TestRestartWithTheSameGroupResumes(t *testing.T) {
 		recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"in"}, TimeField: "ts", Group: "copier"})
 		beamtest.Must(t, err)
 		beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "copy"}, kafkaio.Lines(s, beam.ParDo(s, describe, recs))))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+		bg := beamtest.StartBackground(p)
 		deadline := time.Now().Add(40 * time.Second)
 		for time.Now().Before(deadline) {
 			if got, _ := b.Values("copy"); len(got) >= wantAtLeast {
@@ -305,8 +287,7 @@ func TestRestartWithTheSameGroupResumes(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(1500 * time.Millisecond) // let a commit happen (at most one a second)
-		cancel()
-		<-done
+		bg.Stop(t)
 	}
 	produce(t, b, "in", keyed(300, "in")...)
 	run(300)

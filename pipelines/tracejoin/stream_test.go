@@ -1,7 +1,6 @@
 package tracejoin_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -9,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-
 	"github.com/finbeam/finbeam/io/endpoint"
-	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -20,11 +16,6 @@ import (
 )
 
 var tenth = regexp.MustCompile(`"trace_id":"t\d\d0"`)
-
-func lines(path string) []string {
-	l, _ := jsonl.ReadFile(path) // not there yet: none
-	return l
-}
 
 // Streaming from Kafka: traces are produced over about three seconds; joined actions and the
 // incomplete traces (every tenth lacks its track, found by an event-time timer) are written while
@@ -40,13 +31,9 @@ func TestStreamingFromKafka(t *testing.T) {
 		Output: out, Incomplete: out + ".incomplete", DeadLetter: out + ".dead", MaxDelay: 5 * time.Second,
 		IO: endpoint.Config{Source: &kafkaio.ReadConfig{Brokers: b.Addrs(), OutOfOrder: time.Second, Idle: 500 * time.Millisecond}}})
 	beamtest.Must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, err := beam.Run(ctx, "prism", p); done <- err }()
+	run := beamtest.StartBackground(p)
 
 	const n, base = 300, 1_700_000_000_000
-	var joinedEarly, incompleteEarly int
 	for i := 0; i < n; i++ {
 		ts := int64(base + i*1000)
 		id := fmt.Sprintf("t%03d", i)
@@ -60,18 +47,13 @@ func TestStreamingFromKafka(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	joinedEarly, incompleteEarly = len(lines(out)), len(lines(out+".incomplete"))
+	joinedEarly, incompleteEarly := len(beamtest.LinesSoFar(out)), len(beamtest.LinesSoFar(out+".incomplete"))
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (len(lines(out)) < n*9/10 || len(lines(out+".incomplete")) < n/10) {
+	for time.Now().Before(deadline) && (len(beamtest.LinesSoFar(out)) < n*9/10 || len(beamtest.LinesSoFar(out+".incomplete")) < n/10) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	joined, incomplete, dead := lines(out), lines(out+".incomplete"), lines(out+".dead")
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the pipeline did not stop within 30 s of cancelling")
-	}
+	joined, incomplete, dead := beamtest.LinesSoFar(out), beamtest.LinesSoFar(out+".incomplete"), beamtest.LinesSoFar(out+".dead")
+	run.Stop(t)
 	t.Logf("written while producing: %d joined, %d incomplete", joinedEarly, incompleteEarly)
 	if joinedEarly == 0 || incompleteEarly == 0 {
 		t.Errorf("written while producing: %d joined, %d incomplete; want some of each", joinedEarly, incompleteEarly)
