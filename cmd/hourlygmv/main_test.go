@@ -119,3 +119,34 @@ func TestKafkaInAndOut(t *testing.T) {
 		t.Errorf("summary does not count %d lines read:\n%s", len(lines), res.Stderr)
 	}
 }
+
+// The README's streaming walkthrough: orders sent live (gen.Live, as produce --live=gmt_modified
+// does) while hourlygmv streams them into a JSONL file with the default out-of-orderness; the file's
+// table follows the orders sent so far while the job runs, and Ctrl-C (SIGINT) stops it cleanly.
+func TestStreamingWalkthrough(t *testing.T) {
+	b, err := kafkatest.Start(3)
+	beamtest.Must(t, err)
+	defer b.Close()
+	out := filepath.Join(t.TempDir(), "hs_order.jsonl")
+	c := beamtest.StartCommand(t, "--source=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--output="+out)
+	table := func() map[string]string {
+		return beamtest.Changelog(t, "hs_order", beamtest.LinesSoFar(out), hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...)
+	}
+	lines := gen.Lines(gen.Config{Seed: 9, Events: 600}, gen.Orders)
+	var sent []string
+	for _, part := range [][]string{lines[:300], lines[300:]} {
+		now := time.Now().UnixMilli()
+		for i, l := range part {
+			sent = append(sent, gen.Live(l, "gmt_modified", now+int64(i)))
+		}
+		beamtest.Must(t, b.Produce("user_order", sent[len(sent)-len(part):], "id"))
+		want, _ := reference.HourlyGMV(sent, time.UTC)
+		if len(want) == 0 {
+			t.Fatal("the orders sent make no hs_order row")
+		}
+		beamtest.WaitForTable(t, fmt.Sprintf("hs_order after %d orders", len(sent)), table, want, c.Stderr)
+	}
+	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
+		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
+	}
+}

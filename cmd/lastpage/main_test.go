@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -64,6 +65,46 @@ func TestKafkaInAndOut(t *testing.T) {
 	beamtest.Must(t, err)
 	beamtest.SameTable(t, "user_last_log", beamtest.Changelog(t, "user_last_log", out, lastpage.KeyColumns...).Objects(lastpage.Columns...), want)
 	if dead, err := b.Values("user_last_log.deadletter"); err != nil || len(dead) != bad || bad == 0 {
+		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
+	}
+}
+
+// Streaming: without --kafka_until the command runs until Ctrl-C. Page views stamped with the time
+// they are sent (gen.Live) reach the user_last_log topic while it runs: the first half's table
+// appears before the second half is sent, the whole table equals the reference while the job still
+// runs, and SIGINT stops it cleanly.
+func TestStreamingUntilInterrupted(t *testing.T) {
+	b, err := kafkatest.Start(3)
+	beamtest.Must(t, err)
+	defer b.Close()
+	lines := gen.Lines(gen.Config{Seed: 6, Events: 800}, gen.PageViews)
+	c := beamtest.StartCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0],
+		"--kafka_out_of_orderness=2s", "--kafka_group=lastpage")
+	table := func() map[string]string {
+		out, err := b.Values("user_last_log")
+		beamtest.Must(t, err)
+		return beamtest.Changelog(t, "user_last_log", out, lastpage.KeyColumns...).Objects(lastpage.Columns...)
+	}
+	sent := []string{}
+	send := func(what string, part []string) {
+		t.Helper()
+		now := time.Now().UnixMilli()
+		for i, l := range part {
+			sent = append(sent, gen.Live(l, "log_time", now+int64(i)))
+		}
+		beamtest.Must(t, b.Produce("user_log", sent[len(sent)-len(part):], "account_id"))
+		want, _, _ := reference.LastPage(sent)
+		beamtest.WaitForTable(t, what, table, want, c.Stderr)
+	}
+	send("first half's", lines[:400])
+	send("whole", lines[400:])
+	res := c.Interrupt(t)
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "until stopped") || !strings.Contains(res.Stderr, "lastpage stopped") {
+		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
+	}
+	if _, bad, _ := reference.LastPage(sent); bad == 0 {
+		t.Error("the sample has no bad lines to dead-letter")
+	} else if dead, err := b.Values("user_last_log.deadletter"); err != nil || len(dead) != bad {
 		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
 	}
 }

@@ -4,6 +4,10 @@
 //
 //	go run ./cmd/produce --brokers=127.0.0.1:9092 --topic=user_order --table=user_order --events=10000 --rate=5000 --key_field=id
 //	go run ./cmd/produce --brokers=127.0.0.1:9092 --topic=user_log --input=user_log.jsonl
+//
+// With --live=<field> each message's event-time field is set to the wall-clock time it is sent, so
+// the sample plays as a live stream that a streaming job follows with its default out-of-orderness
+// (the sample's own times lie in 2024, in random order over 36 hours).
 package main
 
 import (
@@ -30,8 +34,9 @@ func main() {
 	seed := flag.Int64("seed", 1, "seed of the sample")
 	rate := flag.Float64("rate", 0, "messages per second (0: as fast as possible)")
 	keyField := flag.String("key_field", "", "JSON field whose value is the message key (empty: no key)")
+	live := flag.String("live", "", "integer JSON field (the event time, e.g. gmt_modified) to set to the wall-clock ms at sending")
 	flag.Parse()
-	n, err := run(*brokers, *topic, *input, *table, gen.Config{Seed: *seed, Events: *events}, *rate, *keyField)
+	n, err := run(*brokers, *topic, *input, *table, gen.Config{Seed: *seed, Events: *events}, *rate, *keyField, *live)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "produce:", err)
 		os.Exit(1)
@@ -47,7 +52,7 @@ func tables() []string {
 	return out
 }
 
-func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyField string) (int, error) {
+func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyField, live string) (int, error) {
 	if topic == "" {
 		return 0, fmt.Errorf("--topic is required")
 	}
@@ -74,6 +79,9 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 	for i := 0; i < len(lines); i += batch {
 		var msgs []kafka.Message
 		for _, l := range lines[i:min(i+batch, len(lines))] {
+			if live != "" {
+				l = gen.Live(l, live, time.Now().UnixMilli())
+			}
 			msgs = append(msgs, kafka.Message{Key: kafkatest.Key(l, keyField), Value: []byte(l)})
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {

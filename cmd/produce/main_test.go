@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -67,5 +68,39 @@ func TestProducesAFileAtARate(t *testing.T) {
 	sort.Strings(lines)
 	if strings.Join(got, "\n") != strings.Join(lines, "\n") {
 		t.Errorf("topic holds other lines than the file")
+	}
+}
+
+// --live stamps the event-time field of each message with the time it is sent; bad lines pass as
+// they are.
+func TestLiveStampsTheTimeOfSending(t *testing.T) {
+	b, err := kafkatest.Start(1, "live")
+	beamtest.Must(t, err)
+	defer b.Close()
+	before := time.Now().UnixMilli()
+	res := beamtest.RunCommand(t, "--brokers="+strings.Join(b.Addrs(), ","), "--topic=live", "--table=user_log", "--events=200", "--live=log_time")
+	after := time.Now().UnixMilli()
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want := gen.Lines(gen.Config{Seed: 1, Events: 200}, gen.PageViews)
+	stamped := 0
+	for i, m := range readAll(t, b, "live", len(want)) {
+		var v struct {
+			LogTime any `json:"log_time"`
+		}
+		if json.Unmarshal(m.Value, &v) != nil || !strings.Contains(want[i], `"log_time":1`) {
+			if string(m.Value) != want[i] {
+				t.Errorf("bad line %d changed: %s, want %s", i, m.Value, want[i])
+			}
+			continue
+		}
+		if ms, ok := v.LogTime.(float64); !ok || int64(ms) < before || int64(ms) > after {
+			t.Errorf("message %d log_time %v, want the time it was sent, in [%d, %d]", i, v.LogTime, before, after)
+		}
+		stamped++
+	}
+	if stamped < 190 {
+		t.Errorf("%d of 200 messages stamped", stamped)
 	}
 }

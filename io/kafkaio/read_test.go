@@ -209,6 +209,7 @@ func TestReadConfigErrorsNameTheSetting(t *testing.T) {
 		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Start: "yesterday"}, `"yesterday"`},
 		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Security: kafkaio.Security{SASL: "GSSAPI"}}, "GSSAPI"},
 		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Security: kafkaio.Security{SASL: "PLAIN", Username: "u"}}, "password"},
+		{kafkaio.ReadConfig{Brokers: []string{"x:1"}, Topics: []string{"t"}, Security: kafkaio.Security{CertFile: "c.pem"}}, "key file"},
 	} {
 		_, s := beam.NewPipelineWithRoot()
 		if _, err := kafkaio.Read(s, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -335,5 +336,42 @@ func TestSASLPasswordFromTheEnvironment(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") || strings.Contains(err.Error(), "wrong-pw") {
 		t.Errorf("the error shows a password: %v", err)
+	}
+}
+
+// Mutual TLS: with the CA and a client certificate the source and sink reach a broker that requires
+// both; without the client certificate, or without the CA, the job fails and says why.
+func TestMutualTLS(t *testing.T) {
+	b, files, err := kafkatest.StartTLS(t.TempDir(), 1)
+	beamtest.Must(t, err)
+	defer b.Close()
+	sec := kafkaio.Security{CAFile: files.CA, CertFile: files.Cert, KeyFile: files.Key}
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "tls", Security: sec}, kafkaio.Lines(s, beam.Create(s, `{"ts":1}`, `{"ts":2}`, `{"ts":3}`))))
+	beamtest.Run(t, p)
+	if lines := readAll(t, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"tls"}, UntilEnd: true, Security: sec}); len(lines) != 3 {
+		t.Errorf("read %d messages back over TLS, want 3", len(lines))
+	}
+	for _, c := range []struct {
+		name string
+		bad  kafkaio.Security
+		want string
+	}{
+		{"no client certificate", kafkaio.Security{CAFile: files.CA}, "certificate required"},
+		{"no CA", kafkaio.Security{TLS: true, CertFile: files.Cert, KeyFile: files.Key}, "unknown authority"},
+	} {
+		name, bad := c.name, c.bad
+		p, s := beam.NewPipelineWithRoot()
+		recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"tls"}, UntilEnd: true, Security: bad})
+		beamtest.Must(t, err)
+		beam.ParDo(s, describe, recs)
+		err = beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+		if err == nil {
+			t.Errorf("%s: the job did not fail", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: the error does not say %q: %v", name, c.want, err)
+		}
 	}
 }

@@ -36,6 +36,9 @@ type Security struct {
 
 // Validate checks the settings without reading secrets, naming the setting at fault.
 func (s Security) Validate() error {
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		return fmt.Errorf("kafka TLS client certificate needs both a certificate file and a key file")
+	}
 	switch strings.ToUpper(s.SASL) {
 	case "":
 		return nil
@@ -48,9 +51,6 @@ func (s Security) Validate() error {
 	}
 	if (s.PasswordEnv == "") == (s.PasswordFile == "") {
 		return fmt.Errorf("kafka SASL %s needs exactly one of a password environment variable or a password file", s.SASL)
-	}
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		return fmt.Errorf("kafka TLS client certificate needs both a certificate file and a key file")
 	}
 	return nil
 }

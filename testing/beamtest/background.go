@@ -2,6 +2,7 @@ package beamtest
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -43,4 +44,16 @@ func (b *Background) Stop(t testing.TB) {
 func LinesSoFar(path string) []string {
 	lines, _ := jsonl.ReadFile(path)
 	return lines
+}
+
+// WaitForTable polls table until it equals want, for up to a minute; then it shows the differences
+// and fails the test, with context (e.g. a running command's stderr) when that is not empty.
+func WaitForTable(t testing.TB, what string, table func() map[string]string, want map[string]string, context func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !maps.Equal(table(), want); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			SameTable(t, what, table(), want)
+			t.Fatalf("%s: not the expected table within a minute\n%s", what, context())
+		}
+	}
 }

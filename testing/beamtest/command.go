@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const runMainEnv = "FINBEAM_TEST_RUN_MAIN"
@@ -28,16 +31,84 @@ type CommandResult struct {
 // RunCommand runs the command under test (the test binary, as main) with args.
 func RunCommand(t testing.TB, args ...string) CommandResult {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := CommandResult{Stdout: out.String(), Stderr: errb.String()}
+	c := StartCommand(t, args...)
+	return c.result(t, c.cmd.Wait())
+}
+
+// Command is a command under test running in the background (see StartCommand).
+type Command struct {
+	cmd      *exec.Cmd
+	out, err syncBuffer
+}
+
+// StartCommand starts the command under test (the test binary, as main) with args and returns
+// without waiting; Interrupt stops it. The test's cleanup kills it if it still runs.
+func StartCommand(t testing.TB, args ...string) *Command {
+	t.Helper()
+	c := &Command{cmd: exec.Command(os.Args[0], args...)}
+	c.cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.err
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("starting %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	return c
+}
+
+// Stderr is what the command has written to standard error so far.
+func (c *Command) Stderr() string { return c.err.String() }
+
+// Interrupt sends SIGINT, as Ctrl-C does, and waits up to a minute for the command to exit.
+func (c *Command) Interrupt(t testing.TB) CommandResult {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatalf("interrupting the command: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return c.result(t, err)
+	case <-time.After(time.Minute):
+		c.cmd.Process.Kill()
+		t.Fatalf("the command did not exit within a minute of SIGINT; stderr:\n%s", c.Stderr())
+		return CommandResult{}
+	}
+}
+
+func (c *Command) result(t testing.TB, err error) CommandResult {
+	t.Helper()
+	res := CommandResult{Stdout: c.out.String(), Stderr: c.err.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.ExitCode = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.ExitCode = 128 + int(ws.Signal())
+		}
 	} else if err != nil {
-		t.Fatalf("running %v: %v", args, err)
+		t.Fatalf("running %v: %v", c.cmd.Args[1:], err)
 	}
 	return res
+}
+
+// syncBuffer is a bytes.Buffer that a running command writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
