@@ -12,7 +12,9 @@
 // Output: a changelog (transforms/changelog) of user_last_log keyed by (account_id, device_id); a null
 // device_id is a key value of its own. Per key the row with the greatest log_time wins whatever the
 // arrival order; on equal log_time the row whose canonical encoding (README, "Ties": the fields above
-// in that order) is greater wins.
+// in that order) is greater wins. A row's version is log_time × 1000 plus the number of rows of the
+// same log_time it replaced (lastvalue.Update.EventVersion), so it orders the key's rows across
+// restarts and replays too: a job restarted without its state writes versions above the older rows'.
 //
 // Lines that are not valid JSON objects or break a field rule go to the dead-letter output (a line is
 // validated before the account filter). A key's row leaves state once the watermark passes its
@@ -155,7 +157,7 @@ func toChange(u lastvalue.Update, emit func(changelog.Change)) error {
 	if err := json.Unmarshal(u.New.Payload, &l); err != nil {
 		return fmt.Errorf("lastpage: decoding record of key %s: %w", u.Key(), err)
 	}
-	c, err := changelog.Upsert(u.Key(), u.Version, Row{
+	c, err := changelog.Upsert(u.Key(), u.EventVersion(), Row{
 		AccountID: *l.AccountID, DeviceID: l.DeviceID, BuryPointType: l.BuryPointType, PageName: l.PageName, LogTime: l.LogTime,
 	})
 	if err != nil {

@@ -66,6 +66,7 @@ func TestNullDeviceIsAKeyOfItsOwn(t *testing.T) {
 
 // A row is replaced while its key is open; once the watermark passes its log_time + lateness it
 // leaves state, and an older record is dead-lettered as late while a newer one still replaces it.
+// Versions are log_time × 1000 plus the replaced rows of the same log_time.
 func TestStreamLateRecordIsDeadLettered(t *testing.T) {
 	con := teststream.NewConfig()
 	view := func(ms int64, page string) string {
@@ -77,15 +78,18 @@ func TestStreamLateRecordIsDeadLettered(t *testing.T) {
 	beamtest.Must(t, con.AdvanceWatermark(3000+3_600_000+10))     // quote's row leaves state
 	beamtest.Must(t, con.AddElements(2000, view(2000, "claims"))) // older than the closed row: late
 	beamtest.Must(t, con.AddElements(4_000_000, view(4_000_000, "policy")))
+	beamtest.Must(t, con.AdvanceWatermark(4_000_001))
+	beamtest.Must(t, con.AddElements(4_000_000, view(4_000_000, "products"))) // same time, greater encoding
 	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
 	p, s := beam.NewPipelineWithRoot()
 	changes, dead, err := lastpage.Build(s, teststream.Create(s, con), lastpage.Options{})
 	beamtest.Must(t, err)
 	passert.Equals(s, changelog.Lines(s, changes),
-		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"home","log_time":1000,"version":1}`,
-		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"quote","log_time":3000,"version":2}`,
-		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"policy","log_time":4000000,"version":3}`)
+		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"home","log_time":1000,"version":1000000}`,
+		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"quote","log_time":3000,"version":3000000}`,
+		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"policy","log_time":4000000,"version":4000000000}`,
+		`{"op":"upsert","account_id":"a1","device_id":"d1","bury_point_type":null,"page_name":"products","log_time":4000000,"version":4000000001}`)
 	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
 }

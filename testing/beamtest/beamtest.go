@@ -5,6 +5,7 @@ package beamtest
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -131,11 +132,23 @@ func ReadChangelog(t testing.TB, path string, keyCols ...string) *changelog.Tabl
 // fails the test.
 func Changelog(t testing.TB, name string, lines []string, keyCols ...string) *changelog.Table {
 	t.Helper()
-	tab, err := changelog.Read(strings.NewReader(strings.Join(lines, "\n")), keyCols...)
+	return applyChangelog(t, changelog.Read, name, lines, keyCols)
+}
+
+func applyChangelog(t testing.TB, read func(io.Reader, ...string) (*changelog.Table, error), name string, lines []string, keyCols []string) *changelog.Table {
+	t.Helper()
+	tab, err := read(strings.NewReader(strings.Join(lines, "\n")), keyCols...)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return tab
+}
+
+// NewestChangelog applies changelog lines as a version-guarded sink does (changelog.ReadNewest): a
+// line not newer than its key's last is skipped.
+func NewestChangelog(t testing.TB, name string, lines []string, keyCols ...string) *changelog.Table {
+	t.Helper()
+	return applyChangelog(t, changelog.ReadNewest, name, lines, keyCols)
 }
 
 // NonBlank counts the lines that are not blank.

@@ -142,6 +142,42 @@ func (b *Broker) Values(topic string) ([]string, error) {
 	return out, nil
 }
 
+// Committed is the sum over topic's partitions of the offsets group has committed: the number of
+// messages it has consumed when it started at the beginning (0 for a group that never committed).
+func (b *Broker) Committed(group, topic string) (int64, error) {
+	conn, err := kafka.Dial("tcp", b.Addrs()[0])
+	if err != nil {
+		return 0, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return 0, err
+	}
+	req := map[string][]int{}
+	for _, p := range parts {
+		req[topic] = append(req[topic], p.ID)
+	}
+	c := &kafka.Client{Addr: kafka.TCP(b.Addrs()...)}
+	res, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: req})
+	if err != nil {
+		return 0, err
+	}
+	if errors.Is(res.Error, kafka.GroupIdNotFound) {
+		return 0, nil
+	}
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	var sum int64
+	for _, p := range res.Topics[topic] {
+		if p.Error == nil && p.CommittedOffset > 0 {
+			sum += p.CommittedOffset
+		}
+	}
+	return sum, nil
+}
+
 // Outage makes the broker unreachable for d from now: it closes every client connection that sends
 // a request, as a broker that went away does; its data stays.
 func (b *Broker) Outage(d time.Duration) {

@@ -90,13 +90,29 @@ type Table struct {
 	keyCols  []string
 	rows     map[string]map[string]json.RawMessage
 	versions map[string]int64
+	newest   bool // skip a line that is not newer than its key's last, instead of failing
+	skipped  int
 }
 
 // Read applies the changelog lines of r in order. keyCols name the primary-key columns. A line whose
 // version is not greater than the last one of its key is an error: it means the changelog was written
 // out of order.
 func Read(r io.Reader, keyCols ...string) (*Table, error) {
-	t := &Table{keyCols: keyCols, rows: map[string]map[string]json.RawMessage{}, versions: map[string]int64{}}
+	return read(r, false, keyCols)
+}
+
+// ReadNewest applies the changelog lines of r as a sink that keeps the newest version per key does: a
+// line whose version is not greater than its key's last one is skipped (Skipped counts them). That is
+// the table a version-guarded sink holds after restarts, replays and reordering.
+func ReadNewest(r io.Reader, keyCols ...string) (*Table, error) {
+	return read(r, true, keyCols)
+}
+
+// Skipped is the number of lines ReadNewest skipped as older than their key's version.
+func (t *Table) Skipped() int { return t.skipped }
+
+func read(r io.Reader, newest bool, keyCols []string) (*Table, error) {
+	t := &Table{keyCols: keyCols, rows: map[string]map[string]json.RawMessage{}, versions: map[string]int64{}, newest: newest}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -130,6 +146,10 @@ func (t *Table) apply(line []byte) error {
 		return err
 	}
 	if prev, ok := t.versions[key]; ok && version <= prev {
+		if t.newest {
+			t.skipped++
+			return nil
+		}
 		return fmt.Errorf("key %s: version %d after version %d", key, version, prev)
 	}
 	t.versions[key] = version

@@ -19,6 +19,27 @@ func TestReadRejectsVersionsOutOfOrder(t *testing.T) {
 	}
 }
 
+// ReadNewest keeps the newest version per key, as a version-guarded sink does: an older or repeated
+// version after a newer one changes nothing, in any order of the lines.
+func TestReadNewestKeepsTheNewestVersion(t *testing.T) {
+	lines := []string{
+		`{"op":"upsert","k":"a","v":1,"version":1}`,
+		`{"op":"upsert","k":"a","v":3,"version":3}`,
+		`{"op":"upsert","k":"a","v":2,"version":2}`, // a replay of an older change
+		`{"op":"upsert","k":"b","v":1,"version":5}`,
+		`{"op":"delete","k":"b","version":6}`,
+		`{"op":"upsert","k":"b","v":1,"version":5}`, // the upsert again after its delete
+		`{"op":"upsert","k":"a","v":3,"version":3}`, // the same change twice
+	}
+	tab, err := ReadNewest(strings.NewReader(strings.Join(lines, "\n")), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(tab.Objects("k", "v")); got != `map[["a"]:{"k":"a","v":3}]` || tab.Skipped() != 3 {
+		t.Errorf("table %s, %d skipped; want only a=3, 3 skipped", got, tab.Skipped())
+	}
+}
+
 func TestKeysWithSeveralColumnsAndNulls(t *testing.T) {
 	tab, err := Read(strings.NewReader(`{"op":"upsert","a":"x","d":null,"p":1,"version":1}
 {"op":"upsert","a":"x","d":"","p":2,"version":1}

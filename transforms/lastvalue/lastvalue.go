@@ -68,6 +68,9 @@ type Record struct {
 	TS      int64  // event time, epoch ms
 	Expiry  int64  // the last event time (ms) at which the period can still change
 	Payload []byte // the record's canonical encoding; also the tie-breaker
+	// Ties is set by PerKey (leave it 0): how many values with this TS the period held before this
+	// one, each replaced by a greater Payload.
+	Ties int64
 }
 
 // Newer reports whether r replaces cur: later event time, or equal and greater payload.
@@ -82,6 +85,14 @@ type Update struct {
 	New     Record
 	Version int64 // per key: 1, 2, 3, ... over all its periods
 }
+
+// EventVersion is a version of the key's period that grows with every update, as Version does, but
+// is made from the event time: New.TS × 1000 + New.Ties (capped at 999). It does not depend on the
+// run: a job restarted without its state, or a replay, writes versions above the ones it wrote for
+// older values, so a sink that keeps the newest version per key ends with the uninterrupted run's
+// table. The one exception: a value replacing one of the same event time, when the replaced one was
+// written by an earlier run, gets the version of the first value of that time and loses to it.
+func (u Update) EventVersion() int64 { return u.New.TS*1000 + min(u.New.Ties, 999) }
 
 type keyState struct {
 	Open      []Record // the current record of each open period
@@ -140,6 +151,10 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 			continue
 		}
 		st.Version++
+		r.Ties = 0
+		if i >= 0 && st.Open[i].TS == r.TS {
+			r.Ties = st.Open[i].Ties + 1
+		}
 		u := Update{New: r, Version: st.Version}
 		if i >= 0 {
 			u.Old, u.HasOld = st.Open[i], true
