@@ -1,12 +1,23 @@
-# finbeam's commands. `make test` is what CI runs (.ci/run) on a fresh clone; it needs only Go and
-# network access to the Go module proxy.
+# finbeam's commands. `make test` is what CI runs (.ci/run) on a fresh clone; it needs Go, network
+# access to the Go module proxy, and Debian's packages (it installs mariadb-server when missing).
 GO ?= go
 
-.PHONY: test fmt-check vet sample bench kafka
+.PHONY: test fmt-check vet mariadb sample bench kafka
 
-## test: format check, go vet, and every test (pipelines run on Beam's prism runner)
-test: fmt-check vet
+## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL tests
+## start their own MariaDB on 127.0.0.1)
+test: fmt-check vet mariadb
 	$(GO) test -count=1 ./...
+
+## mariadb: install MariaDB from the distribution's packages when it is not there (the tests start it)
+mariadb:
+	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
+	  echo "installing mariadb-server from the distribution's packages"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -q mariadb-server >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
+	fi
 
 fmt-check:
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*'))"; \

@@ -61,10 +61,17 @@ const (
 	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
 )
 
-// KeyColumns are the primary-key columns of the output table, Columns all of its columns.
+// Schema is the output table's: hs_order(biz_date PRIMARY KEY, total_premium, policy_cnt,
+// policy_holder_cnt). KeyColumns are its primary-key columns, Columns all of its columns.
 var (
-	KeyColumns = []string{"biz_date"}
-	Columns    = []string{"biz_date", "total_premium", "policy_cnt", "policy_holder_cnt"}
+	Schema = changelog.Schema{Table: "hs_order", Key: []string{"biz_date"}, Columns: []changelog.Column{
+		{Name: "biz_date", Type: changelog.String},
+		{Name: "total_premium", Type: changelog.Decimal, Scale: 4},
+		{Name: "policy_cnt", Type: changelog.Int64},
+		{Name: "policy_holder_cnt", Type: changelog.Int64},
+	}}
+	KeyColumns = Schema.Key
+	Columns    = Schema.Names()
 )
 
 // Options configure the job.

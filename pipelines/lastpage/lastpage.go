@@ -47,10 +47,19 @@ func init() {
 // DefaultAllowedLateness is Options.AllowedLateness when it is zero.
 const DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
 
-// KeyColumns are the primary-key columns of the output table, Columns all of its columns.
+// Schema is the output table's: user_last_log keyed by (account_id, device_id), where a null
+// device_id is a key value of its own. KeyColumns are its primary-key columns, Columns all of its
+// columns.
 var (
-	KeyColumns = []string{"account_id", "device_id"}
-	Columns    = []string{"account_id", "device_id", "bury_point_type", "page_name", "log_time"}
+	Schema = changelog.Schema{Table: "user_last_log", Key: []string{"account_id", "device_id"}, Columns: []changelog.Column{
+		{Name: "account_id", Type: changelog.String},
+		{Name: "device_id", Type: changelog.String, Nullable: true},
+		{Name: "bury_point_type", Type: changelog.String},
+		{Name: "page_name", Type: changelog.String},
+		{Name: "log_time", Type: changelog.Int64},
+	}}
+	KeyColumns = Schema.Key
+	Columns    = Schema.Names()
 )
 
 // Options configure the job.

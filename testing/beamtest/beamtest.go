@@ -27,13 +27,17 @@ const Experiments = "prism_disable_sdf_split"
 
 // Main is ptest.Main on prism with Experiments set and Beam's info logging off. The tests run with
 // TMPDIR set to a directory of their own, removed at the end: Beam's loopback runs leave an empty
-// "beamloopbackworker-*" file in the temp directory each (apache/beam#27569).
-func Main(m *testing.M) {
+// "beamloopbackworker-*" file in the temp directory each (apache/beam#27569). The cleanups run after
+// the tests (e.g. mysqltest.Stop).
+func Main(m *testing.M, cleanups ...func()) {
 	if err := flag.Set("experiments", Experiments); err != nil {
 		panic(err)
 	}
 	log.SetupLogging("warn", "text")
 	code := WithPrivateTemp(func() int { return ptest.MainRetWithDefault(m, "prism") })
+	for _, c := range cleanups {
+		c()
+	}
 	os.Exit(code)
 }
 

@@ -85,6 +85,31 @@ func Lines(s beam.Scope, changes beam.PCollection) beam.PCollection {
 	return beam.ParDo(s.Scope("changelog.Lines"), encode, changes)
 }
 
+// Parse reads one changelog line back into a Change (Row without "op" and "version"); keyCols name the
+// primary-key columns, whose values, as a JSON array, become Key.
+func Parse(line []byte, keyCols ...string) (Change, error) {
+	var row map[string]json.RawMessage
+	if err := json.Unmarshal(line, &row); err != nil {
+		return Change{}, fmt.Errorf("changelog line: %w", err)
+	}
+	var c Change
+	if err := json.Unmarshal(row["op"], &c.Op); err != nil || (c.Op != OpUpsert && c.Op != OpDelete) {
+		return Change{}, fmt.Errorf("changelog line: op %s, want upsert or delete", row["op"])
+	}
+	if err := json.Unmarshal(row["version"], &c.Version); err != nil {
+		return Change{}, fmt.Errorf("changelog line: version: %w", err)
+	}
+	delete(row, "op")
+	delete(row, "version")
+	key, err := (&Table{keyCols: keyCols}).key(row)
+	if err != nil {
+		return Change{}, fmt.Errorf("changelog line: %w", err)
+	}
+	c.Key = key
+	c.Row, err = json.Marshal(row)
+	return c, err
+}
+
 // Table is the result of applying a changelog.
 type Table struct {
 	keyCols  []string

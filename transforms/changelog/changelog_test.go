@@ -79,3 +79,33 @@ func must(c Change, err error) Change {
 	}
 	return c
 }
+
+func TestParseIsTheInverseOfALine(t *testing.T) {
+	c, err := Parse([]byte(`{"op":"delete","a":1,"b":null,"version":7}`), "a", "b")
+	if err != nil || c.Op != OpDelete || c.Version != 7 || c.Key != `[1,null]` || string(c.Row) != `{"a":1,"b":null}` {
+		t.Errorf("Parse = %+v (row %s), %v", c, c.Row, err)
+	}
+	for _, bad := range []string{`{"op":"merge","a":1,"version":1}`, `{"op":"upsert","a":1}`, `{"op":"upsert","version":1}`, `[1]`} {
+		if _, err := Parse([]byte(bad), "a"); err == nil {
+			t.Errorf("Parse(%s) accepted it", bad)
+		}
+	}
+}
+
+func TestSchemaValidateNamesTheFault(t *testing.T) {
+	ok := Schema{Table: "t", Key: []string{"k"}, Columns: []Column{{Name: "k", Type: String}, {Name: "v", Type: Decimal, Scale: 2}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("valid schema: %v", err)
+	}
+	for want, s := range map[string]Schema{
+		"no table name":        {Key: []string{"k"}, Columns: ok.Columns},
+		`"v" has type "MONEY"`: {Table: "t", Key: []string{"k"}, Columns: []Column{{Name: "k", Type: String}, {Name: "v", Type: "MONEY"}}},
+		`"k" twice`:            {Table: "t", Key: []string{"k"}, Columns: []Column{{Name: "k", Type: String}, {Name: "k", Type: String}}},
+		"no key columns":       {Table: "t", Columns: ok.Columns},
+		`"x" is not a column`:  {Table: "t", Key: []string{"x"}, Columns: ok.Columns},
+	} {
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package mysqlio
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Config is how to reach the database.
+type Config struct {
+	// DSN in go-sql-driver/mysql form without a password, e.g. finbeam@tcp(127.0.0.1:3306)/dw.
+	DSN          string
+	PasswordEnv  string // environment variable holding the password (none: no password)
+	PasswordFile string // file holding the password (trailing newline ignored)
+	CreateTables bool   // create missing tables from their schemas
+	// BatchRows caps the rows of one INSERT statement (and transaction); default DefaultBatchRows.
+	BatchRows int
+}
+
+// DefaultBatchRows is Config.BatchRows when it is zero.
+const DefaultBatchRows = 500
+
+// Validate checks the settings without reading the password, naming the setting at fault.
+func (c Config) Validate() error {
+	if c.DSN == "" {
+		return fmt.Errorf("mysql: no DSN")
+	}
+	cfg, err := mysql.ParseDSN(c.DSN)
+	if err != nil {
+		return fmt.Errorf("mysql DSN: %s", strings.ReplaceAll(err.Error(), c.DSN, "<dsn>"))
+	}
+	if cfg.Passwd != "" {
+		return fmt.Errorf("mysql DSN holds a password: put it in an environment variable or a file and name that instead")
+	}
+	if c.PasswordEnv != "" && c.PasswordFile != "" {
+		return fmt.Errorf("mysql password: name an environment variable or a file, not both")
+	}
+	if c.BatchRows < 0 {
+		return fmt.Errorf("mysql batch rows %d: must not be negative", c.BatchRows)
+	}
+	return nil
+}
+
+func (c Config) batchRows() int {
+	if c.BatchRows == 0 {
+		return DefaultBatchRows
+	}
+	return c.BatchRows
+}
+
+// open connects with the password read from the environment or the file.
+func (c Config) open() (*sql.DB, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, _ := mysql.ParseDSN(c.DSN)
+	switch {
+	case c.PasswordEnv != "":
+		p, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("mysql password: environment variable %s is not set", c.PasswordEnv)
+		}
+		cfg.Passwd = p
+	case c.PasswordFile != "":
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("mysql password file: %w", err)
+		}
+		cfg.Passwd = strings.TrimRight(string(b), "\r\n")
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	return db, nil
+}

@@ -1,0 +1,187 @@
+package mysqlio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+// The bookkeeping columns every table has after the schema's.
+const (
+	VersionColumn = "version"
+	DeletedColumn = "is_deleted"
+	RowKeyColumn  = "row_key" // the primary key when a key column may be null
+)
+
+// CreateTable is the DDL of schema's table (CREATE TABLE IF NOT EXISTS).
+func CreateTable(schema changelog.Schema) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", quote(schema.Table))
+	isKey := map[string]bool{}
+	for _, k := range schema.Key {
+		isKey[k] = true
+	}
+	for _, c := range schema.Columns {
+		null := " NULL"
+		if isKey[c.Name] && !c.Nullable {
+			null = " NOT NULL"
+		}
+		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name]), null)
+	}
+	fmt.Fprintf(&b, "  %s BIGINT NOT NULL,\n", quote(VersionColumn))
+	fmt.Fprintf(&b, "  %s TINYINT(1) NOT NULL DEFAULT 0,\n", quote(DeletedColumn))
+	if schema.NullableKey() {
+		fmt.Fprintf(&b, "  %s VARCHAR(512) NOT NULL,\n", quote(RowKeyColumn))
+		fmt.Fprintf(&b, "  PRIMARY KEY (%s),\n  KEY %s (%s)\n", quote(RowKeyColumn), quote("by_"+strings.Join(schema.Key, "_")), quoteAll(schema.Key))
+	} else {
+		fmt.Fprintf(&b, "  PRIMARY KEY (%s)\n", quoteAll(schema.Key))
+	}
+	b.WriteString(") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	return b.String()
+}
+
+func sqlType(c changelog.Column, key bool) string {
+	switch c.Type {
+	case changelog.String:
+		if key {
+			return "VARCHAR(255)"
+		}
+		return "TEXT"
+	case changelog.Int64:
+		return "BIGINT"
+	case changelog.Decimal:
+		return fmt.Sprintf("DECIMAL(38,%d)", c.Scale)
+	case changelog.Float64:
+		return "DOUBLE"
+	case changelog.Bool:
+		return "TINYINT(1)"
+	}
+	return string(c.Type)
+}
+
+func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// upsert is the statement for n rows: the schema's columns, the version, the delete marker (and the
+// row key), with every column but the key changed only by a newer version, and the version last.
+func upsert(schema changelog.Schema, n int) string {
+	cols := append(schema.Names(), VersionColumn, DeletedColumn)
+	if schema.NullableKey() {
+		cols = append(cols, RowKeyColumn)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", quote(schema.Table), quoteAll(cols))
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	newer := fmt.Sprintf("VALUES(%s) > %s", quote(VersionColumn), quote(VersionColumn))
+	for _, c := range append(schema.Names(), DeletedColumn) {
+		fmt.Fprintf(&b, "%s = IF(%s, VALUES(%s), %s), ", quote(c), newer, quote(c), quote(c))
+	}
+	fmt.Fprintf(&b, "%s = GREATEST(%s, VALUES(%s))", quote(VersionColumn), quote(VersionColumn), quote(VersionColumn))
+	return b.String()
+}
+
+// row is one change ready for the statement: its key (the key columns' JSON values as a JSON array,
+// which is also row_key), its version and its arguments.
+type row struct {
+	key     string
+	version int64
+	args    []any
+}
+
+// toRow converts a change: its columns' values (null for the non-key columns of a delete), its
+// version, its delete marker (and its row key). An error names the column, not the value.
+func toRow(schema changelog.Schema, c changelog.Change) (row, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(c.Row, &obj); err != nil {
+		return row{}, fmt.Errorf("%s: a change is not a JSON object: %w", schema.Table, err)
+	}
+	r := row{version: c.Version, args: make([]any, 0, len(schema.Columns)+3)}
+	for _, col := range schema.Columns {
+		v, err := value(col, obj[col.Name])
+		if err != nil {
+			return row{}, fmt.Errorf("%s.%s: %w", schema.Table, col.Name, err)
+		}
+		r.args = append(r.args, v)
+	}
+	var key bytes.Buffer
+	key.WriteByte('[')
+	for i, k := range schema.Key {
+		if i > 0 {
+			key.WriteByte(',')
+		}
+		v := obj[k]
+		if len(v) == 0 {
+			v = json.RawMessage("null")
+		}
+		if err := json.Compact(&key, v); err != nil {
+			return row{}, fmt.Errorf("%s.%s: %w", schema.Table, k, err)
+		}
+	}
+	key.WriteByte(']')
+	r.key = key.String()
+	r.args = append(r.args, c.Version, c.Op == changelog.OpDelete)
+	if schema.NullableKey() {
+		r.args = append(r.args, r.key)
+	}
+	return r, nil
+}
+
+// value converts a JSON value to the column's driver value; the error never shows the value, which
+// may be personal data, except a decimal's digit count.
+func value(col changelog.Column, raw json.RawMessage) (any, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	switch col.Type {
+	case changelog.String:
+		return decode[string](raw, "a JSON string")
+	case changelog.Int64:
+		return decode[int64](raw, "a JSON integer")
+	case changelog.Float64:
+		return decode[float64](raw, "a JSON number")
+	case changelog.Bool:
+		return decode[bool](raw, "true or false")
+	case changelog.Decimal:
+		var str string
+		if json.Unmarshal(raw, &str) != nil {
+			str = s
+		}
+		d, err := decimal.NewFromString(str)
+		if err != nil {
+			return nil, fmt.Errorf("want a decimal")
+		}
+		if !d.Equal(d.Truncate(int32(col.Scale))) {
+			return nil, fmt.Errorf("a decimal with more than the column's %d decimals: it would be rounded", col.Scale)
+		}
+		return d.String(), nil
+	}
+	return nil, fmt.Errorf("unknown type %q", col.Type)
+}
+
+func decode[T any](raw json.RawMessage, want string) (any, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("want %s", want)
+	}
+	return v, nil
+}

@@ -1,0 +1,157 @@
+package mysqlio
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+func init() {
+	register.DoFn2x1[context.Context, changelog.Change, error](&upsertFn{})
+	beam.RegisterType(reflect.TypeOf((*changelog.Schema)(nil)).Elem())
+}
+
+// WriteChanges applies changes (PCollection<changelog.Change>) to schema's table as version-guarded
+// upserts and tombstones (see the package doc).
+func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes beam.PCollection) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := schema.Validate(); err != nil {
+		return err
+	}
+	s = s.Scope("mysqlio.WriteChanges")
+	beam.ParDo0(s, &upsertFn{Cfg: cfg, Schema: schema}, changes)
+	return nil
+}
+
+type upsertFn struct {
+	Cfg    Config
+	Schema changelog.Schema
+
+	db  *sql.DB
+	buf map[string]row // the newest change per key in this bundle
+}
+
+func (f *upsertFn) Setup(ctx context.Context) error {
+	db, err := f.Cfg.open()
+	if err != nil {
+		return err
+	}
+	f.db = db
+	if f.Cfg.CreateTables {
+		if err := retry(ctx, func() error { _, err := db.ExecContext(ctx, CreateTable(f.Schema)); return err }); err != nil {
+			return fmt.Errorf("mysql: creating table %s: %w", f.Schema.Table, err)
+		}
+	}
+	return nil
+}
+
+func (f *upsertFn) StartBundle(ctx context.Context) { f.buf = map[string]row{} }
+
+func (f *upsertFn) ProcessElement(ctx context.Context, c changelog.Change) error {
+	r, err := toRow(f.Schema, c)
+	if err != nil {
+		return fmt.Errorf("mysql: %w", err)
+	}
+	if old, ok := f.buf[r.key]; !ok || r.version > old.version {
+		f.buf[r.key] = r
+	}
+	if len(f.buf) >= f.Cfg.batchRows()*4 {
+		return f.flush(ctx)
+	}
+	return nil
+}
+
+func (f *upsertFn) FinishBundle(ctx context.Context) error { return f.flush(ctx) }
+
+func (f *upsertFn) Teardown() error {
+	if f.db != nil {
+		return f.db.Close()
+	}
+	return nil
+}
+
+// flush writes the buffered changes in key order (so concurrent bundles take row locks in the same
+// order), BatchRows rows per statement and transaction.
+func (f *upsertFn) flush(ctx context.Context) error {
+	keys := make([]string, 0, len(f.buf))
+	for k := range f.buf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for len(keys) > 0 {
+		n := min(len(keys), f.Cfg.batchRows())
+		var all []any
+		for _, k := range keys[:n] {
+			all = append(all, f.buf[k].args...)
+		}
+		stmt := upsert(f.Schema, n)
+		err := retry(ctx, func() error {
+			tx, err := f.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, stmt, all...); err != nil {
+				tx.Rollback()
+				return err
+			}
+			return tx.Commit()
+		})
+		if err != nil {
+			return fmt.Errorf("mysql: writing %d rows to %s: %w", n, f.Schema.Table, err)
+		}
+		validate.Counter("mysql_rows_written").Inc(ctx, int64(n))
+		keys = keys[n:]
+	}
+	f.buf = map[string]row{}
+	return nil
+}
+
+// retry runs op until it succeeds, fails permanently, or has failed transiently for about half a
+// minute (backoff from 100 ms doubling to 5 s).
+func retry(ctx context.Context, op func() error) error {
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := op()
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			return err
+		}
+		validate.Counter("mysql_retries").Inc(ctx, 1)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// transient reports whether err may go away when tried again: a deadlock, a lock wait timeout, too
+// many connections, a connection that went away.
+func transient(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1205, 1213, 1040, 1053, 1927, 2006, 2013:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne)
+}

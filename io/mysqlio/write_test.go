@@ -1,0 +1,187 @@
+package mysqlio_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/mysqlio"
+	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/mysqltest"
+	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+func TestMain(m *testing.M) { beamtest.Main(m, mysqltest.Stop) }
+
+// hourlyChanges runs hourlygmv over the sample's orders and returns its changelog.
+func hourlyChanges(t *testing.T, lines []string) []changelog.Change {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	changes, _, err := hourlygmv.Build(s, beam.CreateList(s, lines), hourlygmv.Options{})
+	beamtest.Must(t, err)
+	out := t.TempDir() + "/hs_order.jsonl"
+	beamtest.Must(t, writeChanges(s, out, changes))
+	beamtest.Run(t, p)
+	return readChanges(t, out)
+}
+
+// write applies changes to the table in one pipeline run.
+func write(t *testing.T, cfg mysqlio.Config, schema changelog.Schema, changes []changelog.Change) error {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	beamtest.Must(t, mysqlio.WriteChanges(s, cfg, schema, beam.CreateList(s, changes)))
+	return beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+}
+
+func table(t *testing.T, dsn string, schema changelog.Schema) map[string]string {
+	t.Helper()
+	got, err := mysqltest.Table(dsn, schema)
+	beamtest.Must(t, err)
+	return got
+}
+
+// The hourlygmv changelog written to MySQL gives the reference table; writing it again, in another
+// order, in part, and with an older version of every row mixed in, leaves the table unchanged.
+func TestHourlyGMVIntoMySQLAndReplays(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	cfg := mysqlio.Config{DSN: dsn, CreateTables: true, BatchRows: 50}
+	lines := gen.Lines(gen.Config{Seed: 3, Events: 3000}, gen.Orders)
+	changes := hourlyChanges(t, lines)
+	want, _ := reference.HourlyGMV(lines, time.UTC)
+	if len(want) < 20 {
+		t.Fatalf("%d rows: want a sample with more hours", len(want))
+	}
+	beamtest.Must(t, write(t, cfg, hourlygmv.Schema, changes))
+	beamtest.SameTable(t, "hs_order in MySQL", table(t, dsn, hourlygmv.Schema), want)
+
+	var mixed []changelog.Change // every row at version+1, and a stale version of it
+	for _, c := range changes {
+		stale, err := changelog.Upsert(c.Key, c.Version, map[string]any{"biz_date": "x", "total_premium": jsonNumber("0.5"), "policy_cnt": 0, "policy_holder_cnt": 0})
+		beamtest.Must(t, err)
+		stale.Row = []byte(strings.Replace(string(stale.Row), `"biz_date":"x"`, `"biz_date":`+c.Key[1:len(c.Key)-1], 1))
+		c.Version++
+		mixed = append(mixed, stale, c)
+	}
+	r := rand.New(rand.NewSource(1))
+	r.Shuffle(len(mixed), func(i, j int) { mixed[i], mixed[j] = mixed[j], mixed[i] })
+	shuffled := append([]changelog.Change(nil), changes...)
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for name, replay := range map[string][]changelog.Change{"again": changes, "shuffled": shuffled, "half": shuffled[:len(shuffled)/2], "stale versions mixed in": mixed} {
+		beamtest.Must(t, write(t, cfg, hourlygmv.Schema, replay))
+		beamtest.SameTable(t, "hs_order after a replay, "+name, table(t, dsn, hourlygmv.Schema), want)
+	}
+}
+
+// Shuffled into an empty table, the changelog still ends as its newest versions say: an older upsert
+// arriving after a delete does not bring the row back.
+func TestOutOfOrderIntoAnEmptyTable(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	cfg := mysqlio.Config{DSN: dsn, CreateTables: true}
+	up := func(v int64, premium string) changelog.Change {
+		c, err := changelog.Upsert(`["2024031010"]`, v, map[string]any{"biz_date": "2024031010", "total_premium": jsonNumber(premium), "policy_cnt": v, "policy_holder_cnt": 1})
+		beamtest.Must(t, err)
+		return c
+	}
+	del, err := changelog.Delete(`["2024031011"]`, 3, map[string]any{"biz_date": "2024031011"})
+	beamtest.Must(t, err)
+	old, err := changelog.Upsert(`["2024031011"]`, 2, map[string]any{"biz_date": "2024031011", "total_premium": jsonNumber("5"), "policy_cnt": 1, "policy_holder_cnt": 1})
+	beamtest.Must(t, err)
+	beamtest.Must(t, write(t, cfg, hourlygmv.Schema, []changelog.Change{up(3, "30.25"), del}))
+	beamtest.Must(t, write(t, cfg, hourlygmv.Schema, []changelog.Change{up(1, "10"), old, up(2, "20.5")}))
+	got := table(t, dsn, hourlygmv.Schema)
+	want := map[string]string{`["2024031010"]`: `{"biz_date":"2024031010","total_premium":30.25,"policy_cnt":3,"policy_holder_cnt":1}`}
+	beamtest.SameTable(t, "hs_order", got, want)
+}
+
+// A decimal with more digits than the column keeps fails the job, naming the table and column and
+// not the value; so does a DSN with a password in it, without showing it.
+func TestErrorsNameTheColumnNotTheValue(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	c, err := changelog.Upsert(`["x"]`, 1, map[string]any{"biz_date": "x", "total_premium": jsonNumber("1.234567"), "policy_cnt": 1, "policy_holder_cnt": 1})
+	beamtest.Must(t, err)
+	err = write(t, mysqlio.Config{DSN: dsn, CreateTables: true}, hourlygmv.Schema, []changelog.Change{c})
+	if err == nil || !strings.Contains(err.Error(), "hs_order.total_premium") || strings.Contains(err.Error(), "1.234567") {
+		t.Errorf("err = %v, want one naming hs_order.total_premium without the value", err)
+	}
+	_, s := beam.NewPipelineWithRoot()
+	err = mysqlio.WriteChanges(s, mysqlio.Config{DSN: "u:hunter2@tcp(127.0.0.1:1)/db"}, hourlygmv.Schema, beam.Create(s, c))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "password") {
+		t.Errorf("err = %v, want a refusal of the password in the DSN that does not show it", err)
+	}
+}
+
+// The password comes from an environment variable; a wrong one fails without showing either.
+func TestPasswordFromTheEnvironment(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	db, err := sql.Open("mysql", dsn)
+	beamtest.Must(t, err)
+	defer db.Close()
+	for _, q := range []string{"CREATE USER IF NOT EXISTS 'writer'@'127.0.0.1' IDENTIFIED BY 'S3cret-pw'", "GRANT ALL ON *.* TO 'writer'@'127.0.0.1'"} {
+		_, err := db.Exec(q)
+		beamtest.Must(t, err)
+	}
+	userDSN := strings.Replace(dsn, "root@", "writer@", 1)
+	c, err := changelog.Upsert(`["y"]`, 1, map[string]any{"biz_date": "y", "total_premium": jsonNumber("1"), "policy_cnt": 1, "policy_holder_cnt": 1})
+	beamtest.Must(t, err)
+	cfg := mysqlio.Config{DSN: userDSN, PasswordEnv: "FINBEAM_TEST_MYSQL_PW", CreateTables: true}
+	t.Setenv("FINBEAM_TEST_MYSQL_PW", "S3cret-pw")
+	beamtest.Must(t, write(t, cfg, hourlygmv.Schema, []changelog.Change{c}))
+	if got := table(t, dsn, hourlygmv.Schema); len(got) != 1 {
+		t.Errorf("%d rows, want 1", len(got))
+	}
+	t.Setenv("FINBEAM_TEST_MYSQL_PW", "wrong-pw")
+	err = write(t, cfg, hourlygmv.Schema, []changelog.Change{c})
+	if err == nil || strings.Contains(err.Error(), "S3cret-pw") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Errorf("err = %v, want a failure that shows no password", err)
+	}
+}
+
+func writeChanges(s beam.Scope, path string, changes beam.PCollection) error {
+	return jsonl.Write(s, path, changelog.Lines(s, changes))
+}
+
+func readChanges(t *testing.T, path string) []changelog.Change {
+	t.Helper()
+	lines, err := jsonl.ReadFile(path)
+	beamtest.Must(t, err)
+	var out []changelog.Change
+	for _, l := range lines {
+		c, err := changelog.Parse([]byte(l), hourlygmv.KeyColumns...)
+		beamtest.Must(t, err)
+		out = append(out, c)
+	}
+	return out
+}
+
+func jsonNumber(s string) json.Number { return json.Number(s) }
+
+// lastpage's key may hold a null device: null and "" are different rows, keyed by row_key, and the
+// table equals the file run's.
+func TestNullableKeyLastPage(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	lines := gen.Lines(gen.Config{Seed: 4, Events: 2000}, gen.PageViews)
+	lines = append(lines, `{"log_time":1710000000000,"account_id":"Z1","device_id":null,"page_name":"home"}`,
+		`{"log_time":1710000000001,"account_id":"Z1","device_id":"","page_name":"pay"}`)
+	p, s := beam.NewPipelineWithRoot()
+	changes, _, err := lastpage.Build(s, beam.CreateList(s, lines), lastpage.Options{})
+	beamtest.Must(t, err)
+	beamtest.Must(t, mysqlio.WriteChanges(s, mysqlio.Config{DSN: dsn, CreateTables: true}, lastpage.Schema, changes))
+	beamtest.Run(t, p)
+	want, _, _ := reference.LastPage(lines)
+	got := table(t, dsn, lastpage.Schema)
+	beamtest.SameTable(t, "user_last_log in MySQL", got, want)
+	if got[`["Z1",null]`] == "" || got[`["Z1",""]`] == "" {
+		t.Errorf("null and empty device are not two rows: %q, %q", got[`["Z1",null]`], got[`["Z1",""]`])
+	}
+}

@@ -1,0 +1,205 @@
+// Package mysqltest starts a throwaway MariaDB server for tests, benchmarks and the README's walkthrough:
+// the distribution's mariadbd (Debian: apt-get install -y mariadb-server; `make test` installs it) on a
+// fresh data directory in a temporary folder, listening on 127.0.0.1 only, with a row-based binlog
+// (for CDC) and root without a password. It starts in about a second and is removed by Close.
+package mysqltest
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Server is a running MariaDB.
+type Server struct {
+	Port int
+	dir  string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// ErrNotInstalled says that mariadbd or mariadb-install-db is not on this machine.
+var ErrNotInstalled = errors.New("mysqltest: MariaDB is not installed (Debian: apt-get install -y mariadb-server; make test does it)")
+
+// Start initialises a data directory and starts mariadbd on a free port of 127.0.0.1.
+func Start() (*Server, error) {
+	server, err := lookPath("mariadbd", "mysqld")
+	if err != nil {
+		return nil, err
+	}
+	install, err := lookPath("mariadb-install-db", "mysql_install_db")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "finbeam-mariadb-")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("mysqltest: %s: %v\n%s", install, err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	args = []string{"--no-defaults", "--datadir=" + data, "--bind-address=127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--socket=" + filepath.Join(dir, "mysqld.sock"), "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
+		"--log-bin=" + filepath.Join(data, "binlog"), "--binlog-format=ROW", "--server-id=1",
+		"--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--log-error=" + filepath.Join(dir, "error.log")}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	s := &Server{Port: port, dir: dir, cmd: exec.Command(server, args...), done: make(chan error, 1)}
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("mysqltest: starting %s: %w", server, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	if err := s.waitReady(30 * time.Second); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func lookPath(names ...string) (string, error) {
+	for _, n := range names {
+		for _, dir := range []string{"", "/usr/sbin/", "/usr/bin/"} {
+			if p, err := exec.LookPath(dir + n); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", ErrNotInstalled
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) waitReady(timeout time.Duration) error {
+	db, err := sql.Open("mysql", s.DSN(""))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("mysqltest: mariadbd exited while starting (%v): %s", err, s.errorLog())
+		default:
+		}
+		if err = db.Ping(); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mysqltest: mariadbd not ready after %v: %v: %s", timeout, err, s.errorLog())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) errorLog() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}
+
+// DSN is a go-sql-driver/mysql DSN for root on database db ("" for none).
+func (s *Server) DSN(db string) string {
+	c := mysql.NewConfig()
+	c.User, c.Net, c.Addr, c.DBName = "root", "tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), db
+	return c.FormatDSN()
+}
+
+// CreateDatabase creates database name (dropping an older one) and returns its DSN.
+func (s *Server) CreateDatabase(name string) (string, error) {
+	db, err := sql.Open("mysql", s.DSN(""))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	for _, q := range []string{"DROP DATABASE IF EXISTS `" + name + "`", "CREATE DATABASE `" + name + "`"} {
+		if _, err := db.Exec(q); err != nil {
+			return "", fmt.Errorf("mysqltest: %s: %w", q, err)
+		}
+	}
+	return s.DSN(name), nil
+}
+
+// Close stops the server and removes its data.
+func (s *Server) Close() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	os.RemoveAll(s.dir)
+}
+
+var (
+	shared     *Server
+	sharedErr  error
+	sharedOnce sync.Once
+	databases  int
+	databaseMu sync.Mutex
+)
+
+// Database returns the DSN of a fresh database on a server shared by the tests of this binary (started
+// on first use; stop it with Stop from TestMain). Without MariaDB the test is skipped, or fails when
+// CI=true: CI must run every test that needs a service.
+func Database(t testing.TB) string {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = Start() })
+	if sharedErr != nil {
+		if errors.Is(sharedErr, ErrNotInstalled) && os.Getenv("CI") != "true" {
+			t.Skip(sharedErr)
+		}
+		t.Fatal(sharedErr)
+	}
+	databaseMu.Lock()
+	databases++
+	name := fmt.Sprintf("finbeam_test_%d", databases)
+	databaseMu.Unlock()
+	dsn, err := shared.CreateDatabase(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// Stop stops the shared server, if one was started; call it from TestMain after m.Run.
+func Stop() {
+	if shared != nil {
+		shared.Close()
+	}
+}
