@@ -2,7 +2,7 @@
 # access to the Go module proxy, and Debian's packages (it installs mariadb-server when missing).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb sample bench kafka
+.PHONY: test fmt-check vet mariadb mysql sample bench kafka
 
 ## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL tests
 ## start their own MariaDB on 127.0.0.1)
@@ -33,6 +33,10 @@ bench:
 ## kafka: run a local Kafka broker on 127.0.0.1:9092 until Ctrl-C (in memory, for trying streaming)
 kafka:
 	$(GO) run ./cmd/broker --port=9092
+
+## mysql: run a throwaway MariaDB on 127.0.0.1:3306 with database finbeam until Ctrl-C (for --sink=mysql)
+mysql: mariadb
+	$(GO) run ./cmd/mariadb --port=3306 --database=finbeam
 
 ## sample: run a pipeline on the embedded sample and print its table
 sample:

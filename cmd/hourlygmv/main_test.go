@@ -12,11 +12,12 @@ import (
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
-func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 
 var phone = regexp.MustCompile(`1[0-9]{10}`)
 
@@ -148,5 +149,25 @@ func TestStreamingWalkthrough(t *testing.T) {
 	}
 	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
 		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
+	}
+}
+
+// --sink=mysql: the sample's hs_order lands in a MySQL table (created on request) equal to the
+// reference; the dead letters stay a JSONL file; running again changes nothing.
+func TestMySQLSink(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	dead := filepath.Join(t.TempDir(), "dead.jsonl")
+	want, bad := reference.HourlyGMV(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.Orders), time.UTC)
+	for run := 1; run <= 2; run++ {
+		res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+dead)
+		if res.ExitCode != 0 || res.Stdout != "" {
+			t.Fatalf("run %d: exit %d, stdout %q: %s", run, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
+		beamtest.Must(t, err)
+		beamtest.SameTable(t, fmt.Sprintf("hs_order in MySQL after run %d", run), got, want)
+		if n := len(beamtest.ReadLines(t, dead)); n != bad {
+			t.Errorf("run %d: %d dead letters, want %d", run, n, bad)
+		}
 	}
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
-func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 
 func TestDefaultRunPrintsTheSampleTable(t *testing.T) {
 	res := beamtest.RunCommand(t)
@@ -154,5 +155,22 @@ func TestRestartWithTheSameGroup(t *testing.T) {
 		t.Error("the sample has no bad lines to dead-letter")
 	} else if dead, err := b.Values("user_last_log.deadletter"); err != nil || len(dead) != bad {
 		t.Errorf("%d dead letters over both runs (%v), want %d: a line was read twice or not at all", len(dead), err, bad)
+	}
+}
+
+// --sink=mysql: user_last_log lands in MySQL equal to the reference, null devices included.
+func TestMySQLSink(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	dead := filepath.Join(t.TempDir(), "dead.jsonl")
+	res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+dead)
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	want, bad, _ := reference.LastPage(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.PageViews))
+	got, err := mysqltest.Table(dsn, lastpage.Schema)
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "user_last_log in MySQL", got, want)
+	if n := len(beamtest.ReadLines(t, dead)); n != bad {
+		t.Errorf("%d dead letters, want %d", n, bad)
 	}
 }

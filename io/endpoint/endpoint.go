@@ -1,6 +1,9 @@
 // Package endpoint connects a pipeline to where its JSON lines come from and where its outputs go:
-// JSONL files (the zero Config) or Kafka topics, chosen separately for the source and the sink.
-// A pipeline names its inputs and outputs; the same names are paths for files and topics for Kafka.
+// JSONL files (the zero Config), Kafka topics, or, for the tables, MySQL, chosen separately for the
+// source and the sink. A pipeline names its inputs and outputs; the same names are paths for files
+// and topics for Kafka. With MySQL, a changelog output that has a Schema goes to the table the schema
+// names (version-guarded upserts, io/mysqlio); the other outputs (dead letters, alerts) stay JSONL
+// files.
 //
 // All Kafka inputs of a pipeline are read by one kafkaio.Read and split by topic, because a Flatten
 // of several unbounded reads is reported to hang on prism (apache/beam#33815). Changelog outputs
@@ -10,12 +13,14 @@ package endpoint
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -35,6 +40,9 @@ type Config struct {
 	// Sink, when set, makes outputs Kafka topics written with it; its Topic is filled per output.
 	// Nil: outputs are JSONL files.
 	Sink *kafkaio.WriteConfig
+	// MySQL, when set (and Sink is nil), writes the changelog outputs that have a Schema into its
+	// database; the other outputs are JSONL files.
+	MySQL *mysqlio.Config
 }
 
 // Input is one input of a pipeline.
@@ -50,6 +58,7 @@ type Output struct {
 	Name    string
 	Lines   beam.PCollection
 	Changes beam.PCollection
+	Schema  *changelog.Schema // the table Changes fill, for sinks that write tables (MySQL)
 }
 
 // Default returns name, or when it is empty the name of output's companion called suffix:
@@ -131,6 +140,14 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 }
 
 func (c Config) write(s beam.Scope, o Output) error {
+	if c.Sink == nil && c.MySQL != nil {
+		switch {
+		case o.Changes.IsValid() && o.Schema != nil:
+			return mysqlio.WriteChanges(s, *c.MySQL, *o.Schema, o.Changes)
+		case !strings.HasSuffix(o.Name, ".jsonl"):
+			return fmt.Errorf("output %s: this job has no MySQL table for it yet; write it to a .jsonl file or use the file or Kafka sink", o.Name)
+		}
+	}
 	if c.Sink == nil {
 		lines := o.Lines
 		if o.Changes.IsValid() {

@@ -13,7 +13,7 @@ import (
 type Config struct {
 	// DSN in go-sql-driver/mysql form without a password, e.g. finbeam@tcp(127.0.0.1:3306)/dw.
 	DSN          string
-	PasswordEnv  string // environment variable holding the password (none: no password)
+	PasswordEnv  string // environment variable holding the password; unset or "": no password is sent
 	PasswordFile string // file holding the password (trailing newline ignored)
 	CreateTables bool   // create missing tables from their schemas
 	// BatchRows caps the rows of one INSERT statement (and transaction); default DefaultBatchRows.
@@ -59,11 +59,7 @@ func (c Config) open() (*sql.DB, error) {
 	cfg, _ := mysql.ParseDSN(c.DSN)
 	switch {
 	case c.PasswordEnv != "":
-		p, ok := os.LookupEnv(c.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("mysql password: environment variable %s is not set", c.PasswordEnv)
-		}
-		cfg.Passwd = p
+		cfg.Passwd = os.Getenv(c.PasswordEnv)
 	case c.PasswordFile != "":
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {

@@ -137,7 +137,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	}
 	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "log_time"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		changes, dead, err := Build(s, in[0], opts)
-		return []endpoint.Output{{Name: opts.Output, Changes: changes}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
+		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
 

@@ -13,13 +13,18 @@ import (
 const runMainEnv = "FINBEAM_TEST_RUN_MAIN"
 
 // MainOrTests is TestMain for a command's package: when the test binary is re-executed by
-// RunCommand it runs the command's main instead of the tests.
-func MainOrTests(m *testing.M, main func()) {
+// RunCommand it runs the command's main instead of the tests. The cleanups run after the tests
+// (e.g. mysqltest.Stop).
+func MainOrTests(m *testing.M, main func(), cleanups ...func()) {
 	if os.Getenv(runMainEnv) == "1" {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	os.Exit(code)
 }
 
 // CommandResult is what a command run printed and how it exited.

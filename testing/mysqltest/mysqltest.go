@@ -33,7 +33,10 @@ type Server struct {
 var ErrNotInstalled = errors.New("mysqltest: MariaDB is not installed (Debian: apt-get install -y mariadb-server; make test does it)")
 
 // Start initialises a data directory and starts mariadbd on a free port of 127.0.0.1.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartOn(0) }
+
+// StartOn is Start on a chosen port (0: a free one).
+func StartOn(port int) (*Server, error) {
 	server, err := lookPath("mariadbd", "mysqld")
 	if err != nil {
 		return nil, err
@@ -55,10 +58,11 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("mysqltest: %s: %v\n%s", install, err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	args = []string{"--no-defaults", "--datadir=" + data, "--bind-address=127.0.0.1", fmt.Sprintf("--port=%d", port),
 		"--socket=" + filepath.Join(dir, "mysqld.sock"), "--pid-file=" + filepath.Join(dir, "mysqld.pid"),

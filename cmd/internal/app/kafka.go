@@ -7,13 +7,14 @@ import (
 
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/io/mysqlio"
 )
 
 // The source and sink flags every command shares. Secrets are never flag values: the SASL password
 // comes from the environment variable or file the flags name.
 var (
 	source       = flag.String("source", "file", "where inputs come from: file (JSONL) or kafka")
-	sink         = flag.String("sink", "file", "where outputs go: file (JSONL) or kafka")
+	sink         = flag.String("sink", "file", "where outputs go: file (JSONL), kafka, or mysql (the tables; dead letters and other outputs stay JSONL files)")
 	kafkaBrokers = flag.String("kafka_brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	kafkaGroup   = flag.String("kafka_group", "", "consumer group: --kafka_start=group resumes from its committed offsets, and the job commits its progress to it")
 	kafkaStart   = flag.String("kafka_start", "", "where reading starts: group, earliest, latest or an RFC 3339 time (default: group with --kafka_group, else earliest)")
@@ -28,12 +29,17 @@ var (
 	kafkaUser    = flag.String("kafka_user", "", "SASL username")
 	kafkaPwEnv   = flag.String("kafka_password_env", "", "environment variable holding the SASL password")
 	kafkaPwFile  = flag.String("kafka_password_file", "", "file holding the SASL password")
+	mysqlDSN     = flag.String("mysql_dsn", "root@tcp(127.0.0.1:3306)/finbeam", "with --sink=mysql: go-sql-driver DSN without a password, user@tcp(host:port)/database")
+	mysqlPwEnv   = flag.String("mysql_password_env", "MYSQL_PASSWORD", "environment variable holding the MySQL password (unset: no password)")
+	mysqlPwFile  = flag.String("mysql_password_file", "", "file holding the MySQL password")
+	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"MySQL\")")
 )
 
 // kafkaFlags are listed in --help after the command's own flags.
 var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kafka_start", "kafka_until",
 	"kafka_out_of_orderness", "kafka_idle", "kafka_tls", "kafka_ca", "kafka_cert", "kafka_key", "kafka_sasl",
-	"kafka_user", "kafka_password_env", "kafka_password_file"}
+	"kafka_user", "kafka_password_env", "kafka_password_file", "mysql_dsn", "mysql_password_env",
+	"mysql_password_file", "mysql_create_tables"}
 
 // IO is the endpoint configuration the source and sink flags select.
 func (c *Command) IO() endpoint.Config {
@@ -58,8 +64,16 @@ func (c *Command) IO() endpoint.Config {
 	case "file":
 	case "kafka":
 		cfg.Sink = &kafkaio.WriteConfig{Brokers: brokers, Security: sec}
+	case "mysql":
+		cfg.MySQL = &mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate}
+		if *mysqlPwFile != "" {
+			cfg.MySQL.PasswordEnv = ""
+		}
+		if err := cfg.MySQL.Validate(); err != nil {
+			c.Fail(fmt.Errorf("--mysql_dsn: %w", err))
+		}
 	default:
-		c.Fail(fmt.Errorf("--sink=%q: want file or kafka", *sink))
+		c.Fail(fmt.Errorf("--sink=%q: want file, kafka or mysql", *sink))
 	}
 	return cfg
 }
@@ -73,11 +87,19 @@ func (c *Command) In(file, topic, table string) string {
 	return c.Input(file, table)
 }
 
-// Out is an output's name: the topic flag's value when the sink is Kafka, else the file flag's
-// value or, when it is empty, a temporary file whose table the command prints (print true).
+// Out is an output's name: the topic flag's value when the sink is Kafka; with MySQL, the file
+// flag's value, or name without ".jsonl" (the table), which is where the companions' default files
+// are named after; else the file flag's value or, when it is empty, a temporary file whose table the
+// command prints (print true).
 func (c *Command) Out(file, topic, name string) (out string, print bool) {
-	if *sink == "kafka" {
+	switch *sink {
+	case "kafka":
 		return topic, false
+	case "mysql":
+		if file != "" {
+			return file, false
+		}
+		return strings.TrimSuffix(name, ".jsonl"), false
 	}
 	return c.Output(file, name)
 }
