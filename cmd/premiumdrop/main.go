@@ -20,7 +20,7 @@ import (
 
 var (
 	input      = flag.String("input", "", "update_info JSONL: a path or a glob (default: the embedded sample)")
-	dim        = flag.String("dim", "", "raw_info (key-user dimension) JSONL: a path or a glob (default: the embedded sample)")
+	dim        = flag.String("dim", "", "raw_info (key-user dimension) JSONL: a path or a glob (default: the embedded sample); mysql: the raw_info table of --mysql_dsn, looked up per user and updated (needs --sink=mysql)")
 	output     = flag.String("output", "", "alerts JSONL, one object per alert (default: print the alerts to stdout)")
 	dimOutput  = flag.String("dim_output", "", "dimension changelog JSONL (default: <output>.dim.jsonl)")
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
@@ -36,8 +36,13 @@ func main() {
 		"input", "dim", "output", "dim_output", "dead_letter", "drop_ratio", "kafka_topic", "kafka_out_topic", "kafka_dim_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "alerts.jsonl")
+	fromMySQL := *dim == "mysql"
+	dimFile := ""
+	if !fromMySQL {
+		dimFile = c.Input(*dim, "raw_info.jsonl")
+	}
 	p, err := premiumdrop.Pipeline(premiumdrop.Options{
-		Input: c.In(*input, *topic, "update_info.jsonl"), Dim: c.Input(*dim, "raw_info.jsonl"),
+		Input: c.In(*input, *topic, "update_info.jsonl"), Dim: dimFile, DimFromMySQL: fromMySQL,
 		Output: out, DimOutput: c.Companion(*dimOutput, *dimTopic), DeadLetter: c.Companion(*deadLetter, *deadTopic), DropRatio: *dropRatio,
 		IO: c.IO(),
 	})

@@ -1,9 +1,9 @@
 // Package endpoint connects a pipeline to where its JSON lines come from and where its outputs go:
 // JSONL files (the zero Config), Kafka topics, or, for the tables, MySQL, chosen separately for the
 // source and the sink. A pipeline names its inputs and outputs; the same names are paths for files
-// and topics for Kafka. With MySQL, a changelog output that has a Schema goes to the table the schema
-// names (version-guarded upserts, io/mysqlio); the other outputs (dead letters, alerts) stay JSONL
-// files.
+// and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
+// (changelogs as version-guarded upserts, append-only rows kept once; io/mysqlio); the other outputs
+// (dead letters) stay JSONL files.
 //
 // All Kafka inputs of a pipeline are read by one kafkaio.Read and split by topic, because a Flatten
 // of several unbounded reads is reported to hang on prism (apache/beam#33815). Changelog outputs
@@ -58,7 +58,7 @@ type Output struct {
 	Name    string
 	Lines   beam.PCollection
 	Changes beam.PCollection
-	Schema  *changelog.Schema // the table Changes fill, for sinks that write tables (MySQL)
+	Schema  *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL)
 }
 
 // Default returns name, or when it is empty the name of output's companion called suffix:
@@ -144,6 +144,8 @@ func (c Config) write(s beam.Scope, o Output) error {
 		switch {
 		case o.Changes.IsValid() && o.Schema != nil:
 			return mysqlio.WriteChanges(s, *c.MySQL, *o.Schema, o.Changes)
+		case o.Schema != nil:
+			return mysqlio.WriteRows(s, *c.MySQL, *o.Schema, o.Lines)
 		case !strings.HasSuffix(o.Name, ".jsonl"):
 			return fmt.Errorf("output %s: this job has no MySQL table for it yet; write it to a .jsonl file or use the file or Kafka sink", o.Name)
 		}

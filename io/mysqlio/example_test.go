@@ -6,6 +6,7 @@ import (
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 )
 
 // The DDL of a table: the schema's columns, the version and the delete marker; the key is the
@@ -13,6 +14,7 @@ import (
 func ExampleCreateTable() {
 	fmt.Println(mysqlio.CreateTable(hourlygmv.Schema))
 	fmt.Println(mysqlio.CreateTable(lastpage.Schema))
+	fmt.Println(mysqlio.CreateTable(premiumdrop.Schema)) // append-only: no version, no delete marker
 	// Output:
 	// CREATE TABLE IF NOT EXISTS `hs_order` (
 	//   `biz_date` VARCHAR(255) NOT NULL,
@@ -34,5 +36,14 @@ func ExampleCreateTable() {
 	//   `row_key` VARCHAR(512) NOT NULL,
 	//   PRIMARY KEY (`row_key`),
 	//   KEY `by_account_id_device_id` (`account_id`, `device_id`)
+	// ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+	// CREATE TABLE IF NOT EXISTS `wechat_activity_user` (
+	//   `id` BIGINT NOT NULL,
+	//   `raw_info` TEXT NULL,
+	//   `now_info` TEXT NULL,
+	//   `raw_premium` DECIMAL(38,4) NULL,
+	//   `now_premium` DECIMAL(38,4) NULL,
+	//   `gmt_modified` BIGINT NOT NULL,
+	//   PRIMARY KEY (`id`, `gmt_modified`)
 	// ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 }

@@ -33,8 +33,10 @@ func CreateTable(schema changelog.Schema) string {
 		}
 		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name]), null)
 	}
-	fmt.Fprintf(&b, "  %s BIGINT NOT NULL,\n", quote(VersionColumn))
-	fmt.Fprintf(&b, "  %s TINYINT(1) NOT NULL DEFAULT 0,\n", quote(DeletedColumn))
+	if !schema.AppendOnly {
+		fmt.Fprintf(&b, "  %s BIGINT NOT NULL,\n", quote(VersionColumn))
+		fmt.Fprintf(&b, "  %s TINYINT(1) NOT NULL DEFAULT 0,\n", quote(DeletedColumn))
+	}
 	if schema.NullableKey() {
 		fmt.Fprintf(&b, "  %s VARCHAR(512) NOT NULL,\n", quote(RowKeyColumn))
 		fmt.Fprintf(&b, "  PRIMARY KEY (%s),\n  KEY %s (%s)\n", quote(RowKeyColumn), quote("by_"+strings.Join(schema.Key, "_")), quoteAll(schema.Key))
@@ -75,9 +77,13 @@ func quoteAll(names []string) string {
 }
 
 // upsert is the statement for n rows: the schema's columns, the version, the delete marker (and the
-// row key), with every column but the key changed only by a newer version, and the version last.
+// row key), with every column but the key changed only by a newer version, and the version last. For
+// an append-only table: the columns (and the row key), and a row already there is kept.
 func upsert(schema changelog.Schema, n int) string {
-	cols := append(schema.Names(), VersionColumn, DeletedColumn)
+	cols := schema.Names()
+	if !schema.AppendOnly {
+		cols = append(cols, VersionColumn, DeletedColumn)
+	}
 	if schema.NullableKey() {
 		cols = append(cols, RowKeyColumn)
 	}
@@ -91,6 +97,14 @@ func upsert(schema changelog.Schema, n int) string {
 		b.WriteString(row)
 	}
 	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	if schema.AppendOnly { // keep the row already there
+		k := quote(schema.Key[0])
+		if schema.NullableKey() {
+			k = quote(RowKeyColumn)
+		}
+		fmt.Fprintf(&b, "%s = %s", k, k)
+		return b.String()
+	}
 	newer := fmt.Sprintf("VALUES(%s) > %s", quote(VersionColumn), quote(VersionColumn))
 	for _, c := range append(schema.Names(), DeletedColumn) {
 		fmt.Fprintf(&b, "%s = IF(%s, VALUES(%s), %s), ", quote(c), newer, quote(c), quote(c))
@@ -138,7 +152,9 @@ func toRow(schema changelog.Schema, c changelog.Change) (row, error) {
 	}
 	key.WriteByte(']')
 	r.key = key.String()
-	r.args = append(r.args, c.Version, c.Op == changelog.OpDelete)
+	if !schema.AppendOnly {
+		r.args = append(r.args, c.Version, c.Op == changelog.OpDelete)
+	}
 	if schema.NullableKey() {
 		r.args = append(r.args, r.key)
 	}

@@ -21,21 +21,48 @@ import (
 
 func init() {
 	register.DoFn2x1[context.Context, changelog.Change, error](&upsertFn{})
+	register.Function1x1(asChange)
 	beam.RegisterType(reflect.TypeOf((*changelog.Schema)(nil)).Elem())
 }
 
 // WriteChanges applies changes (PCollection<changelog.Change>) to schema's table as version-guarded
 // upserts and tombstones (see the package doc).
 func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes beam.PCollection) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := schema.Validate(); err != nil {
+	if err := check(cfg, schema, false); err != nil {
 		return err
 	}
 	s = s.Scope("mysqlio.WriteChanges")
 	beam.ParDo0(s, &upsertFn{Cfg: cfg, Schema: schema}, changes)
 	return nil
+}
+
+// WriteRows inserts rows (PCollection<string>, JSON objects with the schema's columns) into schema's
+// append-only table; a row whose key is already there is kept, so replays change nothing.
+func WriteRows(s beam.Scope, cfg Config, schema changelog.Schema, rows beam.PCollection) error {
+	if err := check(cfg, schema, true); err != nil {
+		return err
+	}
+	s = s.Scope("mysqlio.WriteRows")
+	beam.ParDo0(s, &upsertFn{Cfg: cfg, Schema: schema}, beam.ParDo(s, asChange, rows))
+	return nil
+}
+
+// check validates the settings and that the table takes rows (appendOnly) or changes.
+func check(cfg Config, schema changelog.Schema, appendOnly bool) error {
+	switch {
+	case schema.AppendOnly && !appendOnly:
+		return fmt.Errorf("mysql: %s is an append-only table: write rows to it", schema.Table)
+	case !schema.AppendOnly && appendOnly:
+		return fmt.Errorf("mysql: %s is not an append-only table: write changes to it", schema.Table)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return schema.Validate()
+}
+
+func asChange(line string) changelog.Change {
+	return changelog.Change{Op: changelog.OpUpsert, Row: []byte(line)}
 }
 
 type upsertFn struct {

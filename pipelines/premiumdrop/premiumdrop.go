@@ -19,7 +19,17 @@
 // DropRatio), strictly, an alert {"id","raw_info","now_info","raw_premium","now_premium",
 // "gmt_modified"} is written with the dimension's values before the update; then, alert or not, the
 // user's dimension row becomes (now_premium, now_info) and an upsert of it goes to the dimension
-// changelog. Updates of users not in the dimension are counted ("not_key_user") and ignored.
+// changelog, versioned max(previous + 1, gmt_modified × 1000) so that write-backs rank above the
+// stored row's version after a restart too. Updates of users not in the dimension are counted
+// ("not_key_user") and ignored.
+//
+// Dimension in MySQL (Options.DimFromMySQL): instead of the dimension stream, a user's raw_info row
+// (with its version) is looked up when the user's first update takes effect, and then kept in its
+// state, so the job sees its own write-backs, which go to the same table. A user not found is looked
+// up again at its next update, so key users added to the table later are seen. An update whose
+// gmt_modified × 1000 is not above the looked-up row's version was applied by an earlier run (a
+// replay, a restart): it is counted (dim_already_applied) and skipped, so a replay neither alerts again
+// nor moves the dimension back. Rows loaded into raw_info by others have version 0.
 //
 // The dimension and the updates are one stream keyed by user (union and key-by, one state per user).
 // Dimension rows carry the minimum event time, so the watermark cannot pass an update before the
@@ -40,6 +50,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -50,6 +61,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/ordered"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -71,10 +83,26 @@ func init() {
 // DefaultDropRatio is Options.DropRatio when it is empty.
 const DefaultDropRatio = "0.15"
 
-// DimKeyColumns are the primary-key columns of the dimension changelog, DimColumns all of its columns.
+// Schema is the alert table's, wechat_activity_user: one row per alert, keyed by the user and the
+// update's gmt_modified (the original table, keyed by id alone, kept only a user's latest alert).
+// DimSchema is the dimension's, raw_info(id PRIMARY KEY, raw_premium, raw_info); DimKeyColumns are
+// its primary-key columns, DimColumns all of its columns.
 var (
-	DimKeyColumns = []string{"id"}
-	DimColumns    = []string{"id", "raw_premium", "raw_info"}
+	Schema = changelog.Schema{Table: "wechat_activity_user", Key: []string{"id", "gmt_modified"}, AppendOnly: true, Columns: []changelog.Column{
+		{Name: "id", Type: changelog.Int64},
+		{Name: "raw_info", Type: changelog.String},
+		{Name: "now_info", Type: changelog.String},
+		{Name: "raw_premium", Type: changelog.Decimal, Scale: 4},
+		{Name: "now_premium", Type: changelog.Decimal, Scale: 4},
+		{Name: "gmt_modified", Type: changelog.Int64},
+	}}
+	DimSchema = changelog.Schema{Table: "raw_info", Key: []string{"id"}, Columns: []changelog.Column{
+		{Name: "id", Type: changelog.Int64},
+		{Name: "raw_premium", Type: changelog.Decimal, Scale: 4},
+		{Name: "raw_info", Type: changelog.String},
+	}}
+	DimKeyColumns = DimSchema.Key
+	DimColumns    = DimSchema.Names()
 )
 
 // Options configure the job.
@@ -85,6 +113,10 @@ type Options struct {
 	DimOutput  string // dimension changelog; default Output + ".dim.jsonl" (topic: ".dim")
 	DeadLetter string // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	DropRatio  string // decimal in [0, 1): alert when now < raw × (1 − DropRatio); default "0.15"
+	// DimFromMySQL reads the dimension from the raw_info table of IO.MySQL (which must be set)
+	// instead of Dim: each user's row is looked up when its first update takes effect and then kept
+	// in the user's state, and the write-backs go to the same table.
+	DimFromMySQL bool
 
 	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
 	IO endpoint.Config
@@ -97,6 +129,9 @@ func (o Options) withDefaults() (Options, error) {
 	r, err := decimal.NewFromString(o.DropRatio)
 	if err != nil || r.IsNegative() || r.GreaterThanOrEqual(decimal.NewFromInt(1)) {
 		return o, fmt.Errorf("drop ratio %q: must be a decimal in [0, 1)", o.DropRatio)
+	}
+	if o.DimFromMySQL && o.IO.MySQL == nil {
+		return o, fmt.Errorf("the dimension from MySQL needs the MySQL sink, where its write-backs go")
 	}
 	o.DimOutput = o.IO.Default(o.DimOutput, o.Output, "dim")
 	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
@@ -174,8 +209,13 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 	ue, badU := beam.ParDo2(s, &parseUpdateFn{}, updates)
 	de, badD := beam.ParDo2(s, &parseDimFn{}, dims)
 	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
+	var lookup *mysqlio.Config
+	if opts.DimFromMySQL {
+		lookup = opts.IO.MySQL
+	}
 	alerts, dimChanges, late := beam.ParDo3(s, &dropFn{
 		DropRatio: opts.DropRatio,
+		Lookup:    lookup,
 		State:     state.MakeValueState[userState]("user"),
 		Due:       timers.InEventTime("due"),
 	}, batches)
@@ -189,10 +229,17 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}, {Name: opts.Dim, File: true}}
+	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}
+	if !opts.DimFromMySQL {
+		inputs = append(inputs, endpoint.Input{Name: opts.Dim, File: true})
+	}
 	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		alerts, dimChanges, dead, err := Build(s, in[0], in[1], opts)
-		return []endpoint.Output{{Name: opts.Output, Lines: alerts}, {Name: opts.DimOutput, Changes: dimChanges},
+		dims := beam.CreateList(s, []string{})
+		if !opts.DimFromMySQL {
+			dims = in[1]
+		}
+		alerts, dimChanges, dead, err := Build(s, in[0], dims, opts)
+		return []endpoint.Output{{Name: opts.Output, Lines: alerts, Schema: &Schema}, {Name: opts.DimOutput, Changes: dimChanges, Schema: &DimSchema},
 			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }
@@ -229,14 +276,17 @@ type userState struct {
 	Last    ordered.Item
 	Pending ordered.Buffer // updates waiting for the watermark; Tie is the update's JSON
 	Version int64
+	Stored  int64 // the version of the row looked up in MySQL: updates not after it were applied already
 }
 
 type dropFn struct {
 	DropRatio string
+	Lookup    *mysqlio.Config // the dimension is looked up in MySQL's raw_info; nil: it comes in the stream
 	State     state.Value[userState]
 	Due       timers.EventTime
 
 	keep decimal.Decimal // 1 − DropRatio
+	dims *mysqlio.Reader
 }
 
 func (f *dropFn) Setup() error {
@@ -245,7 +295,39 @@ func (f *dropFn) Setup() error {
 		return fmt.Errorf("premiumdrop: drop ratio: %w", err)
 	}
 	f.keep = decimal.NewFromInt(1).Sub(r)
+	if f.Lookup != nil {
+		if f.dims, err = mysqlio.NewReader(*f.Lookup, DimSchema); err != nil {
+			return fmt.Errorf("premiumdrop: the dimension table: %w", err)
+		}
+	}
 	return nil
+}
+
+func (f *dropFn) Teardown() error {
+	if f.dims != nil {
+		return f.dims.Close()
+	}
+	return nil
+}
+
+// lookup reads the user's dimension row from MySQL, once: a key user's row then stays in its state.
+func (f *dropFn) lookup(ctx context.Context, key string, st *userState) error {
+	id, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		return fmt.Errorf("premiumdrop: user key %q: %w", key, err)
+	}
+	row, version, found, err := f.dims.Get(ctx, id)
+	if err != nil || !found {
+		return err
+	}
+	validate.Counter("dim_lookups").Inc(ctx, 1)
+	d, err := ParseDim(string(row))
+	if err != nil {
+		return fmt.Errorf("premiumdrop: raw_info row of user %d: %w", id, err)
+	}
+	st.HasDim, st.Version, st.Stored = true, version, version
+	st.Dim, err = json.Marshal(d)
+	return err
 }
 
 func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, events []Event, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
@@ -284,9 +366,19 @@ func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provid
 	if err != nil {
 		return fmt.Errorf("premiumdrop: reading state on timer: %w", err)
 	}
-	for _, it := range st.Pending.PopThrough(ts.Milliseconds() - 1) {
+	due := st.Pending.PopThrough(ts.Milliseconds() - 1)
+	if len(due) > 0 && !st.HasDim && f.dims != nil {
+		if err := f.lookup(ctx, key, &st); err != nil {
+			return err
+		}
+	}
+	for _, it := range due {
 		if !st.HasDim {
 			validate.Counter("not_key_user").Inc(ctx, 1)
+			continue
+		}
+		if st.Stored > 0 && it.TS*1000 <= st.Stored {
+			validate.Counter("dim_already_applied").Inc(ctx, 1)
 			continue
 		}
 		if err := f.apply(ctx, &st, it, alerts, changes); err != nil {
@@ -320,7 +412,8 @@ func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, aler
 	next := Dim{ID: d.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}
 	st.Dim, _ = json.Marshal(next)
 	st.Applied, st.Last = true, it
-	st.Version++
+	// Versions rank by gmt_modified (× 1000), so they stay above a stored row's after a restart.
+	st.Version = max(st.Version+1, u.GmtModified*1000)
 	c, err := changelog.Upsert(fmt.Sprint(d.ID), st.Version, next)
 	if err != nil {
 		return err

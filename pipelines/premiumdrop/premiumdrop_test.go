@@ -94,8 +94,8 @@ func TestStreamAppliesUpdatesInEventTimeOrder(t *testing.T) {
 	beamtest.Must(t, err)
 	passert.Equals(s, alerts, `{"id":1,"raw_info":null,"now_info":null,"raw_premium":85,"now_premium":72.24,"gmt_modified":2000}`)
 	passert.Equals(s, changelog.Lines(s, dimChanges),
-		`{"op":"upsert","id":1,"raw_premium":85,"raw_info":null,"version":1}`,
-		`{"op":"upsert","id":1,"raw_premium":72.24,"raw_info":null,"version":2}`)
+		`{"op":"upsert","id":1,"raw_premium":85,"raw_info":null,"version":1000000}`, // versions: gmt_modified × 1000
+		`{"op":"upsert","id":1,"raw_premium":72.24,"raw_info":null,"version":2000000}`)
 	passert.Equals(s, beamtest.Reasons(s, dead), validate.Late)
 	ptest.RunAndValidate(t, p)
 }

@@ -10,6 +10,9 @@ type Schema struct {
 	Table   string
 	Columns []Column
 	Key     []string // the primary-key columns, a subset of Columns
+	// AppendOnly tables receive rows, not changes (alerts): no version, no delete marker, and a row
+	// whose key is already there is kept, so writing a row again changes nothing.
+	AppendOnly bool
 }
 
 // Column is one column of a Schema.

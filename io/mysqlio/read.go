@@ -1,0 +1,164 @@
+package mysqlio
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+// Reader reads the live rows (is_deleted = 0) of a table that WriteChanges (or WriteRows) fills, as JSON objects
+// with the schema's columns in order, decimals without trailing zeros: the form of changelog lines
+// and changelog.Table.Objects.
+type Reader struct {
+	db     *sql.DB
+	schema changelog.Schema
+	cols   string // the schema's columns and the version
+	live   string // the condition of live rows
+}
+
+func live(schema changelog.Schema) string {
+	if schema.AppendOnly {
+		return "TRUE"
+	}
+	return quote(DeletedColumn) + " = 0"
+}
+
+// NewReader connects to the table of schema.
+func NewReader(cfg Config, schema changelog.Schema) (*Reader, error) {
+	if err := schema.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := cfg.open()
+	if err != nil {
+		return nil, err
+	}
+	cols := quoteAll(schema.Names())
+	if schema.AppendOnly {
+		cols += ", 0" // no version column
+	} else {
+		cols += ", " + quote(VersionColumn)
+	}
+	return &Reader{db: db, schema: schema, cols: cols, live: live(schema)}, nil
+}
+
+// Close closes the connections.
+func (r *Reader) Close() error { return r.db.Close() }
+
+// Get returns the live row whose key columns hold key (in the schema's key order) and its version;
+// found is false when there is none.
+func (r *Reader) Get(ctx context.Context, key ...any) (row []byte, version int64, found bool, err error) {
+	if len(key) != len(r.schema.Key) {
+		return nil, 0, false, fmt.Errorf("mysql: %s: %d key values for %d key columns", r.schema.Table, len(key), len(r.schema.Key))
+	}
+	where := make([]string, len(key))
+	for i, k := range r.schema.Key {
+		where[i] = quote(k) + " = ?"
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", r.cols, quote(r.schema.Table), strings.Join(where, " AND "), r.live)
+	err = retry(ctx, func() error {
+		rows, err := r.db.QueryContext(ctx, q, key...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			found = false
+			return rows.Err()
+		}
+		row, version, err = r.scan(rows)
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("mysql: looking up %s: %w", r.schema.Table, err)
+	}
+	return row, version, found, nil
+}
+
+// All returns every live row: primary key (a JSON array of the key columns' values) -> row.
+func (r *Reader) All(ctx context.Context) (map[string]string, error) {
+	rows, err := r.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s", r.cols, quote(r.schema.Table), r.live))
+	if err != nil {
+		return nil, fmt.Errorf("mysql: reading %s: %w", r.schema.Table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		row, _, err := r.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(row, &obj); err != nil {
+			return nil, err
+		}
+		key := make([]json.RawMessage, len(r.schema.Key))
+		for i, k := range r.schema.Key {
+			key[i] = obj[k]
+		}
+		kb, err := json.Marshal(key)
+		if err != nil {
+			return nil, err
+		}
+		out[string(kb)] = string(row)
+	}
+	return out, rows.Err()
+}
+
+// scan reads one row of the schema's columns and the version.
+func (r *Reader) scan(rows *sql.Rows) ([]byte, int64, error) {
+	raw := make([]sql.RawBytes, len(r.schema.Columns))
+	ptrs := make([]any, 0, len(raw)+1)
+	for i := range raw {
+		ptrs = append(ptrs, &raw[i])
+	}
+	var version int64
+	ptrs = append(ptrs, &version)
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, 0, err
+	}
+	var obj bytes.Buffer
+	obj.WriteByte('{')
+	for i, c := range r.schema.Columns {
+		v, err := jsonValue(c, raw[i])
+		if err != nil {
+			return nil, 0, fmt.Errorf("mysql: %s.%s: %w", r.schema.Table, c.Name, err)
+		}
+		if i > 0 {
+			obj.WriteByte(',')
+		}
+		obj.WriteString(strconv.Quote(c.Name) + ":")
+		obj.Write(v)
+	}
+	obj.WriteByte('}')
+	return obj.Bytes(), version, nil
+}
+
+// jsonValue is a column's stored value as JSON.
+func jsonValue(c changelog.Column, raw sql.RawBytes) (json.RawMessage, error) {
+	if raw == nil {
+		return json.RawMessage("null"), nil
+	}
+	switch c.Type {
+	case changelog.String:
+		return json.Marshal(string(raw))
+	case changelog.Decimal:
+		d, err := decimal.NewFromString(string(raw))
+		if err != nil {
+			return nil, errors.New("not a decimal")
+		}
+		return json.RawMessage(d.String()), nil
+	case changelog.Bool:
+		return json.RawMessage(strconv.FormatBool(string(raw) != "0")), nil
+	}
+	return json.RawMessage(raw), nil
+}
