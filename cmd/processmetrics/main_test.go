@@ -1,20 +1,25 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
-func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 
 func defs(d processmetrics.Definitions) []reference.ProcessDef {
 	var out []reference.ProcessDef
@@ -80,5 +85,32 @@ func TestKafkaFromRawInAndOut(t *testing.T) {
 	beamtest.SameTable(t, "instances", beamtest.Changelog(t, "process_instances", out, processmetrics.KeyColumns...).Objects(processmetrics.Columns...), want)
 	if len(want) == 0 {
 		t.Error("the reference restores no instance")
+	}
+}
+
+// --sink=mysql: instances and both aggregate families land in process_instances and
+// process_metrics as the reference says (a family's columns filled, the other's null).
+func TestMySQLSink(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	lines := gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.ProcessActions)
+	d := defs(processmetrics.DefaultDefinitions())
+	res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	instances, _ := reference.ProcessInstances(lines, d)
+	metrics := reference.ProcessMetrics(lines, d, time.UTC)
+	for _, c := range []struct {
+		schema changelog.Schema
+		want   map[string]string
+	}{{processmetrics.Schema, instances}, {processmetrics.MetricsSchema, metrics}} {
+		want, err := mysqltest.Rows(c.schema, slices.Collect(maps.Values(c.want)))
+		beamtest.Must(t, err)
+		got, err := mysqltest.Table(dsn, c.schema)
+		beamtest.Must(t, err)
+		if len(want) == 0 {
+			t.Fatalf("no rows expected in %s", c.schema.Table)
+		}
+		beamtest.SameTable(t, c.schema.Table, got, want)
 	}
 }

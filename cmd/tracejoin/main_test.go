@@ -8,13 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
-func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
+func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 
 func TestDefaultRunPrintsTheJoinedActions(t *testing.T) {
 	res := beamtest.RunCommand(t, "--runner=direct")
@@ -94,5 +97,33 @@ func TestKafkaInAndOut(t *testing.T) {
 	}
 	if dead, err := b.Values("actions.deadletter"); err != nil || len(dead) != bad {
 		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
+	}
+}
+
+// --sink=mysql: joined actions and incomplete traces land in their append-only tables as the
+// reference says; a second run changes nothing.
+func TestMySQLSink(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	cfg := gen.Config{Seed: 1, Events: 2000}
+	all := func(any, any) bool { return true }
+	joined, incomplete, _ := reference.TraceJoin(gen.Lines(cfg, gen.Requests), gen.Lines(cfg, gen.Responses), gen.Lines(cfg, gen.Tracks), time.Hour.Milliseconds(), all)
+	for run := 1; run <= 2; run++ {
+		res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+		if res.ExitCode != 0 || res.Stdout != "" {
+			t.Fatalf("run %d: exit %d, stdout %q: %s", run, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		for _, c := range []struct {
+			schema *changelog.Schema
+			want   []string
+		}{{&tracejoin.Schema, joined}, {&tracejoin.IncompleteSchema, incomplete}} {
+			want, err := mysqltest.Rows(*c.schema, c.want)
+			beamtest.Must(t, err)
+			got, err := mysqltest.Table(dsn, *c.schema)
+			beamtest.Must(t, err)
+			if len(want) == 0 {
+				t.Fatalf("no rows expected in %s", c.schema.Table)
+			}
+			beamtest.SameTable(t, c.schema.Table, got, want)
+		}
 	}
 }

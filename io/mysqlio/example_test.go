@@ -33,7 +33,7 @@ func ExampleCreateTable() {
 	//   `log_time` BIGINT NULL,
 	//   `version` BIGINT NOT NULL,
 	//   `is_deleted` TINYINT(1) NOT NULL DEFAULT 0,
-	//   `row_key` VARCHAR(512) NOT NULL,
+	//   `row_key` VARCHAR(768) NOT NULL,
 	//   PRIMARY KEY (`row_key`),
 	//   KEY `by_account_id_device_id` (`account_id`, `device_id`)
 	// ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

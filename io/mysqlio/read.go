@@ -159,6 +159,12 @@ func jsonValue(c changelog.Column, raw sql.RawBytes) (json.RawMessage, error) {
 		return json.RawMessage(d.String()), nil
 	case changelog.Bool:
 		return json.RawMessage(strconv.FormatBool(string(raw) != "0")), nil
+	case changelog.JSON:
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, errors.New("not JSON")
+		}
+		return b.Bytes(), nil
 	}
 	return json.RawMessage(raw), nil
 }

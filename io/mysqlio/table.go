@@ -31,14 +31,14 @@ func CreateTable(schema changelog.Schema) string {
 		if isKey[c.Name] && !c.Nullable {
 			null = " NOT NULL"
 		}
-		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name]), null)
+		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name], keyChars(schema)), null)
 	}
 	if !schema.AppendOnly {
 		fmt.Fprintf(&b, "  %s BIGINT NOT NULL,\n", quote(VersionColumn))
 		fmt.Fprintf(&b, "  %s TINYINT(1) NOT NULL DEFAULT 0,\n", quote(DeletedColumn))
 	}
 	if schema.NullableKey() {
-		fmt.Fprintf(&b, "  %s VARCHAR(512) NOT NULL,\n", quote(RowKeyColumn))
+		fmt.Fprintf(&b, "  %s VARCHAR(768) NOT NULL,\n", quote(RowKeyColumn))
 		fmt.Fprintf(&b, "  PRIMARY KEY (%s),\n  KEY %s (%s)\n", quote(RowKeyColumn), quote("by_"+strings.Join(schema.Key, "_")), quoteAll(schema.Key))
 	} else {
 		fmt.Fprintf(&b, "  PRIMARY KEY (%s)\n", quoteAll(schema.Key))
@@ -47,11 +47,23 @@ func CreateTable(schema changelog.Schema) string {
 	return b.String()
 }
 
-func sqlType(c changelog.Column, key bool) string {
+// keyChars is the length of the key's VARCHAR columns: 255, or less when the key has more than three
+// string columns, so that an index over all of them fits InnoDB's 3072 bytes (4 bytes a character).
+func keyChars(schema changelog.Schema) int {
+	n := 0
+	for _, k := range schema.Key {
+		if c, _ := schema.Column(k); c.Type == changelog.String {
+			n++
+		}
+	}
+	return min(255, 3072/4/max(n, 1))
+}
+
+func sqlType(c changelog.Column, key bool, keyChars int) string {
 	switch c.Type {
 	case changelog.String:
 		if key {
-			return "VARCHAR(255)"
+			return fmt.Sprintf("VARCHAR(%d)", keyChars)
 		}
 		return "TEXT"
 	case changelog.Int64:
@@ -62,6 +74,8 @@ func sqlType(c changelog.Column, key bool) string {
 		return "DOUBLE"
 	case changelog.Bool:
 		return "TINYINT(1)"
+	case changelog.JSON:
+		return "JSON"
 	}
 	return string(c.Type)
 }
@@ -177,6 +191,12 @@ func value(col changelog.Column, raw json.RawMessage) (any, error) {
 		return decode[float64](raw, "a JSON number")
 	case changelog.Bool:
 		return decode[bool](raw, "true or false")
+	case changelog.JSON:
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, fmt.Errorf("want JSON")
+		}
+		return b.String(), nil
 	case changelog.Decimal:
 		var str string
 		if json.Unmarshal(raw, &str) != nil {

@@ -21,9 +21,26 @@ const (
 	MetricChannelShare = "channel_share" // per hour and process: started instances by channel
 )
 
-// MetricKeyColumns are the primary-key columns of the aggregate changelog (channel, product and
-// branch are null in channel_share rows).
-var MetricKeyColumns = []string{"metric", "hour", "process", "channel", "product", "branch"}
+// MetricsSchema is the aggregate table's, process_metrics: both families in one table, each row
+// using its family's columns (the others null). MetricKeyColumns are its primary-key columns
+// (channel, product and branch are null in channel_share rows).
+var (
+	MetricsSchema = changelog.Schema{Table: "process_metrics", Key: []string{"metric", "hour", "process", "channel", "product", "branch"}, Columns: []changelog.Column{
+		{Name: "metric", Type: changelog.String},
+		{Name: "hour", Type: changelog.String},
+		{Name: "process", Type: changelog.String},
+		{Name: "channel", Type: changelog.String, Nullable: true},
+		{Name: "product", Type: changelog.String, Nullable: true},
+		{Name: "branch", Type: changelog.String, Nullable: true},
+		{Name: "started", Type: changelog.Int64},
+		{Name: "completed", Type: changelog.Int64},
+		{Name: "rollback_rate", Type: changelog.Decimal, Scale: 4},
+		{Name: "failure_rate", Type: changelog.Decimal, Scale: 4},
+		{Name: "steps", Type: changelog.JSON},
+		{Name: "by_channel", Type: changelog.JSON},
+	}}
+	MetricKeyColumns = MetricsSchema.Key
+)
 
 // MetricKey is the primary key of an aggregate row: the columns MetricKeyColumns name.
 type MetricKey struct {

@@ -78,11 +78,28 @@ func init() {
 // DefaultInstanceTTL is Options.InstanceTTL when it is zero.
 const DefaultInstanceTTL = 30 * 24 * time.Hour
 
-// KeyColumns are the primary-key columns of the instance changelog, Columns all of its columns.
+// Schema is the instance table's, process_instances keyed by process_id; KeyColumns are its
+// primary-key columns, Columns all of its columns.
 var (
-	KeyColumns = []string{"process_id"}
-	Columns    = []string{"process_id", "process", "channel", "product", "branch", "started_at", "last_action_at",
-		"current_step", "actions", "rollbacks", "failures", "completed", "completed_at", "duration_ms", "step_ms"}
+	Schema = changelog.Schema{Table: "process_instances", Key: []string{"process_id"}, Columns: []changelog.Column{
+		{Name: "process_id", Type: changelog.String},
+		{Name: "process", Type: changelog.String},
+		{Name: "channel", Type: changelog.String},
+		{Name: "product", Type: changelog.String},
+		{Name: "branch", Type: changelog.String},
+		{Name: "started_at", Type: changelog.Int64},
+		{Name: "last_action_at", Type: changelog.Int64},
+		{Name: "current_step", Type: changelog.String},
+		{Name: "actions", Type: changelog.Int64},
+		{Name: "rollbacks", Type: changelog.Int64},
+		{Name: "failures", Type: changelog.Int64},
+		{Name: "completed", Type: changelog.Bool},
+		{Name: "completed_at", Type: changelog.Int64},
+		{Name: "duration_ms", Type: changelog.Int64},
+		{Name: "step_ms", Type: changelog.JSON},
+	}}
+	KeyColumns = Schema.Key
+	Columns    = Schema.Names()
 )
 
 // Options configure the job.
@@ -217,7 +234,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 				return nil, err
 			}
 			actions, joinDead = joined, dead
-			extra = append(extra, endpoint.Output{Name: opts.FromRaw.Incomplete, Lines: incomplete})
+			extra = append(extra, endpoint.Output{Name: opts.FromRaw.Incomplete, Lines: incomplete, Schema: &tracejoin.IncompleteSchema})
 		}
 		instances, metrics, dead, err := Build(s, actions, opts)
 		if err != nil {
@@ -226,7 +243,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		if joinDead.IsValid() {
 			dead = beam.Flatten(s, dead, joinDead)
 		}
-		return append([]endpoint.Output{{Name: opts.Output, Changes: instances}, {Name: opts.MetricsOutput, Changes: metrics},
+		return append([]endpoint.Output{{Name: opts.Output, Changes: instances, Schema: &Schema}, {Name: opts.MetricsOutput, Changes: metrics, Schema: &MetricsSchema},
 			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, extra...), nil
 	})
 }

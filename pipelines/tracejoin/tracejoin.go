@@ -57,6 +57,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -110,6 +111,31 @@ func (f Filter) Keeps(system, action *string) bool {
 	in := func(list []string, v *string) bool { return len(list) == 0 || v != nil && slices.Contains(list, *v) }
 	return in(f.Systems, system) && in(f.Actions, action)
 }
+
+// Schema is the joined-action table's, actions, and IncompleteSchema the incomplete traces', both
+// append-only rows keyed by trace_id.
+var (
+	Schema = changelog.Schema{Table: "actions", Key: []string{"trace_id"}, AppendOnly: true, Columns: []changelog.Column{
+		{Name: "trace_id", Type: changelog.String},
+		{Name: "process_id", Type: changelog.String},
+		{Name: "action", Type: changelog.String},
+		{Name: "channel", Type: changelog.String},
+		{Name: "product", Type: changelog.String},
+		{Name: "branch", Type: changelog.String},
+		{Name: "status", Type: changelog.String},
+		{Name: "code", Type: changelog.String},
+		{Name: "page", Type: changelog.String},
+		{Name: "request_ts", Type: changelog.Int64},
+		{Name: "response_ts", Type: changelog.Int64},
+		{Name: "track_ts", Type: changelog.Int64},
+		{Name: "latency_ms", Type: changelog.Int64},
+	}}
+	IncompleteSchema = changelog.Schema{Table: "actions_incomplete", Key: []string{"trace_id"}, AppendOnly: true, Columns: []changelog.Column{
+		{Name: "trace_id", Type: changelog.String},
+		{Name: "missing", Type: changelog.JSON},
+		{Name: "parts", Type: changelog.JSON},
+	}}
+)
 
 // Options configure the job.
 type Options struct {
@@ -266,7 +292,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	}
 	return opts.IO.Pipeline(Inputs(opts), func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		joined, incomplete, dead, err := Build(s, in[0], in[1], in[2], opts)
-		return []endpoint.Output{{Name: opts.Output, Lines: joined}, {Name: opts.Incomplete, Lines: incomplete},
+		return []endpoint.Output{{Name: opts.Output, Lines: joined, Schema: &Schema}, {Name: opts.Incomplete, Lines: incomplete, Schema: &IncompleteSchema},
 			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
 	})
 }

@@ -37,6 +37,7 @@ const (
 	Decimal Type = "DECIMAL" // exact: money
 	Float64 Type = "FLOAT64"
 	Bool    Type = "BOOL"
+	JSON    Type = "JSON" // a nested JSON value (an array or object)
 )
 
 // Names returns the column names in order.
@@ -76,7 +77,7 @@ func (s Schema) Validate() error {
 	seen := map[string]bool{}
 	for _, c := range s.Columns {
 		switch c.Type {
-		case String, Int64, Decimal, Float64, Bool:
+		case String, Int64, Decimal, Float64, Bool, JSON:
 		default:
 			return fmt.Errorf("schema %s: column %q has type %q", s.Table, c.Name, c.Type)
 		}
