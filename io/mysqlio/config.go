@@ -51,8 +51,9 @@ func (c Config) batchRows() int {
 	return c.BatchRows
 }
 
-// open connects with the password read from the environment or the file.
-func (c Config) open() (*sql.DB, error) {
+// Connection is the parsed DSN with the password read from the environment or the file, for
+// clients other than database/sql (the binlog reader of io/mysqlcdc).
+func (c Config) Connection() (*mysql.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -66,6 +67,15 @@ func (c Config) open() (*sql.DB, error) {
 			return nil, fmt.Errorf("mysql password file: %w", err)
 		}
 		cfg.Passwd = strings.TrimRight(string(b), "\r\n")
+	}
+	return cfg, nil
+}
+
+// Open connects with the password read from the environment or the file.
+func (c Config) Open() (*sql.DB, error) {
+	cfg, err := c.Connection()
+	if err != nil {
+		return nil, err
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {

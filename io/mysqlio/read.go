@@ -37,7 +37,7 @@ func NewReader(cfg Config, schema changelog.Schema) (*Reader, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := cfg.open()
+	db, err := cfg.Open()
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ type upsertFn struct {
 }
 
 func (f *upsertFn) Setup(ctx context.Context) error {
-	db, err := f.Cfg.open()
+	db, err := f.Cfg.Open()
 	if err != nil {
 		return err
 	}
