@@ -2,7 +2,6 @@ package kafkaio
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/finbeam/finbeam/io/internal/tlsfiles"
 )
 
 // Security is how to reach a secured cluster: TLS (optionally with a private CA and a client
@@ -36,8 +37,8 @@ type Security struct {
 
 // Validate checks the settings without reading secrets, naming the setting at fault.
 func (s Security) Validate() error {
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		return fmt.Errorf("kafka TLS client certificate needs both a certificate file and a key file")
+	if err := (tlsfiles.Files{CertFile: s.CertFile, KeyFile: s.KeyFile}).Validate("kafka"); err != nil {
+		return err
 	}
 	switch strings.ToUpper(s.SASL) {
 	case "":
@@ -56,28 +57,7 @@ func (s Security) Validate() error {
 }
 
 func (s Security) tlsConfig() (*tls.Config, error) {
-	if !s.TLS && s.CAFile == "" && s.CertFile == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka TLS CA file: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka TLS CA file %s: no PEM certificate in it", s.CAFile)
-		}
-	}
-	if s.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka TLS client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return tlsfiles.Files{On: s.TLS, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile}.Config("kafka")
 }
 
 // password reads the SASL password from the environment or the file; the error never holds it.

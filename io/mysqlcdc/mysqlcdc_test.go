@@ -2,7 +2,6 @@ package mysqlcdc_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ func TestMain(m *testing.M) {
 // asked for does not.
 func TestInsertsUpdatesAndDeletesInCommitOrder(t *testing.T) {
 	dsn := mysqltest.Database(t)
-	execAll(t, dsn,
+	mysqltest.Exec(t, dsn,
 		"CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(32), account_payble DECIMAL(20,2), customer_tel VARCHAR(20), gmt_modified BIGINT)",
 		"CREATE TABLE other (id BIGINT PRIMARY KEY)")
 	r, err := mysqlcdc.NewReader(mysqlcdc.Config{Conn: mysqlio.Config{DSN: dsn}, Tables: []string{"user_order"}})
@@ -35,7 +34,7 @@ func TestInsertsUpdatesAndDeletesInCommitOrder(t *testing.T) {
 	beamtest.Must(t, err)
 
 	before := time.Now().Add(-time.Second).UnixMilli()
-	execAll(t, dsn,
+	mysqltest.Exec(t, dsn,
 		"INSERT INTO user_order VALUES (1, 'A1', 100.10, '13800000000', 1710000000000), (2, 'A2', NULL, NULL, 1710000001000)",
 		"INSERT INTO other VALUES (7)",
 		"UPDATE user_order SET account_payble = 99.99, gmt_modified = 1710000002000 WHERE id = 1",
@@ -77,7 +76,7 @@ func TestInsertsUpdatesAndDeletesInCommitOrder(t *testing.T) {
 // where a new reader starts, so nothing before it comes out.
 func TestReplicationUserWithPasswordFromTheEnvironment(t *testing.T) {
 	dsn := mysqltest.Database(t)
-	execAll(t, dsn,
+	mysqltest.Exec(t, dsn,
 		"CREATE TABLE t (id BIGINT PRIMARY KEY)",
 		"INSERT INTO t VALUES (1)", // before the start position: not read
 		"CREATE USER IF NOT EXISTS 'cdc'@'127.0.0.1' IDENTIFIED BY 'Cdc-s3cret'",
@@ -88,7 +87,7 @@ func TestReplicationUserWithPasswordFromTheEnvironment(t *testing.T) {
 	defer r.Close()
 	from, err := r.Position(context.Background())
 	beamtest.Must(t, err)
-	execAll(t, dsn, "INSERT INTO t VALUES (2)")
+	mysqltest.Exec(t, dsn, "INSERT INTO t VALUES (2)")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var rows []string
@@ -99,17 +98,5 @@ func TestReplicationUserWithPasswordFromTheEnvironment(t *testing.T) {
 	})
 	if strings.Join(rows, " ") != `{"id":2}` {
 		t.Errorf("rows %v, want only the one inserted after the position", rows)
-	}
-}
-
-// execAll runs the statements on dsn's database.
-func execAll(t *testing.T, dsn string, queries ...string) {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	beamtest.Must(t, err)
-	defer db.Close()
-	for _, q := range queries {
-		_, err := db.Exec(q)
-		beamtest.Must(t, err)
 	}
 }

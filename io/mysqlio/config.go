@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/finbeam/finbeam/io/internal/tlsfiles"
 )
 
 // Config is how to reach the database.
@@ -16,6 +18,10 @@ type Config struct {
 	PasswordEnv  string // environment variable holding the password; unset or "": no password is sent
 	PasswordFile string // file holding the password (trailing newline ignored)
 	CreateTables bool   // create missing tables from their schemas
+	// TLS: connect with TLS (also implied by CAFile or CertFile), trusting CAFile's CAs (empty: the
+	// system's), with CertFile and KeyFile as the client certificate for servers that require one.
+	TLS                       bool
+	CAFile, CertFile, KeyFile string
 	// BatchRows caps the rows of one INSERT statement (and transaction); default DefaultBatchRows.
 	BatchRows int
 }
@@ -37,6 +43,9 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordEnv != "" && c.PasswordFile != "" {
 		return fmt.Errorf("mysql password: name an environment variable or a file, not both")
+	}
+	if err := c.tlsFiles().Validate("mysql"); err != nil {
+		return err
 	}
 	if c.BatchRows < 0 {
 		return fmt.Errorf("mysql batch rows %d: must not be negative", c.BatchRows)
@@ -68,7 +77,18 @@ func (c Config) Connection() (*mysql.Config, error) {
 		}
 		cfg.Passwd = strings.TrimRight(string(b), "\r\n")
 	}
+	t, err := c.tlsFiles().Config("mysql")
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		cfg.TLS = t
+	}
 	return cfg, nil
+}
+
+func (c Config) tlsFiles() tlsfiles.Files {
+	return tlsfiles.Files{On: c.TLS, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
 }
 
 // Open connects with the password read from the environment or the file.

@@ -2,7 +2,6 @@ package mysqlio_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"math/rand"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/tlstest"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
@@ -124,13 +124,7 @@ func TestErrorsNameTheColumnNotTheValue(t *testing.T) {
 // The password comes from an environment variable; a wrong one fails without showing either.
 func TestPasswordFromTheEnvironment(t *testing.T) {
 	dsn := mysqltest.Database(t)
-	db, err := sql.Open("mysql", dsn)
-	beamtest.Must(t, err)
-	defer db.Close()
-	for _, q := range []string{"CREATE USER IF NOT EXISTS 'writer'@'127.0.0.1' IDENTIFIED BY 'S3cret-pw'", "GRANT ALL ON *.* TO 'writer'@'127.0.0.1'"} {
-		_, err := db.Exec(q)
-		beamtest.Must(t, err)
-	}
+	mysqltest.Exec(t, dsn, "CREATE USER IF NOT EXISTS 'writer'@'127.0.0.1' IDENTIFIED BY 'S3cret-pw'", "GRANT ALL ON *.* TO 'writer'@'127.0.0.1'")
 	userDSN := strings.Replace(dsn, "root@", "writer@", 1)
 	c, err := changelog.Upsert(`["y"]`, 1, map[string]any{"biz_date": "y", "total_premium": jsonNumber("1"), "policy_cnt": 1, "policy_holder_cnt": 1})
 	beamtest.Must(t, err)
@@ -183,5 +177,28 @@ func TestNullableKeyLastPage(t *testing.T) {
 	beamtest.SameTable(t, "user_last_log in MySQL", got, want)
 	if got[`["Z1",null]`] == "" || got[`["Z1",""]`] == "" {
 		t.Errorf("null and empty device are not two rows: %q, %q", got[`["Z1",null]`], got[`["Z1",""]`])
+	}
+}
+
+// TLS: a user that must present a client certificate (REQUIRE X509) writes with the CA and its
+// certificate; without the certificate it is refused.
+func TestMutualTLS(t *testing.T) {
+	files, err := tlstest.Make(t.TempDir())
+	beamtest.Must(t, err)
+	srv := mysqltest.Private(t, mysqltest.Options{TLS: &files})
+	dsn, err := srv.CreateDatabase("tls")
+	beamtest.Must(t, err)
+	mysqltest.Exec(t, dsn, "CREATE USER 'secure'@'127.0.0.1' REQUIRE X509", "GRANT ALL ON *.* TO 'secure'@'127.0.0.1'")
+	c, err := changelog.Upsert(`["z"]`, 1, map[string]any{"biz_date": "z", "total_premium": jsonNumber("2.5"), "policy_cnt": 1, "policy_holder_cnt": 1})
+	beamtest.Must(t, err)
+	userDSN := strings.Replace(dsn, "root@", "secure@", 1)
+	ok := mysqlio.Config{DSN: userDSN, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey, CreateTables: true}
+	beamtest.Must(t, write(t, ok, hourlygmv.Schema, []changelog.Change{c}))
+	if got := table(t, dsn, hourlygmv.Schema); len(got) != 1 {
+		t.Errorf("%d rows over TLS, want 1", len(got))
+	}
+	noCert := mysqlio.Config{DSN: userDSN, CAFile: files.CA}
+	if err := write(t, noCert, hourlygmv.Schema, []changelog.Change{c}); err == nil || !strings.Contains(err.Error(), "Access denied") {
+		t.Errorf("without a client certificate: %v, want access denied", err)
 	}
 }

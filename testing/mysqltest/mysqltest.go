@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/finbeam/finbeam/testing/tlstest"
 )
 
 // Server is a running MariaDB.
@@ -33,10 +35,20 @@ type Server struct {
 var ErrNotInstalled = errors.New("mysqltest: MariaDB is not installed (Debian: apt-get install -y mariadb-server; make test does it)")
 
 // Start initialises a data directory and starts mariadbd on a free port of 127.0.0.1.
-func Start() (*Server, error) { return StartOn(0) }
+func Start() (*Server, error) { return StartWith(Options{}) }
 
 // StartOn is Start on a chosen port (0: a free one).
-func StartOn(port int) (*Server, error) {
+func StartOn(port int) (*Server, error) { return StartWith(Options{Port: port}) }
+
+// Options of StartWith.
+type Options struct {
+	Port int            // 0: a free one
+	TLS  *tlstest.Files // serve TLS with these certificates (users may then REQUIRE SSL or X509)
+}
+
+// StartWith is Start with options.
+func StartWith(o Options) (*Server, error) {
+	port := o.Port
 	server, err := lookPath("mariadbd", "mysqld")
 	if err != nil {
 		return nil, err
@@ -70,6 +82,9 @@ func StartOn(port int) (*Server, error) {
 		"--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--log-error=" + filepath.Join(dir, "error.log")}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
+	}
+	if o.TLS != nil {
+		args = append(args, "--ssl-ca="+o.TLS.CA, "--ssl-cert="+o.TLS.ServerCert, "--ssl-key="+o.TLS.ServerKey)
 	}
 	s := &Server{Port: port, dir: dir, cmd: exec.Command(server, args...), done: make(chan error, 1)}
 	if err := s.cmd.Start(); err != nil {
@@ -184,12 +199,7 @@ var (
 func Database(t testing.TB) string {
 	t.Helper()
 	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		if errors.Is(sharedErr, ErrNotInstalled) && os.Getenv("CI") != "true" {
-			t.Skip(sharedErr)
-		}
-		t.Fatal(sharedErr)
-	}
+	skipOrFail(t, sharedErr)
 	databaseMu.Lock()
 	databases++
 	name := fmt.Sprintf("finbeam_test_%d", databases)
@@ -201,9 +211,45 @@ func Database(t testing.TB) string {
 	return dsn
 }
 
+// Private starts a server of the test's own with options, stopped when the test ends; without
+// MariaDB the test is skipped, or fails when CI=true.
+func Private(t testing.TB, o Options) *Server {
+	t.Helper()
+	s, err := StartWith(o)
+	skipOrFail(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	t.Fatal(err)
+}
+
 // Stop stops the shared server, if one was started; call it from TestMain after m.Run.
 func Stop() {
 	if shared != nil {
 		shared.Close()
+	}
+}
+
+// Exec runs the statements on dsn's database, failing the test at the first error.
+func Exec(t testing.TB, dsn string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range statements {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }

@@ -32,14 +32,18 @@ var (
 	mysqlDSN     = flag.String("mysql_dsn", "root@tcp(127.0.0.1:3306)/finbeam", "with --sink=mysql: go-sql-driver DSN without a password, user@tcp(host:port)/database")
 	mysqlPwEnv   = flag.String("mysql_password_env", "MYSQL_PASSWORD", "environment variable holding the MySQL password (unset: no password)")
 	mysqlPwFile  = flag.String("mysql_password_file", "", "file holding the MySQL password")
-	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"MySQL\")")
+	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"Writing to MySQL\")")
+	mysqlTLS     = flag.Bool("mysql_tls", false, "connect to MySQL with TLS")
+	mysqlCA      = flag.String("mysql_ca", "", "PEM file of the CAs to trust for MySQL TLS (default: the system's)")
+	mysqlCert    = flag.String("mysql_cert", "", "PEM client certificate for MySQL (users that REQUIRE X509)")
+	mysqlKey     = flag.String("mysql_key", "", "PEM key of --mysql_cert")
 )
 
 // kafkaFlags are listed in --help after the command's own flags.
 var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kafka_start", "kafka_until",
 	"kafka_out_of_orderness", "kafka_idle", "kafka_tls", "kafka_ca", "kafka_cert", "kafka_key", "kafka_sasl",
 	"kafka_user", "kafka_password_env", "kafka_password_file", "mysql_dsn", "mysql_password_env",
-	"mysql_password_file", "mysql_create_tables"}
+	"mysql_password_file", "mysql_create_tables", "mysql_tls", "mysql_ca", "mysql_cert", "mysql_key"}
 
 // IO is the endpoint configuration the source and sink flags select.
 func (c *Command) IO() endpoint.Config {
@@ -65,7 +69,8 @@ func (c *Command) IO() endpoint.Config {
 	case "kafka":
 		cfg.Sink = &kafkaio.WriteConfig{Brokers: brokers, Security: sec}
 	case "mysql":
-		cfg.MySQL = &mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate}
+		cfg.MySQL = &mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate,
+			TLS: *mysqlTLS, CAFile: *mysqlCA, CertFile: *mysqlCert, KeyFile: *mysqlKey}
 		if *mysqlPwFile != "" {
 			cfg.MySQL.PasswordEnv = ""
 		}
