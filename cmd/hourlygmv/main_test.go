@@ -169,5 +169,8 @@ func TestMySQLSink(t *testing.T) {
 		if n := len(beamtest.ReadLines(t, dead)); n != bad {
 			t.Errorf("run %d: %d dead letters, want %d", run, n, bad)
 		}
+		if !regexp.MustCompile(`emitted=[1-9][0-9]* .*mysql_rows_written=[1-9]`).MatchString(res.Stderr) {
+			t.Errorf("run %d: the summary does not count the changes emitted and written:\n%s", run, res.Stderr)
+		}
 	}
 }

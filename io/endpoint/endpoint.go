@@ -140,6 +140,9 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 }
 
 func (c Config) write(s beam.Scope, o Output) error {
+	if o.Changes.IsValid() {
+		o.Changes = changelog.Count(s, o.Changes)
+	}
 	if c.Sink == nil && c.MySQL != nil {
 		switch {
 		case o.Changes.IsValid() && o.Schema != nil:

@@ -331,7 +331,7 @@ func (f *readFn) reader(p Partition, offset int64) (*kafka.Reader, error) {
 		}
 		r = kafka.NewReader(kafka.ReaderConfig{Brokers: f.Cfg.Brokers, Topic: p.Topic, Partition: p.ID, Dialer: d,
 			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second,
-			ErrorLogger: kafka.LoggerFunc(logf)})
+			ErrorLogger: kafka.LoggerFunc(throttled(p.key(), 10*time.Second))})
 	}
 	if r.Offset() != offset {
 		if err := r.SetOffset(offset); err != nil {
@@ -466,3 +466,25 @@ var Logf = func(format string, args ...any) {
 }
 
 func logf(format string, args ...any) { Logf(format, args...) }
+
+// throttled is a logger for a reader's errors (kafka-go logs every failed reconnect while a broker is
+// away): at most one line per interval, naming what, with the number of lines held back since.
+func throttled(what string, interval time.Duration) func(format string, args ...any) {
+	var mu sync.Mutex
+	var last time.Time
+	held := 0
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last) >= interval {
+			msg := fmt.Sprintf(format, args...)
+			if held > 0 {
+				msg += fmt.Sprintf(" (and %d more errors in the last %v)", held, now.Sub(last).Round(time.Second))
+			}
+			logf("reader of %s: %s", what, msg)
+			last, held = now, 0
+			return
+		}
+		held++
+	}
+}

@@ -1,8 +1,14 @@
 package mysqlio
 
 import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
@@ -32,6 +38,26 @@ func TestToRowNamesTheColumn(t *testing.T) {
 		_, err := toRow(schema, changelog.Change{Op: changelog.OpUpsert, Version: 1, Row: []byte(row)})
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "13800138000") {
 			t.Errorf("%s: err = %v, want %q and no value", row, err, want)
+		}
+	}
+}
+
+// Deadlocks, lock wait timeouts and lost connections are tried again; a missing table or column,
+// access denied or a value the column cannot hold is not.
+func TestTransientErrors(t *testing.T) {
+	for err, want := range map[error]bool{
+		&mysql.MySQLError{Number: 1213, Message: "Deadlock found"}:    true,
+		&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout"}: true,
+		mysql.ErrInvalidConn:                                            true,
+		fmt.Errorf("writing: %w", driver.ErrBadConn):                    true,
+		&net.OpError{Op: "dial", Err: errors.New("connection refused")}: true,
+		&mysql.MySQLError{Number: 1146, Message: "Table doesn't exist"}: false,
+		&mysql.MySQLError{Number: 1054, Message: "Unknown column"}:      false,
+		&mysql.MySQLError{Number: 1045, Message: "Access denied"}:       false,
+		&mysql.MySQLError{Number: 1406, Message: "Data too long"}:       false,
+	} {
+		if got := transient(err); got != want {
+			t.Errorf("transient(%v) = %v, want %v", err, got, want)
 		}
 	}
 }

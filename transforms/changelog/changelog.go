@@ -26,7 +26,9 @@ import (
 )
 
 func init() {
-	register.Function3x0(encode)
+	register.Function2x0(encode)
+	register.Function3x0(count)
+	register.Emitter1[Change]()
 	register.Emitter1[string]()
 }
 
@@ -75,12 +77,20 @@ func (c Change) JSON() []byte {
 	return b.Bytes()
 }
 
-func encode(ctx context.Context, c Change, emit func(string)) {
-	validate.Counter("emitted").Inc(ctx, 1)
-	emit(string(c.JSON()))
+func encode(c Change, emit func(string)) { emit(string(c.JSON())) }
+
+// Count passes changes through, counting them as "emitted": what a job's summary reports, whatever
+// the sink.
+func Count(s beam.Scope, changes beam.PCollection) beam.PCollection {
+	return beam.ParDo(s.Scope("changelog.Count"), count, changes)
 }
 
-// Lines encodes a PCollection<Change> as changelog lines, counting them as "emitted".
+func count(ctx context.Context, c Change, emit func(Change)) {
+	validate.Counter("emitted").Inc(ctx, 1)
+	emit(c)
+}
+
+// Lines encodes a PCollection<Change> as changelog lines.
 func Lines(s beam.Scope, changes beam.PCollection) beam.PCollection {
 	return beam.ParDo(s.Scope("changelog.Lines"), encode, changes)
 }
