@@ -12,9 +12,10 @@
 // tables back.
 //
 // Every table has the schema's columns, then (unless append-only) `version BIGINT NOT NULL` and
-// `is_deleted TINYINT(1) NOT NULL`; the primary key is the schema's key, or, when a key column may be null (which a MySQL
-// primary key cannot hold), a `row_key` column with the key columns' values as a JSON array. Config.CreateTables
-// creates missing tables (CREATE TABLE IF NOT EXISTS, DDL from the schema: README, "Writing to MySQL").
+// `is_deleted TINYINT(1) NOT NULL`. The primary key is the schema's key, or, when a key column may be
+// null (which a MySQL primary key cannot hold), a `row_key` column with the key columns' values as a
+// JSON array. Config.CreateTables creates missing tables (CREATE TABLE IF NOT EXISTS, DDL from the
+// schema: README, "Writing to MySQL").
 //
 // Errors. A deadlock, a lock wait timeout or a lost connection is retried with backoff (counted as
 // mysql_retries); anything else (a missing table or column, a value the column cannot hold) fails the
