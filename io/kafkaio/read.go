@@ -18,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/finbeam/finbeam/io/internal/watermark"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -221,10 +222,10 @@ type Restriction struct {
 type tracker struct {
 	*offsetrange.GrowableTracker
 	part string
-	prog *progress
+	prog *watermark.Progress
 }
 
-func (t *tracker) Estimate() int64 { return t.prog.highMark(t.part) }
+func (t *tracker) Estimate() int64 { return t.prog.HighMark(t.part) }
 
 // named turns the embedded tracker's offsetrange.Restriction (or nil) into this partition's Restriction.
 func (t *tracker) named(x any) any {
@@ -246,10 +247,10 @@ func (t *tracker) IsBounded() bool { return t.End() != math.MaxInt64 }
 
 // estimator reports the read's shared watermark.
 type estimator struct {
-	prog *progress
+	prog *watermark.Progress
 }
 
-func (e *estimator) CurrentWatermark() time.Time { return toTime(e.prog.watermark(time.Now())) }
+func (e *estimator) CurrentWatermark() time.Time { return watermark.ToTime(e.prog.At(time.Now())) }
 
 // readFn reads one partition at the offsets its restriction holds.
 type readFn struct {
@@ -271,8 +272,8 @@ func (f *readFn) Setup() error {
 	return nil
 }
 
-func (f *readFn) progress(p Partition) *progress {
-	return progressOf(f.ReadID, p.ReadParts, f.Cfg.OutOfOrder, f.Cfg.Idle)
+func (f *readFn) progress(p Partition) *watermark.Progress {
+	return watermark.Of(f.ReadID, p.ReadParts, f.Cfg.OutOfOrder, f.Cfg.Idle)
 }
 
 func (f *readFn) CreateInitialRestriction(p Partition) Restriction {
@@ -289,7 +290,7 @@ func (f *readFn) RestrictionSize(_ Partition, r Restriction) float64 {
 }
 
 func (f *readFn) CreateTracker(r Restriction) *sdf.LockRTracker {
-	prog := progressOf(f.ReadID, []string{r.Part}, f.Cfg.OutOfOrder, f.Cfg.Idle)
+	prog := watermark.Of(f.ReadID, []string{r.Part}, f.Cfg.OutOfOrder, f.Cfg.Idle)
 	t := &tracker{part: r.Part, prog: prog}
 	g, _ := offsetrange.NewGrowableTracker(offsetrange.Restriction{Start: r.Start, End: r.End}, t) // t is not nil
 	t.GrowableTracker = g
@@ -308,7 +309,7 @@ func (f *readFn) TruncateRestriction(rt *sdf.LockRTracker, _ Partition) Restrict
 func (f *readFn) CreateWatermarkEstimator() *estimator {
 	// The estimator is made before ProcessElement knows the partition; all partitions of the read
 	// share one progress, which ProcessElement registers them in.
-	return &estimator{prog: progressOf(f.ReadID, nil, f.Cfg.OutOfOrder, f.Cfg.Idle)}
+	return &estimator{prog: watermark.Of(f.ReadID, nil, f.Cfg.OutOfOrder, f.Cfg.Idle)}
 }
 
 var readers = struct {
@@ -369,7 +370,7 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, p Par
 	rest := rt.GetRestriction().(Restriction)
 	f.commit(ctx, p, rest.Start, false)
 	if rest.Start >= rest.End {
-		prog.finish(p.key())
+		prog.Finish(p.key())
 		return sdf.StopProcessing(), nil
 	}
 	r, err := f.reader(p, rest.Start)
@@ -400,21 +401,21 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, p Par
 		if !rt.TryClaim(m.Offset) {
 			r.Close() // it has read past the range
 			if rt.IsDone() {
-				prog.finish(p.key())
+				prog.Finish(p.key())
 			}
 			return sdf.StopProcessing(), rt.GetError()
 		}
 		ts, ok := f.eventTime(m)
 		now := time.Now()
-		prog.observe(p.key(), ts, ok, m.HighWaterMark, now)
+		prog.Observe(p.key(), ts, ok, m.HighWaterMark, now)
 		if !ok {
-			ts = max(prog.watermark(now), int64(mtime.MinTimestamp))
+			ts = max(prog.At(now), int64(mtime.MinTimestamp))
 		}
 		emit(mtime.FromMilliseconds(ts), Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: ts})
 		n++
 		if rt.IsDone() { // the last offset of a bounded range
 			r.Close()
-			prog.finish(p.key())
+			prog.Finish(p.key())
 			f.commit(ctx, p, m.Offset+1, true)
 			validate.Counter("kafka_read").Inc(ctx, int64(n))
 			return sdf.StopProcessing(), nil

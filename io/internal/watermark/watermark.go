@@ -1,4 +1,7 @@
-package kafkaio
+// Package watermark estimates the watermark of an unbounded source that reads several parts (Kafka
+// partitions, a binlog) in one process: the minimum over busy parts of (newest event time − bound),
+// idle parts excluded, event time advancing with wall time when all are idle, never going back.
+package watermark
 
 import (
 	"math"
@@ -8,23 +11,23 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 )
 
-// progress is one read's view, within this process, of every partition it reads: the newest event
+// Progress is one read's view, within this process, of every partition it reads: the newest event
 // time seen, when a message last came, the high watermark, and whether the partition is finished.
 // All partitions of a read share it, so each reports the same watermark: the minimum over the busy
 // partitions. prism takes a stage's watermark from the last bundle to finish, so a per-partition
 // estimate would let a lagging partition's elements fall behind a watermark its sibling advanced.
 // On a runner that spreads partitions over processes, a partition read elsewhere never reports here
 // and counts as idle after Idle, and the runner takes the minimum over processes itself.
-type progress struct {
+type Progress struct {
 	mu       sync.Mutex
 	bound    int64 // out-of-orderness, ms
 	idle     time.Duration
-	parts    map[string]*partProgress
+	parts    map[string]*part
 	reported int64 // the watermark last returned: it never goes back
 	lastMsg  time.Time
 }
 
-type partProgress struct {
+type part struct {
 	maxTS    int64     // newest event time seen, ms; math.MinInt64 before the first
 	lastMsg  time.Time // when its last message (or its registration) came
 	highMark int64     // the high watermark last seen
@@ -33,30 +36,30 @@ type partProgress struct {
 
 var (
 	progressMu sync.Mutex
-	progresses = map[string]*progress{}
+	progresses = map[string]*Progress{}
 )
 
-// progressOf returns the process-wide progress of read id, registering the partitions named.
-func progressOf(id string, parts []string, bound, idle time.Duration) *progress {
+// Of returns the process-wide Progress of read id, registering the partitions named.
+func Of(id string, parts []string, bound, idle time.Duration) *Progress {
 	progressMu.Lock()
 	defer progressMu.Unlock()
 	p := progresses[id]
 	if p == nil {
-		p = &progress{bound: bound.Milliseconds(), idle: idle, parts: map[string]*partProgress{}, reported: math.MinInt64, lastMsg: time.Now()}
+		p = &Progress{bound: bound.Milliseconds(), idle: idle, parts: map[string]*part{}, reported: math.MinInt64, lastMsg: time.Now()}
 		progresses[id] = p
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, k := range parts {
 		if p.parts[k] == nil {
-			p.parts[k] = &partProgress{maxTS: math.MinInt64, lastMsg: time.Now()}
+			p.parts[k] = &part{maxTS: math.MinInt64, lastMsg: time.Now()}
 		}
 	}
 	return p
 }
 
-// observe records a message of partition k with event time ts (ms) and the partition's high watermark.
-func (p *progress) observe(k string, ts int64, hasTS bool, highMark int64, now time.Time) {
+// Observe records a message of partition k with event time ts (ms) and the partition's high watermark.
+func (p *Progress) Observe(k string, ts int64, hasTS bool, highMark int64, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pp := p.parts[k]
@@ -67,26 +70,28 @@ func (p *progress) observe(k string, ts int64, hasTS bool, highMark int64, now t
 	pp.highMark = max(pp.highMark, highMark)
 }
 
-func (p *progress) finish(k string) {
+// Finish marks part k done: it no longer holds the watermark back.
+func (p *Progress) Finish(k string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.parts[k].done = true
 }
 
-func (p *progress) highMark(k string) int64 {
+// HighMark is part k's high watermark last observed.
+func (p *Progress) HighMark(k string) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.parts[k].highMark
 }
 
-// watermark is the read's watermark in ms at wall time now:
+// At is the read's watermark in ms at wall time now:
 //   - the minimum over busy partitions of (newest event time − bound); a busy partition that has
 //     shown no event time yet holds it at the minimum;
 //   - a partition with no message for idle does not count, nor a finished one;
 //   - when every partition is idle, event time is taken to pass like wall time: the newest event time
 //     seen − bound + (time since the last message − idle);
 //   - it never goes back.
-func (p *progress) watermark(now time.Time) int64 {
+func (p *Progress) At(now time.Time) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	wm, busy, newest := int64(math.MaxInt64), false, int64(math.MinInt64)
@@ -117,8 +122,8 @@ func sub(a, b int64) int64 {
 	return a - b
 }
 
-// toTime converts a watermark in ms to a time Beam accepts.
-func toTime(ms int64) time.Time {
+// ToTime converts a watermark in ms to a time Beam accepts.
+func ToTime(ms int64) time.Time {
 	switch {
 	case ms <= int64(mtime.MinTimestamp):
 		return mtime.MinTimestamp.ToTime()
