@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -8,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/io/mysqlcdc"
+	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
@@ -172,5 +177,71 @@ func TestMySQLSink(t *testing.T) {
 		if !regexp.MustCompile(`emitted=[1-9][0-9]* .*mysql_rows_written=[1-9]`).MatchString(res.Stderr) {
 			t.Errorf("run %d: the summary does not count the changes emitted and written:\n%s", run, res.Stderr)
 		}
+	}
+}
+
+// The binlog source: orders inserted into user_order, and updated (the sample's orders changed
+// again), while hourlygmv streams from the binlog (--source=mysqlcdc) into MySQL, give hs_order as the
+// reference computes it from the same rows; SIGINT stops the job.
+func TestOrdersFromTheBinlog(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	cols := "id, order_no, order_type, pay_time, order_price, customer_name, customer_tel, certificate_no, gmt_created, gmt_modified, account_payble"
+	mysqltest.Exec(t, dsn, "CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(64), order_type BIGINT, pay_time BIGINT, "+
+		"order_price DECIMAL(20,2), customer_name VARCHAR(64), customer_tel VARCHAR(32), certificate_no VARCHAR(32), gmt_created BIGINT, "+
+		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))")
+	r, err := mysqlcdc.NewReader(mysqlcdc.Config{Conn: mysqlio.Config{DSN: dsn}, Tables: []string{"user_order"}})
+	beamtest.Must(t, err)
+	from, err := r.Position(context.Background())
+	r.Close()
+	beamtest.Must(t, err)
+	c := beamtest.StartCommand(t, "--source=mysqlcdc", "--mysql_dsn="+dsn, "--cdc_start="+from, "--sink=mysql", "--mysql_create_tables",
+		"--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+
+	db, err := sql.Open("mysql", dsn)
+	beamtest.Must(t, err)
+	defer db.Close()
+	names := strings.Split(cols, ", ")
+	stmt := "INSERT INTO user_order (" + cols + ") VALUES (?" + strings.Repeat(", ?", len(names)-1) + ") ON DUPLICATE KEY UPDATE "
+	for i, n := range names[1:] {
+		if i > 0 {
+			stmt += ", "
+		}
+		stmt += n + " = VALUES(" + n + ")"
+	}
+	now := time.Now().UnixMilli()
+	var rows []string // the rows as written, in order: inserts, and updates of orders already there
+	seen, updates := map[any]bool{}, 0
+	for i, l := range gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders) {
+		l = gen.Live(l, "gmt_modified", now+int64(i))
+		if _, err := hourlygmv.ParseOrder(l); err != nil {
+			continue // a bad line of the sample: a table holds no such row
+		}
+		var o map[string]any
+		beamtest.Must(t, json.Unmarshal([]byte(l), &o))
+		args := make([]any, len(names))
+		for j, n := range names {
+			args[j] = o[n]
+		}
+		_, err := db.Exec(stmt, args...)
+		beamtest.Must(t, err)
+		rows = append(rows, l)
+		if seen[o["id"]] {
+			updates++
+		}
+		seen[o["id"]] = true
+	}
+	want, _ := reference.HourlyGMV(rows, time.UTC)
+	if len(want) == 0 || updates == 0 {
+		t.Fatalf("%d hs_order rows from %d rows with %d updates: want some of each", len(want), len(rows), updates)
+	}
+	t.Logf("%d rows written, %d of them updates", len(rows), updates)
+	table := func() map[string]string {
+		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
+		beamtest.Must(t, err)
+		return got
+	}
+	beamtest.WaitForTable(t, "hs_order from the binlog", table, want, c.Stderr)
+	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
+		t.Fatalf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/io/mysqlcdc"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -30,6 +31,7 @@ func init() {
 	register.DoFn4x0[context.Context, kafkaio.Record, func(string), func(string)](&byTopic2Fn{})
 	register.DoFn5x0[context.Context, kafkaio.Record, func(string), func(string), func(string)](&byTopic3Fn{})
 	register.Emitter1[string]()
+	register.Function3x0(cdcRow)
 }
 
 // Config says where a pipeline reads and writes.
@@ -40,6 +42,10 @@ type Config struct {
 	// Sink, when set, makes outputs Kafka topics written with it; its Topic is filled per output.
 	// Nil: outputs are JSONL files.
 	Sink *kafkaio.WriteConfig
+	// CDC, when set (and Source is nil), makes inputs MySQL/MariaDB tables whose row changes are read
+	// from the binlog (one table for now): inserted and updated rows become input lines; deletes are
+	// counted (cdc_deletes) and not passed on. Its Tables and TimeField are filled from the inputs.
+	CDC *mysqlcdc.ReadConfig
 	// MySQL, when set (and Sink is nil), writes the changelog outputs that have a Schema into its
 	// database; the other outputs are JSONL files.
 	MySQL *mysqlio.Config
@@ -99,6 +105,9 @@ func (c Config) Pipeline(inputs []Input, build func(s beam.Scope, in []beam.PCol
 }
 
 func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
+	if c.Source == nil && c.CDC != nil {
+		return c.readCDC(s, inputs)
+	}
 	out := make([]beam.PCollection, len(inputs))
 	var topics []string
 	var at []int
@@ -169,6 +178,45 @@ func (c Config) write(s beam.Scope, o Output) error {
 	cfg := *c.Sink
 	cfg.Topic = o.Name
 	return kafkaio.Write(s, cfg, msgs)
+}
+
+func (c Config) readCDC(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
+	out := make([]beam.PCollection, len(inputs))
+	cfg := *c.CDC
+	at := -1
+	for i, in := range inputs {
+		if in.File {
+			col, err := jsonl.ReadMatching(s, in.Name)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = col
+			continue
+		}
+		if at >= 0 {
+			return nil, fmt.Errorf("the binlog source reads one table for now; this job has inputs %s and %s", inputs[at].Name, in.Name)
+		}
+		at, cfg.Tables, cfg.TimeField = i, []string{in.Name}, in.TimeField
+	}
+	if at < 0 {
+		return out, nil
+	}
+	changes, err := mysqlcdc.Read(s, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out[at] = beam.ParDo(s.Scope("endpoint.Rows"), cdcRow, changes)
+	return out, nil
+}
+
+// cdcRow passes an inserted or updated row on as an input line, counting it as read.
+func cdcRow(ctx context.Context, c mysqlcdc.Change, emit func(string)) {
+	if c.Deleted {
+		validate.Counter("cdc_deletes").Inc(ctx, 1)
+		return
+	}
+	validate.Counter("read").Inc(ctx, 1)
+	emit(string(c.Row))
 }
 
 // ByTopic splits a PCollection<kafkaio.Record> of up to three topics into one PCollection<string> of

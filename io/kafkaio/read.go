@@ -32,8 +32,8 @@ func init() {
 
 // Defaults of ReadConfig.
 const (
-	DefaultOutOfOrder = 5 * time.Second
-	DefaultIdle       = 10 * time.Second
+	DefaultOutOfOrder = watermark.DefaultOutOfOrder
+	DefaultIdle       = watermark.DefaultIdle
 	DefaultReadBudget = 50 * time.Millisecond
 	DefaultPoll       = 100 * time.Millisecond
 )
@@ -245,13 +245,6 @@ func (t *tracker) TrySplit(fraction float64) (primary, residual any, err error) 
 
 func (t *tracker) IsBounded() bool { return t.End() != math.MaxInt64 }
 
-// estimator reports the read's shared watermark.
-type estimator struct {
-	prog *watermark.Progress
-}
-
-func (e *estimator) CurrentWatermark() time.Time { return watermark.ToTime(e.prog.At(time.Now())) }
-
 // readFn reads one partition at the offsets its restriction holds.
 type readFn struct {
 	Cfg    ReadConfig
@@ -306,10 +299,10 @@ func (f *readFn) TruncateRestriction(rt *sdf.LockRTracker, _ Partition) Restrict
 	return r
 }
 
-func (f *readFn) CreateWatermarkEstimator() *estimator {
+func (f *readFn) CreateWatermarkEstimator() *watermark.Estimator {
 	// The estimator is made before ProcessElement knows the partition; all partitions of the read
 	// share one progress, which ProcessElement registers them in.
-	return &estimator{prog: watermark.Of(f.ReadID, nil, f.Cfg.OutOfOrder, f.Cfg.Idle)}
+	return &watermark.Estimator{P: watermark.Of(f.ReadID, nil, f.Cfg.OutOfOrder, f.Cfg.Idle)}
 }
 
 var readers = struct {

@@ -13,7 +13,9 @@
 // times as JSON strings, NULL as null. Deletes are marked; what a pipeline does with them is its own
 // rule.
 //
-// This file is the reader; the Beam source on top of it comes with the next step of the MySQL issue.
+// Reader is the binlog reader; Read (read.go) is the unbounded Beam source on it: a splittable DoFn
+// whose restriction is a range of a MariaDB GTID domain's sequence numbers, claimed a committed
+// transaction at a time, with the same shared watermark as the Kafka source.
 package mysqlcdc
 
 import (
@@ -117,6 +119,19 @@ func (r *Reader) Position(ctx context.Context) (string, error) {
 // Stream reads the binlog after the GTID set from and calls emit for every change of the tables, in
 // commit order, until ctx ends (it then returns ctx's error) or emit or the server fails.
 func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) error) error {
+	return r.Transactions(ctx, from, func(tx []Change) error {
+		for _, c := range tx {
+			if err := emit(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Transactions is Stream by transaction: emit gets the changes of the tables in one committed
+// transaction, in order (transactions without any are skipped).
+func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Change) error) error {
 	conn, err := r.cfg.Conn.Connection()
 	if err != nil {
 		return err
@@ -134,7 +149,7 @@ func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) erro
 		id = 1000 + rand.Uint32N(1<<31-1000)
 	}
 	r.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID: id, Flavor: r.flavor, Host: host, Port: port, User: conn.User, Password: conn.Passwd,
+		ServerID: id, Flavor: r.flavor, Host: host, Port: port, User: conn.User, Password: conn.Passwd, TLSConfig: conn.TLS,
 		UseDecimal: true, HeartbeatPeriod: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		// Warnings and errors only: go-mysql logs its connection settings (without the password) at info.
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -145,6 +160,15 @@ func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) erro
 		return fmt.Errorf("mysql CDC: starting the binlog at %s: %w", from, err)
 	}
 	gtid := ""
+	var tx []Change
+	commit := func() error {
+		if len(tx) == 0 {
+			return nil
+		}
+		err := emit(tx)
+		tx = nil
+		return err
+	}
 	for {
 		ev, err := stream.GetEvent(ctx)
 		if err != nil {
@@ -155,14 +179,28 @@ func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) erro
 		}
 		switch e := ev.Event.(type) {
 		case *replication.MariadbGTIDEvent:
-			gtid = e.GTID.String()
+			gtid, tx = e.GTID.String(), nil
+			if e.Flags&replication.BINLOG_MARIADB_FL_STANDALONE != 0 { // no COMMIT follows (DDL)
+				gtid = ""
+			}
 		case *replication.GTIDEvent:
+			tx = nil
 			if next, err := e.GTIDNext(); err == nil {
 				gtid = next.String()
 			}
 		case *replication.RowsEvent:
-			if err := r.rows(ctx, ev.Header, e, gtid, emit); err != nil {
+			if err := r.rows(ctx, ev.Header, e, gtid, func(c Change) error { tx = append(tx, c); return nil }); err != nil {
 				return err
+			}
+		case *replication.XIDEvent:
+			if err := commit(); err != nil {
+				return err
+			}
+		case *replication.QueryEvent:
+			if string(e.Query) == "COMMIT" { // non-transactional engines end a transaction so
+				if err := commit(); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package mysqlcdc_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +12,7 @@ import (
 	"github.com/finbeam/finbeam/testing/mysqltest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	mysqltest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { beamtest.Main(m, mysqltest.Stop) }
 
 // Inserts, an update and a delete of user_order, committed after the reader's start position, come
 // out in commit order with the column names, exact decimals, nulls and the commit time; a table not

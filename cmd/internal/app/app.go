@@ -171,7 +171,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		*jobopts.Experiments = strings.TrimPrefix(*jobopts.Experiments+","+beamtest.Experiments, ",")
 	}
 	if Streaming() {
-		Logf("streaming from Kafka until stopped (Ctrl-C)")
+		Logf("streaming from %s until stopped (Ctrl-C)", *source)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

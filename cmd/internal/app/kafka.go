@@ -7,13 +7,14 @@ import (
 
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/io/mysqlcdc"
 	"github.com/finbeam/finbeam/io/mysqlio"
 )
 
 // The source and sink flags every command shares. Secrets are never flag values: the SASL password
 // comes from the environment variable or file the flags name.
 var (
-	source       = flag.String("source", "file", "where inputs come from: file (JSONL) or kafka")
+	source       = flag.String("source", "file", "where inputs come from: file (JSONL), kafka, or mysqlcdc (row changes from the binlog of the --mysql_dsn server, MariaDB, one table)")
 	sink         = flag.String("sink", "file", "where outputs go: file (JSONL), kafka, or mysql (the tables; dead letters and other outputs stay JSONL files)")
 	kafkaBrokers = flag.String("kafka_brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	kafkaGroup   = flag.String("kafka_group", "", "consumer group: --kafka_start=group resumes from its committed offsets, and the job commits its progress to it")
@@ -34,6 +35,8 @@ var (
 	mysqlPwFile  = flag.String("mysql_password_file", "", "file holding the MySQL password")
 	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"Writing to MySQL\")")
 	mysqlTLS     = flag.Bool("mysql_tls", false, "connect to MySQL with TLS")
+	cdcTables    = flag.String("cdc_tables", "", "with --source=mysqlcdc: the table to read (default: the input's table, e.g. user_order)")
+	cdcStart     = flag.String("cdc_start", "", "with --source=mysqlcdc: a MariaDB GTID (domain-server-seq) to read after (default: the current position)")
 	mysqlCA      = flag.String("mysql_ca", "", "PEM file of the CAs to trust for MySQL TLS (default: the system's)")
 	mysqlCert    = flag.String("mysql_cert", "", "PEM client certificate for MySQL (users that REQUIRE X509)")
 	mysqlKey     = flag.String("mysql_key", "", "PEM key of --mysql_cert")
@@ -43,7 +46,7 @@ var (
 var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kafka_start", "kafka_until",
 	"kafka_out_of_orderness", "kafka_idle", "kafka_tls", "kafka_ca", "kafka_cert", "kafka_key", "kafka_sasl",
 	"kafka_user", "kafka_password_env", "kafka_password_file", "mysql_dsn", "mysql_password_env",
-	"mysql_password_file", "mysql_create_tables", "mysql_tls", "mysql_ca", "mysql_cert", "mysql_key"}
+	"mysql_password_file", "mysql_create_tables", "mysql_tls", "mysql_ca", "mysql_cert", "mysql_key", "cdc_tables", "cdc_start"}
 
 // IO is the endpoint configuration the source and sink flags select.
 func (c *Command) IO() endpoint.Config {
@@ -61,33 +64,49 @@ func (c *Command) IO() endpoint.Config {
 		}
 		cfg.Source = &kafkaio.ReadConfig{Brokers: brokers, Group: *kafkaGroup, Start: *kafkaStart, UntilEnd: *kafkaUntil == "end",
 			OutOfOrder: NonZero(*kafkaOOO), Idle: NonZero(*kafkaIdle), Security: sec}
+	case "mysqlcdc":
+		cfg.CDC = &mysqlcdc.ReadConfig{Config: mysqlcdc.Config{Conn: c.mysqlConfig()}, Start: *cdcStart,
+			OutOfOrder: NonZero(*kafkaOOO), Idle: NonZero(*kafkaIdle)}
 	default:
-		c.Fail(fmt.Errorf("--source=%q: want file or kafka", *source))
+		c.Fail(fmt.Errorf("--source=%q: want file, kafka or mysqlcdc", *source))
 	}
 	switch *sink {
 	case "file":
 	case "kafka":
 		cfg.Sink = &kafkaio.WriteConfig{Brokers: brokers, Security: sec}
 	case "mysql":
-		cfg.MySQL = &mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate,
-			TLS: *mysqlTLS, CAFile: *mysqlCA, CertFile: *mysqlCert, KeyFile: *mysqlKey}
-		if *mysqlPwFile != "" {
-			cfg.MySQL.PasswordEnv = ""
-		}
-		if err := cfg.MySQL.Validate(); err != nil {
-			c.Fail(fmt.Errorf("--mysql_dsn: %w", err))
-		}
+		m := c.mysqlConfig()
+		cfg.MySQL = &m
 	default:
 		c.Fail(fmt.Errorf("--sink=%q: want file, kafka or mysql", *sink))
 	}
 	return cfg
 }
 
+// mysqlConfig is the MySQL connection the flags describe, for the sink and the binlog source.
+func (c *Command) mysqlConfig() mysqlio.Config {
+	m := mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate,
+		TLS: *mysqlTLS, CAFile: *mysqlCA, CertFile: *mysqlCert, KeyFile: *mysqlKey}
+	if *mysqlPwFile != "" {
+		m.PasswordEnv = ""
+	}
+	if err := m.Validate(); err != nil {
+		c.Fail(fmt.Errorf("--mysql_dsn: %w", err))
+	}
+	return m
+}
+
 // In is an input's name: the topic flag's value when the source is Kafka, else the file flag's value
 // or the sample table.
 func (c *Command) In(file, topic, table string) string {
-	if *source == "kafka" {
+	switch *source {
+	case "kafka":
 		return topic
+	case "mysqlcdc":
+		if *cdcTables != "" {
+			return *cdcTables
+		}
+		return strings.TrimSuffix(table, ".jsonl")
 	}
 	return c.Input(file, table)
 }
@@ -119,4 +138,4 @@ func (c *Command) Companion(file, topic string) string {
 }
 
 // Streaming reports whether the job reads Kafka without an end: it then runs until stopped.
-func Streaming() bool { return *source == "kafka" && *kafkaUntil == "" }
+func Streaming() bool { return *source == "mysqlcdc" || *source == "kafka" && *kafkaUntil == "" }

@@ -11,6 +11,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 )
 
+// Defaults of the sources' bounds.
+const (
+	DefaultOutOfOrder = 5 * time.Second  // how far the watermark stays behind the newest event time
+	DefaultIdle       = 10 * time.Second // how long a part may be silent before it stops holding the watermark
+)
+
 // Progress is one read's view, within this process, of every partition it reads: the newest event
 // time seen, when a message last came, the high watermark, and whether the partition is finished.
 // All partitions of a read share it, so each reports the same watermark: the minimum over the busy
@@ -113,6 +119,14 @@ func (p *Progress) At(now time.Time) int64 {
 	p.reported = max(p.reported, wm)
 	return p.reported
 }
+
+// Estimator is a splittable DoFn's watermark estimator that reports a read's shared Progress.
+type Estimator struct {
+	P *Progress
+}
+
+// CurrentWatermark is the read's watermark now.
+func (e *Estimator) CurrentWatermark() time.Time { return ToTime(e.P.At(time.Now())) }
 
 // sub is a − b without going below math.MinInt64.
 func sub(a, b int64) int64 {
