@@ -105,15 +105,16 @@ func (c Config) Pipeline(inputs []Input, build func(s beam.Scope, in []beam.PCol
 }
 
 func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
-	if c.Source == nil && c.CDC != nil {
-		return c.readCDC(s, inputs)
+	streamed, kind := c.Source != nil || c.CDC != nil, "topic"
+	if c.Source == nil {
+		kind = "table"
 	}
 	out := make([]beam.PCollection, len(inputs))
-	var topics []string
+	var names []string // the inputs read from Kafka or the binlog, at the indexes at
 	var at []int
 	timeField := ""
 	for i, in := range inputs {
-		if c.Source == nil || in.File {
+		if !streamed || in.File {
 			col, err := jsonl.ReadMatching(s, in.Name)
 			if err != nil {
 				return nil, err
@@ -122,23 +123,28 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 			continue
 		}
 		if in.Name == "" {
-			return nil, fmt.Errorf("input %d: no topic given", i+1)
+			return nil, fmt.Errorf("input %d: no %s given", i+1, kind)
 		}
-		if len(topics) > 0 && in.TimeField != timeField {
-			return nil, fmt.Errorf("kafka inputs %s and %s have different time fields", topics[0], in.Name)
+		if len(names) > 0 && in.TimeField != timeField {
+			return nil, fmt.Errorf("inputs %s and %s have different time fields", names[0], in.Name)
 		}
-		topics, at, timeField = append(topics, in.Name), append(at, i), in.TimeField
+		names, at, timeField = append(names, in.Name), append(at, i), in.TimeField
 	}
-	if len(topics) == 0 {
+	if len(names) == 0 {
 		return out, nil
 	}
+	if c.Source == nil {
+		col, err := c.readCDC(s, names, timeField)
+		out[at[0]] = col
+		return out, err
+	}
 	cfg := *c.Source
-	cfg.Topics, cfg.TimeField = topics, timeField
+	cfg.Topics, cfg.TimeField = names, timeField
 	recs, err := kafkaio.Read(s, cfg)
 	if err != nil {
 		return nil, err
 	}
-	split, err := ByTopic(s, recs, topics)
+	split, err := ByTopic(s, recs, names)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +152,20 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 		out[i] = split[j]
 	}
 	return out, nil
+}
+
+// readCDC reads the rows of the binlog source's one table as input lines.
+func (c Config) readCDC(s beam.Scope, tables []string, timeField string) (beam.PCollection, error) {
+	if len(tables) > 1 {
+		return beam.PCollection{}, fmt.Errorf("the binlog source reads one table for now; this job has inputs %s", strings.Join(tables, ", "))
+	}
+	cfg := *c.CDC
+	cfg.Tables, cfg.TimeField = tables, timeField
+	changes, err := mysqlcdc.Read(s, cfg)
+	if err != nil {
+		return beam.PCollection{}, err
+	}
+	return beam.ParDo(s.Scope("endpoint.Rows"), cdcRow, changes), nil
 }
 
 func (c Config) write(s beam.Scope, o Output) error {
@@ -178,35 +198,6 @@ func (c Config) write(s beam.Scope, o Output) error {
 	cfg := *c.Sink
 	cfg.Topic = o.Name
 	return kafkaio.Write(s, cfg, msgs)
-}
-
-func (c Config) readCDC(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
-	out := make([]beam.PCollection, len(inputs))
-	cfg := *c.CDC
-	at := -1
-	for i, in := range inputs {
-		if in.File {
-			col, err := jsonl.ReadMatching(s, in.Name)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = col
-			continue
-		}
-		if at >= 0 {
-			return nil, fmt.Errorf("the binlog source reads one table for now; this job has inputs %s and %s", inputs[at].Name, in.Name)
-		}
-		at, cfg.Tables, cfg.TimeField = i, []string{in.Name}, in.TimeField
-	}
-	if at < 0 {
-		return out, nil
-	}
-	changes, err := mysqlcdc.Read(s, cfg)
-	if err != nil {
-		return nil, err
-	}
-	out[at] = beam.ParDo(s.Scope("endpoint.Rows"), cdcRow, changes)
-	return out, nil
 }
 
 // cdcRow passes an inserted or updated row on as an input line, counting it as read.
