@@ -141,11 +141,9 @@ func TestStreamingWalkthrough(t *testing.T) {
 	lines := gen.Lines(gen.Config{Seed: 9, Events: 600}, gen.Orders)
 	var sent []string
 	for _, part := range [][]string{lines[:300], lines[300:]} {
-		now := time.Now().UnixMilli()
-		for i, l := range part {
-			sent = append(sent, gen.Live(l, "gmt_modified", now+int64(i)))
-		}
-		beamtest.Must(t, b.Produce("user_order", sent[len(sent)-len(part):], "id"))
+		part = gen.LiveFrom(part, "gmt_modified", time.Now().UnixMilli())
+		sent = append(sent, part...)
+		beamtest.Must(t, b.Produce("user_order", part, "id"))
 		want, _ := reference.HourlyGMV(sent, time.UTC)
 		if len(want) == 0 {
 			t.Fatal("the orders sent make no hs_order row")
@@ -208,11 +206,9 @@ func TestOrdersFromTheBinlog(t *testing.T) {
 		}
 		stmt += n + " = VALUES(" + n + ")"
 	}
-	now := time.Now().UnixMilli()
 	var rows []string // the rows as written, in order: inserts, and updates of orders already there
 	seen, updates := map[any]bool{}, 0
-	for i, l := range gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders) {
-		l = gen.Live(l, "gmt_modified", now+int64(i))
+	for _, l := range gen.LiveFrom(gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders), "gmt_modified", time.Now().UnixMilli()) {
 		if _, err := hourlygmv.ParseOrder(l); err != nil {
 			continue // a bad line of the sample: a table holds no such row
 		}

@@ -90,11 +90,9 @@ func TestStreamingUntilInterrupted(t *testing.T) {
 	sent := []string{}
 	send := func(what string, part []string) {
 		t.Helper()
-		now := time.Now().UnixMilli()
-		for i, l := range part {
-			sent = append(sent, gen.Live(l, "log_time", now+int64(i)))
-		}
-		beamtest.Must(t, b.Produce("user_log", sent[len(sent)-len(part):], "account_id"))
+		part = gen.LiveFrom(part, "log_time", time.Now().UnixMilli())
+		sent = append(sent, part...)
+		beamtest.Must(t, b.Produce("user_log", part, "account_id"))
 		want, _, _ := reference.LastPage(sent)
 		beamtest.WaitForTable(t, what, table, want, c.Stderr)
 	}
@@ -130,11 +128,9 @@ func TestRestartWithTheSameGroup(t *testing.T) {
 	var sent []string
 	for run, part := range [][]string{lines[:400], lines[400:]} {
 		c := beamtest.StartCommand(t, args...)
-		now := time.Now().UnixMilli()
-		for i, l := range part {
-			sent = append(sent, gen.Live(l, "log_time", now+int64(i)))
-		}
-		beamtest.Must(t, b.Produce("user_log", sent[len(sent)-len(part):], "account_id"))
+		part = gen.LiveFrom(part, "log_time", time.Now().UnixMilli())
+		sent = append(sent, part...)
+		beamtest.Must(t, b.Produce("user_log", part, "account_id"))
 		want, _, _ := reference.LastPage(sent)
 		beamtest.WaitForTable(t, fmt.Sprintf("run %d", run+1), table, want, c.Stderr)
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {

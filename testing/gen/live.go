@@ -25,3 +25,12 @@ func Live(line, field string, ms int64) string {
 	}
 	return string(b)
 }
+
+// LiveFrom stamps lines as sent one millisecond apart from from (ms): line i gets from + i.
+func LiveFrom(lines []string, field string, from int64) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = Live(l, field, from+int64(i))
+	}
+	return out
+}
