@@ -56,8 +56,14 @@ func (s Security) Validate() error {
 	return nil
 }
 
-func (s Security) tlsConfig() (*tls.Config, error) {
-	return tlsfiles.Files{On: s.TLS, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile}.Config("kafka")
+// client is the TLS configuration and the SASL mechanism of a connection (each nil when not used).
+func (s Security) client() (*tls.Config, sasl.Mechanism, error) {
+	t, err := tlsfiles.Files{On: s.TLS, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile}.Config("kafka")
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.mechanism()
+	return t, m, err
 }
 
 // password reads the SASL password from the environment or the file; the error never holds it.
@@ -99,11 +105,7 @@ func (s Security) mechanism() (sasl.Mechanism, error) {
 
 // dialer is the kafka-go Dialer of readers.
 func (s Security) dialer() (*kafka.Dialer, error) {
-	t, err := s.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.mechanism()
+	t, m, err := s.client()
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +114,7 @@ func (s Security) dialer() (*kafka.Dialer, error) {
 
 // transport is the kafka-go Transport of writers and admin requests.
 func (s Security) transport() (*kafka.Transport, error) {
-	t, err := s.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.mechanism()
+	t, m, err := s.client()
 	if err != nil {
 		return nil, err
 	}

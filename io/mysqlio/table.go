@@ -26,12 +26,13 @@ func CreateTable(schema changelog.Schema) string {
 	for _, k := range schema.Key {
 		isKey[k] = true
 	}
+	chars := keyChars(schema)
 	for _, c := range schema.Columns {
 		null := " NULL"
 		if isKey[c.Name] && !c.Nullable {
 			null = " NOT NULL"
 		}
-		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name], keyChars(schema)), null)
+		fmt.Fprintf(&b, "  %s %s%s,\n", quote(c.Name), sqlType(c, isKey[c.Name], chars), null)
 	}
 	if !schema.AppendOnly {
 		fmt.Fprintf(&b, "  %s BIGINT NOT NULL,\n", quote(VersionColumn))
