@@ -345,7 +345,7 @@ func TestMutualTLS(t *testing.T) {
 	b, files, err := kafkatest.StartTLS(t.TempDir(), 1)
 	beamtest.Must(t, err)
 	defer b.Close()
-	sec := kafkaio.Security{CAFile: files.CA, CertFile: files.Cert, KeyFile: files.Key}
+	sec := kafkaio.Security{CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey}
 	p, s := beam.NewPipelineWithRoot()
 	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "tls", Security: sec}, kafkaio.Lines(s, beam.Create(s, `{"ts":1}`, `{"ts":2}`, `{"ts":3}`))))
 	beamtest.Run(t, p)
@@ -358,7 +358,7 @@ func TestMutualTLS(t *testing.T) {
 		want string
 	}{
 		{"no client certificate", kafkaio.Security{CAFile: files.CA}, "certificate required"},
-		{"no CA", kafkaio.Security{TLS: true, CertFile: files.Cert, KeyFile: files.Key}, "unknown authority"},
+		{"no CA", kafkaio.Security{TLS: true, CertFile: files.ClientCert, KeyFile: files.ClientKey}, "unknown authority"},
 	} {
 		name, bad := c.name, c.bad
 		p, s := beam.NewPipelineWithRoot()
