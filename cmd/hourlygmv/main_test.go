@@ -186,7 +186,8 @@ func TestOrdersFromTheBinlog(t *testing.T) {
 	cols := "id, order_no, order_type, pay_time, order_price, customer_name, customer_tel, certificate_no, gmt_created, gmt_modified, account_payble"
 	mysqltest.Exec(t, dsn, "CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(64), order_type BIGINT, pay_time BIGINT, "+
 		"order_price DECIMAL(20,2), customer_name VARCHAR(64), customer_tel VARCHAR(32), certificate_no VARCHAR(32), gmt_created BIGINT, "+
-		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))")
+		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))",
+		mysqlio.CreateTable(hourlygmv.Schema)) // polled below before the job's first write would create it
 	r, err := mysqlcdc.NewReader(mysqlcdc.Config{Conn: mysqlio.Config{DSN: dsn}, Tables: []string{"user_order"}})
 	beamtest.Must(t, err)
 	from, err := r.Position(context.Background())
