@@ -1,12 +1,13 @@
 # finbeam's commands. `make test` is what CI runs (.ci/run) on a fresh clone; it needs Go, network
-# access to the Go module proxy, and Debian's packages (it installs mariadb-server when missing).
+# access to the Go module proxy, and Debian's packages (it installs mariadb-server when missing, and
+# builds the BigQuery emulator).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb mysql sample bench kafka
+.PHONY: test fmt-check vet mariadb mysql bqemulator bigquery sample bench kafka
 
-## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL tests
-## start their own MariaDB on 127.0.0.1)
-test: fmt-check vet mariadb
+## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL and
+## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1)
+test: fmt-check vet mariadb bqemulator
 	$(GO) test -count=1 ./...
 
 ## mariadb: install MariaDB from the distribution's packages when it is not there (the tests start it)
@@ -18,6 +19,16 @@ mariadb:
 	  $$sudo apt-get install -y -q mariadb-server >/dev/null 2>&1 || \
 	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
 	fi
+
+# Where `go install` puts binaries.
+GOBIN_DIR = $$(bin=$$($(GO) env GOBIN); [ -n "$$bin" ] || bin=$$($(GO) env GOPATH)/bin; echo $$bin)
+
+## bqemulator: build the BigQuery emulator (github.com/goccy/bigquery-emulator v0.8.1, pinned by
+## testing/bqtest/emulator/go.mod, not a dependency of finbeam) into $(go env GOPATH)/bin. The first
+## build takes about 8 minutes and 6.5 GB of memory; later ones come from Go's build cache.
+bqemulator:
+	@[ -x "$(GOBIN_DIR)/bigquery-emulator" ] || echo "building the BigQuery emulator (the first build takes about 8 minutes)"
+	cd testing/bqtest/emulator && $(GO) install tool
 
 fmt-check:
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*'))"; \
@@ -37,6 +48,11 @@ kafka:
 ## mysql: run a throwaway MariaDB on 127.0.0.1:3306 with database finbeam until Ctrl-C (for --sink=mysql)
 mysql: mariadb
 	$(GO) run ./cmd/mariadb --port=3306 --database=finbeam
+
+## bigquery: run a BigQuery emulator until Ctrl-C, REST on 127.0.0.1:9050 and gRPC on 127.0.0.1:9060,
+## project and dataset finbeam, in memory (for --sink=bigquery; README, "Writing to BigQuery")
+bigquery: bqemulator
+	"$(GOBIN_DIR)/bigquery-emulator" --project=finbeam --dataset=finbeam --host=127.0.0.1 --port=9050 --grpc-port=9060
 
 ## sample: run a pipeline on the embedded sample and print its table
 sample:

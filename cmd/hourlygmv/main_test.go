@@ -15,6 +15,7 @@ import (
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/bqtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
@@ -174,6 +175,36 @@ func TestMySQLSink(t *testing.T) {
 		}
 		if !regexp.MustCompile(`emitted=[1-9][0-9]* .*mysql_rows_written=[1-9]`).MatchString(res.Stderr) {
 			t.Errorf("run %d: the summary does not count the changes emitted and written:\n%s", run, res.Stderr)
+		}
+	}
+}
+
+// --sink=bigquery (the emulator): the history of hs_order is appended to BigQuery and its _current view
+// equals the file sink's table; running again doubles the history and leaves the view unchanged.
+func TestBigQuerySink(t *testing.T) {
+	bq := bqtest.New(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hs_order.jsonl")
+	if res := beamtest.RunCommand(t, "--output="+file); res.ExitCode != 0 {
+		t.Fatalf("file run: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want := beamtest.ChangelogRows(t, file, hourlygmv.Schema)
+	changes := beamtest.NonBlank(beamtest.ReadLines(t, file))
+	for run := 1; run <= 2; run++ {
+		res := beamtest.RunCommand(t, append(bq.Flags(), "--bq_create_tables", "--dead_letter="+filepath.Join(dir, "dead.jsonl"))...)
+		if res.ExitCode != 0 || res.Stdout != "" {
+			t.Fatalf("run %d: exit %d, stdout %q: %s", run, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		got, err := bqtest.Table(bq.Config(), hourlygmv.Schema)
+		beamtest.Must(t, err)
+		beamtest.SameTable(t, fmt.Sprintf("hs_order_current after run %d", run), got, want)
+		history, err := bqtest.Query(bq.Config(), "SELECT biz_date FROM finbeam.hs_order")
+		beamtest.Must(t, err)
+		if len(history) != run*changes {
+			t.Errorf("run %d: %d history rows, want %d", run, len(history), run*changes)
+		}
+		if !regexp.MustCompile(fmt.Sprintf(`emitted=%d .*bigquery_rows_written=%d`, changes, changes)).MatchString(res.Stderr) {
+			t.Errorf("run %d: the summary does not count %d changes emitted and written:\n%s", run, changes, res.Stderr)
 		}
 	}
 }

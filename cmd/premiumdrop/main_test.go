@@ -12,6 +12,7 @@ import (
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/bqtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
@@ -162,4 +163,31 @@ func TestDimensionInMySQL(t *testing.T) {
 			t.Errorf("the second run did not find the updates applied (versions %d, then %d):\n%s", versions[1], versions[2], res.Stderr)
 		}
 	}
+}
+
+// --sink=bigquery (the emulator): the alerts and the dimension's write-backs go to two tables of one
+// dataset, whose _current views equal the file sink's alerts and dimension table.
+func TestBigQuerySink(t *testing.T) {
+	bq := bqtest.New(t)
+	dir := t.TempDir()
+	alerts, dims := filepath.Join(dir, "alerts.jsonl"), filepath.Join(dir, "raw_info.jsonl")
+	if res := beamtest.RunCommand(t, "--output="+alerts, "--dim_output="+dims); res.ExitCode != 0 {
+		t.Fatalf("file run: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	wantAlerts, err := beamtest.Rows(premiumdrop.Schema, beamtest.ReadLines(t, alerts))
+	beamtest.Must(t, err)
+	wantDims := beamtest.ChangelogRows(t, dims, premiumdrop.DimSchema)
+	if len(wantAlerts) == 0 || len(wantDims) == 0 {
+		t.Fatalf("%d alerts and %d dimension rows: want some of each", len(wantAlerts), len(wantDims))
+	}
+	res := beamtest.RunCommand(t, append(bq.Flags(), "--bq_create_tables", "--dead_letter="+filepath.Join(dir, "dead.jsonl"))...)
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	got, err := bqtest.Table(bq.Config(), premiumdrop.Schema)
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "wechat_activity_user_current", got, wantAlerts)
+	gotDims, err := bqtest.Table(bq.Config(), premiumdrop.DimSchema)
+	beamtest.Must(t, err)
+	beamtest.SameTable(t, "raw_info_current", gotDims, wantDims)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/sinktest"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
@@ -88,29 +89,30 @@ func TestKafkaFromRawInAndOut(t *testing.T) {
 	}
 }
 
-// --sink=mysql: instances and both aggregate families land in process_instances and
-// process_metrics as the reference says (a family's columns filled, the other's null).
-func TestMySQLSink(t *testing.T) {
-	dsn := mysqltest.Database(t)
+// --sink=mysql and --sink=bigquery: instances and both aggregate families land in process_instances
+// and process_metrics as the reference says (a family's columns filled, the other's null).
+func TestTableSinks(t *testing.T) {
 	lines := gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.ProcessActions)
 	d := defs(processmetrics.DefaultDefinitions())
-	res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
-	if res.ExitCode != 0 || res.Stdout != "" {
-		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
-	}
 	instances, _ := reference.ProcessInstances(lines, d)
 	metrics := reference.ProcessMetrics(lines, d, time.UTC)
-	for _, c := range []struct {
-		schema changelog.Schema
-		want   map[string]string
-	}{{processmetrics.Schema, instances}, {processmetrics.MetricsSchema, metrics}} {
-		want, err := mysqltest.Rows(c.schema, slices.Collect(maps.Values(c.want)))
-		beamtest.Must(t, err)
-		got, err := mysqltest.Table(dsn, c.schema)
-		beamtest.Must(t, err)
-		if len(want) == 0 {
-			t.Fatalf("no rows expected in %s", c.schema.Table)
+	for _, sink := range sinktest.Tables(t) {
+		res := beamtest.RunCommand(t, append(sink.Flags, "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))...)
+		if res.ExitCode != 0 || res.Stdout != "" {
+			t.Fatalf("%s: exit %d, stdout %q: %s", sink.Name, res.ExitCode, res.Stdout, res.Stderr)
 		}
-		beamtest.SameTable(t, c.schema.Table, got, want)
+		for _, c := range []struct {
+			schema changelog.Schema
+			want   map[string]string
+		}{{processmetrics.Schema, instances}, {processmetrics.MetricsSchema, metrics}} {
+			want, err := beamtest.Rows(c.schema, slices.Collect(maps.Values(c.want)))
+			beamtest.Must(t, err)
+			got, err := sink.Table(c.schema)
+			beamtest.Must(t, err)
+			if len(want) == 0 {
+				t.Fatalf("no rows expected in %s", c.schema.Table)
+			}
+			beamtest.SameTable(t, sink.Name+" "+c.schema.Table, got, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/sinktest"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
@@ -100,30 +101,31 @@ func TestKafkaInAndOut(t *testing.T) {
 	}
 }
 
-// --sink=mysql: joined actions and incomplete traces land in their append-only tables as the
-// reference says; a second run changes nothing.
-func TestMySQLSink(t *testing.T) {
-	dsn := mysqltest.Database(t)
+// --sink=mysql and --sink=bigquery: joined actions and incomplete traces land in their append-only
+// tables as the reference says; a second run changes nothing.
+func TestTableSinks(t *testing.T) {
 	cfg := gen.Config{Seed: 1, Events: 2000}
 	all := func(any, any) bool { return true }
 	joined, incomplete, _ := reference.TraceJoin(gen.Lines(cfg, gen.Requests), gen.Lines(cfg, gen.Responses), gen.Lines(cfg, gen.Tracks), time.Hour.Milliseconds(), all)
-	for run := 1; run <= 2; run++ {
-		res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
-		if res.ExitCode != 0 || res.Stdout != "" {
-			t.Fatalf("run %d: exit %d, stdout %q: %s", run, res.ExitCode, res.Stdout, res.Stderr)
-		}
-		for _, c := range []struct {
-			schema *changelog.Schema
-			want   []string
-		}{{&tracejoin.Schema, joined}, {&tracejoin.IncompleteSchema, incomplete}} {
-			want, err := mysqltest.Rows(*c.schema, c.want)
-			beamtest.Must(t, err)
-			got, err := mysqltest.Table(dsn, *c.schema)
-			beamtest.Must(t, err)
-			if len(want) == 0 {
-				t.Fatalf("no rows expected in %s", c.schema.Table)
+	for _, sink := range sinktest.Tables(t) {
+		for run := 1; run <= 2; run++ {
+			res := beamtest.RunCommand(t, append(sink.Flags, "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))...)
+			if res.ExitCode != 0 || res.Stdout != "" {
+				t.Fatalf("%s, run %d: exit %d, stdout %q: %s", sink.Name, run, res.ExitCode, res.Stdout, res.Stderr)
 			}
-			beamtest.SameTable(t, c.schema.Table, got, want)
+			for _, c := range []struct {
+				schema *changelog.Schema
+				want   []string
+			}{{&tracejoin.Schema, joined}, {&tracejoin.IncompleteSchema, incomplete}} {
+				want, err := beamtest.Rows(*c.schema, c.want)
+				beamtest.Must(t, err)
+				got, err := sink.Table(*c.schema)
+				beamtest.Must(t, err)
+				if len(want) == 0 {
+					t.Fatalf("no rows expected in %s", c.schema.Table)
+				}
+				beamtest.SameTable(t, sink.Name+" "+c.schema.Table, got, want)
+			}
 		}
 	}
 }

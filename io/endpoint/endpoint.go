@@ -1,9 +1,10 @@
 // Package endpoint connects a pipeline to where its JSON lines come from and where its outputs go:
-// JSONL files (the zero Config), Kafka topics, or, for the tables, MySQL, chosen separately for the
-// source and the sink. A pipeline names its inputs and outputs; the same names are paths for files
-// and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
-// (changelogs as version-guarded upserts, append-only rows kept once; io/mysqlio); the other outputs
-// (dead letters) stay JSONL files.
+// JSONL files (the zero Config), Kafka topics, or, for the tables, MySQL (its binlog as a source) and
+// BigQuery, chosen separately for the source and the sink. A pipeline names its inputs and outputs;
+// the same names are paths for files and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
+// (changelogs as version-guarded upserts, append-only rows kept once; io/mysqlio), and with BigQuery
+// to a history table of every change with a view of the current rows (io/bigqueryio); the other
+// outputs (dead letters) stay JSONL files.
 //
 // All Kafka inputs of a pipeline are read by one kafkaio.Read and split by topic, because a Flatten
 // of several unbounded reads is reported to hang on prism (apache/beam#33815). Changelog outputs
@@ -18,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/finbeam/finbeam/io/bigqueryio"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/io/mysqlcdc"
@@ -49,6 +51,10 @@ type Config struct {
 	// MySQL, when set (and Sink is nil), writes the changelog outputs that have a Schema into its
 	// database; the other outputs are JSONL files.
 	MySQL *mysqlio.Config
+	// BigQuery, when set (and Sink is nil), appends the outputs that have a Schema to history tables
+	// of its dataset (io/bigqueryio), besides MySQL when that is set too; the other outputs are JSONL
+	// files.
+	BigQuery *bigqueryio.Config
 }
 
 // Input is one input of a pipeline.
@@ -64,7 +70,7 @@ type Output struct {
 	Name    string
 	Lines   beam.PCollection
 	Changes beam.PCollection
-	Schema  *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL)
+	Schema  *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL, BigQuery)
 }
 
 // Default returns name, or when it is empty the name of output's companion called suffix:
@@ -172,14 +178,12 @@ func (c Config) write(s beam.Scope, o Output) error {
 	if o.Changes.IsValid() {
 		o.Changes = changelog.Count(s, o.Changes)
 	}
-	if c.Sink == nil && c.MySQL != nil {
+	if c.Sink == nil && (c.MySQL != nil || c.BigQuery != nil) {
 		switch {
-		case o.Changes.IsValid() && o.Schema != nil:
-			return mysqlio.WriteChanges(s, *c.MySQL, *o.Schema, o.Changes)
 		case o.Schema != nil:
-			return mysqlio.WriteRows(s, *c.MySQL, *o.Schema, o.Lines)
+			return c.writeTable(s, o)
 		case !strings.HasSuffix(o.Name, ".jsonl"):
-			return fmt.Errorf("output %s: this job has no MySQL table for it yet; write it to a .jsonl file or use the file or Kafka sink", o.Name)
+			return fmt.Errorf("output %s: this job has no table for it yet; write it to a .jsonl file or use the file or Kafka sink", o.Name)
 		}
 	}
 	if c.Sink == nil {
@@ -198,6 +202,37 @@ func (c Config) write(s beam.Scope, o Output) error {
 	cfg := *c.Sink
 	cfg.Topic = o.Name
 	return kafkaio.Write(s, cfg, msgs)
+}
+
+// writeTable writes an output that has a Schema to the table sinks: changes as changes, lines as the
+// rows of an append-only table.
+func (c Config) writeTable(s beam.Scope, o Output) error {
+	changes := o.Changes.IsValid()
+	if c.MySQL != nil {
+		write := mysqlio.WriteRows
+		if changes {
+			write = mysqlio.WriteChanges
+		}
+		if err := write(s, *c.MySQL, *o.Schema, o.collection()); err != nil {
+			return err
+		}
+	}
+	if c.BigQuery != nil {
+		write := bigqueryio.WriteRows
+		if changes {
+			write = bigqueryio.WriteChanges
+		}
+		return write(s, *c.BigQuery, *o.Schema, o.collection())
+	}
+	return nil
+}
+
+// collection is the output's Changes, or its Lines.
+func (o Output) collection() beam.PCollection {
+	if o.Changes.IsValid() {
+		return o.Changes
+	}
+	return o.Lines
 }
 
 // cdcRow passes an inserted or updated row on as an input line, counting it as read.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
@@ -143,14 +141,11 @@ func toRow(schema changelog.Schema, c changelog.Change) (row, error) {
 	if err := json.Unmarshal(c.Row, &obj); err != nil {
 		return row{}, fmt.Errorf("%s: a change is not a JSON object: %w", schema.Table, err)
 	}
-	r := row{version: c.Version, args: make([]any, 0, len(schema.Columns)+3)}
-	for _, col := range schema.Columns {
-		v, err := value(col, obj[col.Name])
-		if err != nil {
-			return row{}, fmt.Errorf("%s.%s: %w", schema.Table, col.Name, err)
-		}
-		r.args = append(r.args, v)
+	vals, err := schema.Values(obj)
+	if err != nil {
+		return row{}, err
 	}
+	r := row{version: c.Version, args: append(make([]any, 0, len(vals)+3), vals...)}
 	var key bytes.Buffer
 	key.WriteByte('[')
 	for i, k := range schema.Key {
@@ -174,51 +169,4 @@ func toRow(schema changelog.Schema, c changelog.Change) (row, error) {
 		r.args = append(r.args, r.key)
 	}
 	return r, nil
-}
-
-// value converts a JSON value to the column's driver value; the error never shows the value, which
-// may be personal data, except a decimal's digit count.
-func value(col changelog.Column, raw json.RawMessage) (any, error) {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" {
-		return nil, nil
-	}
-	switch col.Type {
-	case changelog.String:
-		return decode[string](raw, "a JSON string")
-	case changelog.Int64:
-		return decode[int64](raw, "a JSON integer")
-	case changelog.Float64:
-		return decode[float64](raw, "a JSON number")
-	case changelog.Bool:
-		return decode[bool](raw, "true or false")
-	case changelog.JSON:
-		var b bytes.Buffer
-		if err := json.Compact(&b, raw); err != nil {
-			return nil, fmt.Errorf("want JSON")
-		}
-		return b.String(), nil
-	case changelog.Decimal:
-		var str string
-		if json.Unmarshal(raw, &str) != nil {
-			str = s
-		}
-		d, err := decimal.NewFromString(str)
-		if err != nil {
-			return nil, fmt.Errorf("want a decimal")
-		}
-		if !d.Equal(d.Truncate(int32(col.Scale))) {
-			return nil, fmt.Errorf("a decimal with more than the column's %d decimals: it would be rounded", col.Scale)
-		}
-		return d.String(), nil
-	}
-	return nil, fmt.Errorf("unknown type %q", col.Type)
-}
-
-func decode[T any](raw json.RawMessage, want string) (any, error) {
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("want %s", want)
-	}
-	return v, nil
 }

@@ -49,16 +49,10 @@ func WriteRows(s beam.Scope, cfg Config, schema changelog.Schema, rows beam.PCol
 
 // check validates the settings and that the table takes rows (appendOnly) or changes.
 func check(cfg Config, schema changelog.Schema, appendOnly bool) error {
-	switch {
-	case schema.AppendOnly && !appendOnly:
-		return fmt.Errorf("mysql: %s is an append-only table: write rows to it", schema.Table)
-	case !schema.AppendOnly && appendOnly:
-		return fmt.Errorf("mysql: %s is not an append-only table: write changes to it", schema.Table)
+	if err := schema.ValidateWrite(appendOnly); err != nil {
+		return fmt.Errorf("mysql: %w", err)
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	return schema.Validate()
+	return cfg.Validate()
 }
 
 func asChange(line string) changelog.Change {

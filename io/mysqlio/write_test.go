@@ -10,7 +10,6 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
@@ -30,10 +29,9 @@ func hourlyChanges(t *testing.T, lines []string) []changelog.Change {
 	p, s := beam.NewPipelineWithRoot()
 	changes, _, err := hourlygmv.Build(s, beam.CreateList(s, lines), hourlygmv.Options{})
 	beamtest.Must(t, err)
-	out := t.TempDir() + "/hs_order.jsonl"
-	beamtest.Must(t, writeChanges(s, out, changes))
-	beamtest.Run(t, p)
-	return readChanges(t, out)
+	out, err := beamtest.CollectChanges(p, s, changes, hourlygmv.KeyColumns...)
+	beamtest.Must(t, err)
+	return out
 }
 
 // write applies changes to the table in one pipeline run.
@@ -139,23 +137,6 @@ func TestPasswordFromTheEnvironment(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "S3cret-pw") || strings.Contains(err.Error(), "wrong-pw") {
 		t.Errorf("err = %v, want a failure that shows no password", err)
 	}
-}
-
-func writeChanges(s beam.Scope, path string, changes beam.PCollection) error {
-	return jsonl.Write(s, path, changelog.Lines(s, changes))
-}
-
-func readChanges(t *testing.T, path string) []changelog.Change {
-	t.Helper()
-	lines, err := jsonl.ReadFile(path)
-	beamtest.Must(t, err)
-	var out []changelog.Change
-	for _, l := range lines {
-		c, err := changelog.Parse([]byte(l), hourlygmv.KeyColumns...)
-		beamtest.Must(t, err)
-		out = append(out, c)
-	}
-	return out
 }
 
 func jsonNumber(s string) json.Number { return json.Number(s) }

@@ -3,6 +3,7 @@
 package beamtest
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -179,4 +180,18 @@ func SameTable(t testing.TB, what string, got, want map[string]string) {
 			shown++
 		}
 	}
+}
+
+// NeedService fails the test when err (starting a service it needs) is not nil, or skips it when the
+// error is missing (the service is not installed) and CI is not "true": CI must run every test that
+// needs a service.
+func NeedService(t testing.TB, err, missing error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, missing) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	t.Fatal(err)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -51,6 +52,22 @@ func Collect(p *beam.Pipeline, s beam.Scope, col beam.PCollection) ([]string, er
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	sort.Strings(lines)
 	return lines, nil
+}
+
+// CollectChanges is Collect for a changelog (PCollection<changelog.Change>): it runs p and returns
+// the changes, keyed by keyCols.
+func CollectChanges(p *beam.Pipeline, s beam.Scope, changes beam.PCollection, keyCols ...string) ([]changelog.Change, error) {
+	lines, err := Collect(p, s, changelog.Lines(s, changes))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]changelog.Change, len(lines))
+	for i, l := range lines {
+		if out[i], err = changelog.Parse([]byte(l), keyCols...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Reasons maps dead letters (PCollection<validate.DeadLetter>) to their kinds (PCollection<string>),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/tlstest"
 )
 
@@ -199,7 +200,7 @@ var (
 func Database(t testing.TB) string {
 	t.Helper()
 	sharedOnce.Do(func() { shared, sharedErr = Start() })
-	skipOrFail(t, sharedErr)
+	beamtest.NeedService(t, sharedErr, ErrNotInstalled)
 	databaseMu.Lock()
 	databases++
 	name := fmt.Sprintf("finbeam_test_%d", databases)
@@ -216,20 +217,9 @@ func Database(t testing.TB) string {
 func Private(t testing.TB, o Options) *Server {
 	t.Helper()
 	s, err := StartWith(o)
-	skipOrFail(t, err)
+	beamtest.NeedService(t, err, ErrNotInstalled)
 	t.Cleanup(s.Close)
 	return s
-}
-
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	t.Fatal(err)
 }
 
 // Stop stops the shared server, if one was started; call it from TestMain after m.Run.

@@ -1,6 +1,13 @@
 package changelog
 
-import "fmt"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
 
 // Schema describes the table that a changelog (or an append-only output) fills, for sinks that write
 // typed tables (MySQL, BigQuery): its name, its columns in order and its primary key. Changelog rows
@@ -95,4 +102,80 @@ func (s Schema) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ValidateWrite is Validate for a sink that is given rows (rows true) or changes for the table: an
+// append-only table takes rows, any other changes.
+func (s Schema) ValidateWrite(rows bool) error {
+	switch {
+	case s.AppendOnly && !rows:
+		return fmt.Errorf("%s is an append-only table: write rows to it", s.Table)
+	case !s.AppendOnly && rows:
+		return fmt.Errorf("%s is not an append-only table: write changes to it", s.Table)
+	}
+	return s.Validate()
+}
+
+// Values converts a row (a JSON object's members) to the Go values of the schema's columns, in
+// order (see Column.Value); an absent column is nil. An error names table.column, never the value,
+// which may be personal data.
+func (s Schema) Values(row map[string]json.RawMessage) ([]any, error) {
+	out := make([]any, len(s.Columns))
+	for i, c := range s.Columns {
+		v, err := c.Value(row[c.Name])
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", s.Table, c.Name, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Value converts a JSON value to the column's Go value: nil for null or absent; string for STRING,
+// for DECIMAL (the exact decimal, which may arrive as a JSON string or number) and for JSON (the
+// compacted document); int64, float64 or bool for the others. A decimal with more places than
+// Scale is an error: sinks never round money. Errors say what was wanted, never the value.
+func (c Column) Value(raw json.RawMessage) (any, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	switch c.Type {
+	case String:
+		return decode[string](raw, "a JSON string")
+	case Int64:
+		return decode[int64](raw, "a JSON integer")
+	case Float64:
+		return decode[float64](raw, "a JSON number")
+	case Bool:
+		return decode[bool](raw, "true or false")
+	case JSON:
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, fmt.Errorf("want JSON")
+		}
+		return b.String(), nil
+	case Decimal:
+		var str string
+		if json.Unmarshal(raw, &str) != nil {
+			str = s
+		}
+		d, err := decimal.NewFromString(str)
+		if err != nil {
+			return nil, fmt.Errorf("want a decimal")
+		}
+		if !d.Equal(d.Truncate(int32(c.Scale))) {
+			return nil, fmt.Errorf("a decimal with more than the column's %d decimals: it would be rounded", c.Scale)
+		}
+		return d.String(), nil
+	}
+	return nil, fmt.Errorf("unknown type %q", c.Type)
+}
+
+func decode[T any](raw json.RawMessage, want string) (any, error) {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("want %s", want)
+	}
+	return v, nil
 }

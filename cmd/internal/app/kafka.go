@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/finbeam/finbeam/io/bigqueryio"
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/io/mysqlcdc"
@@ -15,7 +16,7 @@ import (
 // comes from the environment variable or file the flags name.
 var (
 	source       = flag.String("source", "file", "where inputs come from: file (JSONL), kafka, or mysqlcdc (row changes from the binlog of the --mysql_dsn server, MariaDB, one table)")
-	sink         = flag.String("sink", "file", "where outputs go: file (JSONL), kafka, or mysql (the tables; dead letters and other outputs stay JSONL files)")
+	sink         = flag.String("sink", "file", "where outputs go: file (JSONL), kafka, mysql or bigquery (the tables; dead letters and other outputs stay JSONL files)")
 	kafkaBrokers = flag.String("kafka_brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	kafkaGroup   = flag.String("kafka_group", "", "consumer group: --kafka_start=group resumes from its committed offsets, and the job commits its progress to it")
 	kafkaStart   = flag.String("kafka_start", "", "where reading starts: group, earliest, latest or an RFC 3339 time (default: group with --kafka_group, else earliest)")
@@ -40,13 +41,19 @@ var (
 	mysqlCA      = flag.String("mysql_ca", "", "PEM file of the CAs to trust for MySQL TLS (default: the system's)")
 	mysqlCert    = flag.String("mysql_cert", "", "PEM client certificate for MySQL (users that REQUIRE X509)")
 	mysqlKey     = flag.String("mysql_key", "", "PEM key of --mysql_cert")
+	bqProject    = flag.String("bq_project", "", "with --sink=bigquery: the Google Cloud project (credentials: Application Default Credentials)")
+	bqDataset    = flag.String("bq_dataset", "finbeam", "with --sink=bigquery: the dataset of the tables")
+	bqEndpoint   = flag.String("bq_endpoint", "", "with --sink=bigquery: REST URL of a BigQuery emulator, e.g. http://127.0.0.1:9050 (empty: Google BigQuery)")
+	bqStorage    = flag.String("bq_storage_endpoint", "", "with --bq_endpoint: the emulator's Storage API (gRPC) address, e.g. 127.0.0.1:9060")
+	bqCreate     = flag.Bool("bq_create_tables", false, "create the dataset, the tables and their _current views when missing (README, \"Writing to BigQuery\")")
 )
 
 // kafkaFlags are listed in --help after the command's own flags.
 var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kafka_start", "kafka_until",
 	"kafka_out_of_orderness", "kafka_idle", "kafka_tls", "kafka_ca", "kafka_cert", "kafka_key", "kafka_sasl",
 	"kafka_user", "kafka_password_env", "kafka_password_file", "mysql_dsn", "mysql_password_env",
-	"mysql_password_file", "mysql_create_tables", "mysql_tls", "mysql_ca", "mysql_cert", "mysql_key", "cdc_tables", "cdc_start"}
+	"mysql_password_file", "mysql_create_tables", "mysql_tls", "mysql_ca", "mysql_cert", "mysql_key", "cdc_tables", "cdc_start",
+	"bq_project", "bq_dataset", "bq_endpoint", "bq_storage_endpoint", "bq_create_tables"}
 
 // IO is the endpoint configuration the source and sink flags select.
 func (c *Command) IO() endpoint.Config {
@@ -77,8 +84,14 @@ func (c *Command) IO() endpoint.Config {
 	case "mysql":
 		m := c.mysqlConfig()
 		cfg.MySQL = &m
+	case "bigquery":
+		b := bigqueryio.Config{Project: *bqProject, Dataset: *bqDataset, Endpoint: *bqEndpoint, StorageEndpoint: *bqStorage, CreateTables: *bqCreate}
+		if err := b.Validate(); err != nil {
+			c.Fail(fmt.Errorf("--sink=bigquery: %w", err))
+		}
+		cfg.BigQuery = &b
 	default:
-		c.Fail(fmt.Errorf("--sink=%q: want file, kafka or mysql", *sink))
+		c.Fail(fmt.Errorf("--sink=%q: want file, kafka, mysql or bigquery", *sink))
 	}
 	return cfg
 }
@@ -111,15 +124,15 @@ func (c *Command) In(file, topic, table string) string {
 	return c.Input(file, table)
 }
 
-// Out is an output's name: the topic flag's value when the sink is Kafka; with MySQL, the file
-// flag's value, or name without ".jsonl" (the table), which is where the companions' default files
-// are named after; else the file flag's value or, when it is empty, a temporary file whose table the
-// command prints (print true).
+// Out is an output's name: the topic flag's value when the sink is Kafka; with MySQL or BigQuery,
+// the file flag's value, or name without ".jsonl" (the table), which is where the companions'
+// default files are named after; else the file flag's value or, when it is empty, a temporary file
+// whose table the command prints (print true).
 func (c *Command) Out(file, topic, name string) (out string, print bool) {
 	switch *sink {
 	case "kafka":
 		return topic, false
-	case "mysql":
+	case "mysql", "bigquery":
 		if file != "" {
 			return file, false
 		}

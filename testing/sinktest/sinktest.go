@@ -1,0 +1,34 @@
+// Package sinktest gives tests finbeam's table sinks, each on a fresh service of its own (a MariaDB
+// database, a BigQuery emulator), with the command-line flags that select it and a reader of the
+// current rows of a table in the form of beamtest.Rows: so one test checks that a command's tables
+// come out right whatever the sink.
+package sinktest
+
+import (
+	"testing"
+
+	"github.com/finbeam/finbeam/testing/bqtest"
+	"github.com/finbeam/finbeam/testing/mysqltest"
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+// Sink is a table sink a test can run a command against.
+type Sink struct {
+	Name  string                                            // mysql or bigquery
+	Flags []string                                          // --sink=... and its connection, with table creation
+	Table func(changelog.Schema) (map[string]string, error) // the table's current rows
+}
+
+// Tables starts every table sink for the test (skipped, or failed with CI=true, when a service is
+// not installed); the services stop when the test ends.
+func Tables(t *testing.T) []Sink {
+	t.Helper()
+	dsn := mysqltest.Database(t)
+	bq := bqtest.New(t)
+	return []Sink{
+		{Name: "mysql", Flags: []string{"--sink=mysql", "--mysql_dsn=" + dsn, "--mysql_create_tables"},
+			Table: func(s changelog.Schema) (map[string]string, error) { return mysqltest.Table(dsn, s) }},
+		{Name: "bigquery", Flags: append(bq.Flags(), "--bq_create_tables"),
+			Table: func(s changelog.Schema) (map[string]string, error) { return bqtest.Table(bq.Config(), s) }},
+	}
+}
