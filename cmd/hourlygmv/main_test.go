@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"database/sql"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -11,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finbeam/finbeam/io/mysqlcdc"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -214,49 +210,27 @@ func TestBigQuerySink(t *testing.T) {
 // reference computes it from the same rows; SIGINT stops the job.
 func TestOrdersFromTheBinlog(t *testing.T) {
 	dsn := mysqltest.Database(t)
-	cols := "id, order_no, order_type, pay_time, order_price, customer_name, customer_tel, certificate_no, gmt_created, gmt_modified, account_payble"
 	mysqltest.Exec(t, dsn, "CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(64), order_type BIGINT, pay_time BIGINT, "+
 		"order_price DECIMAL(20,2), customer_name VARCHAR(64), customer_tel VARCHAR(32), certificate_no VARCHAR(32), gmt_created BIGINT, "+
 		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))",
 		mysqlio.CreateTable(hourlygmv.Schema)) // polled below before the job's first write would create it
-	r, err := mysqlcdc.NewReader(mysqlcdc.Config{Conn: mysqlio.Config{DSN: dsn}, Tables: []string{"user_order"}})
-	beamtest.Must(t, err)
-	from, err := r.Position(context.Background())
-	r.Close()
-	beamtest.Must(t, err)
+	from := mysqltest.Position(t, dsn)
 	c := beamtest.StartCommand(t, "--source=mysqlcdc", "--mysql_dsn="+dsn, "--cdc_start="+from, "--sink=mysql", "--mysql_create_tables",
 		"--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
 
-	db, err := sql.Open("mysql", dsn)
-	beamtest.Must(t, err)
-	defer db.Close()
-	names := strings.Split(cols, ", ")
-	stmt := "INSERT INTO user_order (" + cols + ") VALUES (?" + strings.Repeat(", ?", len(names)-1) + ") ON DUPLICATE KEY UPDATE "
-	for i, n := range names[1:] {
-		if i > 0 {
-			stmt += ", "
-		}
-		stmt += n + " = VALUES(" + n + ")"
-	}
 	var rows []string // the rows as written, in order: inserts, and updates of orders already there
 	seen, updates := map[any]bool{}, 0
 	for _, l := range gen.LiveFrom(gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders), "gmt_modified", time.Now().UnixMilli()) {
-		if _, err := hourlygmv.ParseOrder(l); err != nil {
+		o, err := hourlygmv.ParseOrder(l)
+		if err != nil {
 			continue // a bad line of the sample: a table holds no such row
 		}
-		var o map[string]any
-		beamtest.Must(t, json.Unmarshal([]byte(l), &o))
-		args := make([]any, len(names))
-		for j, n := range names {
-			args[j] = o[n]
-		}
-		_, err := db.Exec(stmt, args...)
-		beamtest.Must(t, err)
+		mysqltest.Upsert(t, dsn, "user_order", l)
 		rows = append(rows, l)
-		if seen[o["id"]] {
+		if seen[o.ID] {
 			updates++
 		}
-		seen[o["id"]] = true
+		seen[o.ID] = true
 	}
 	want, _ := reference.HourlyGMV(rows, time.UTC)
 	if len(want) == 0 || updates == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -127,5 +128,66 @@ func TestTableSinks(t *testing.T) {
 				beamtest.SameTable(t, sink.Name+" "+c.schema.Table, got, want)
 			}
 		}
+	}
+}
+
+// The binlog source reads the three input tables with one read: requests, responses and tracks
+// written to MariaDB while tracejoin streams from the binlog (--source=mysqlcdc) give the reference's
+// joined actions, and the traces that lack their track come out incomplete when the bound passes.
+func TestTracesFromTheBinlog(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	mysqltest.Exec(t, dsn,
+		"CREATE TABLE requests (trace_id VARCHAR(32), ts BIGINT, channel VARCHAR(32), `system` VARCHAR(32), action VARCHAR(32), "+
+			"process_id VARCHAR(32), product VARCHAR(32), branch VARCHAR(32), user_id VARCHAR(32))",
+		"CREATE TABLE responses (trace_id VARCHAR(32), ts BIGINT, status VARCHAR(32), code VARCHAR(32))",
+		"CREATE TABLE tracks (trace_id VARCHAR(32), ts BIGINT, page VARCHAR(32), device_id VARCHAR(32))")
+	from := mysqltest.Position(t, dsn)
+	dir := t.TempDir()
+	out, inc := filepath.Join(dir, "actions.jsonl"), filepath.Join(dir, "incomplete.jsonl")
+	c := beamtest.StartCommand(t, "--source=mysqlcdc", "--mysql_dsn="+dsn, "--cdc_start="+from, "--max_delay=2s",
+		"--kafka_out_of_orderness=500ms", "--kafka_idle=500ms", "--output="+out, "--incomplete="+inc, "--dead_letter="+filepath.Join(dir, "dead.jsonl"))
+
+	in := map[string][]string{}
+	now := time.Now().UnixMilli()
+	for i := range 60 {
+		id, ts := fmt.Sprintf("t%03d", i), now+int64(i)*20
+		parts := map[string]string{
+			"requests":  fmt.Sprintf(`{"trace_id":%q,"ts":%d,"channel":"app","system":"card","action":"apply","process_id":"p%d","product":"gold","branch":"sz","user_id":"u1"}`, id, ts, i),
+			"responses": fmt.Sprintf(`{"trace_id":%q,"ts":%d,"status":"ok","code":"0"}`, id, ts+5),
+			"tracks":    fmt.Sprintf(`{"trace_id":%q,"ts":%d,"page":"home","device_id":"d1"}`, id, ts+10),
+		}
+		for _, table := range []string{"requests", "responses", "tracks"} {
+			if table == "tracks" && i%10 == 0 {
+				continue
+			}
+			mysqltest.Upsert(t, dsn, table, parts[table])
+			in[table] = append(in[table], parts[table])
+		}
+	}
+	all := func(any, any) bool { return true }
+	joined, incomplete, _ := reference.TraceJoin(in["requests"], in["responses"], in["tracks"], (2 * time.Second).Milliseconds(), all)
+	if len(joined) != 54 || len(incomplete) != 6 {
+		t.Fatalf("the reference joins %d and finds %d incomplete: want 54 and 6", len(joined), len(incomplete))
+	}
+	lines := func(path string) func() map[string]string {
+		return func() map[string]string {
+			m := map[string]string{}
+			for _, l := range beamtest.LinesSoFar(path) {
+				m[l] = l
+			}
+			return m
+		}
+	}
+	set := func(lines []string) map[string]string {
+		m := map[string]string{}
+		for _, l := range lines {
+			m[l] = l
+		}
+		return m
+	}
+	beamtest.WaitForTable(t, "joined actions from the binlog", lines(out), set(joined), c.Stderr)
+	beamtest.WaitForTable(t, "incomplete traces from the binlog", lines(inc), set(incomplete), c.Stderr)
+	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "tracejoin stopped") {
+		t.Fatalf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
 	}
 }

@@ -33,7 +33,8 @@ func init() {
 	register.DoFn4x0[context.Context, kafkaio.Record, func(string), func(string)](&byTopic2Fn{})
 	register.DoFn5x0[context.Context, kafkaio.Record, func(string), func(string), func(string)](&byTopic3Fn{})
 	register.Emitter1[string]()
-	register.Function3x0(cdcRow)
+	register.DoFn3x0[context.Context, mysqlcdc.Change, func(kafkaio.Record)](&cdcRecordFn{})
+	register.Emitter1[kafkaio.Record]()
 }
 
 // Config says where a pipeline reads and writes.
@@ -45,7 +46,7 @@ type Config struct {
 	// Nil: outputs are JSONL files.
 	Sink *kafkaio.WriteConfig
 	// CDC, when set (and Source is nil), makes inputs MySQL/MariaDB tables whose row changes are read
-	// from the binlog (one table for now): inserted and updated rows become input lines; deletes are
+	// from the binlog, all by one read: inserted and updated rows become input lines; deletes are
 	// counted (cdc_deletes) and not passed on. Its Tables and TimeField are filled from the inputs.
 	CDC *mysqlcdc.ReadConfig
 	// MySQL, when set (and Sink is nil), writes the changelog outputs that have a Schema into its
@@ -139,16 +140,22 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 	if len(names) == 0 {
 		return out, nil
 	}
+	var recs beam.PCollection
 	if c.Source == nil {
-		col, err := c.readCDC(s, names, timeField)
-		out[at[0]] = col
-		return out, err
-	}
-	cfg := *c.Source
-	cfg.Topics, cfg.TimeField = names, timeField
-	recs, err := kafkaio.Read(s, cfg)
-	if err != nil {
-		return nil, err
+		cfg := *c.CDC
+		cfg.Tables, cfg.TimeField = names, timeField
+		changes, err := mysqlcdc.Read(s, cfg)
+		if err != nil {
+			return nil, err
+		}
+		recs = beam.ParDo(s.Scope("endpoint.Rows"), &cdcRecordFn{Tables: names}, changes)
+	} else {
+		cfg := *c.Source
+		cfg.Topics, cfg.TimeField = names, timeField
+		var err error
+		if recs, err = kafkaio.Read(s, cfg); err != nil {
+			return nil, err
+		}
 	}
 	split, err := ByTopic(s, recs, names)
 	if err != nil {
@@ -158,20 +165,6 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 		out[i] = split[j]
 	}
 	return out, nil
-}
-
-// readCDC reads the rows of the binlog source's one table as input lines.
-func (c Config) readCDC(s beam.Scope, tables []string, timeField string) (beam.PCollection, error) {
-	if len(tables) > 1 {
-		return beam.PCollection{}, fmt.Errorf("the binlog source reads one table for now; this job has inputs %s", strings.Join(tables, ", "))
-	}
-	cfg := *c.CDC
-	cfg.Tables, cfg.TimeField = tables, timeField
-	changes, err := mysqlcdc.Read(s, cfg)
-	if err != nil {
-		return beam.PCollection{}, err
-	}
-	return beam.ParDo(s.Scope("endpoint.Rows"), cdcRow, changes), nil
 }
 
 func (c Config) write(s beam.Scope, o Output) error {
@@ -235,18 +228,27 @@ func (o Output) collection() beam.PCollection {
 	return o.Lines
 }
 
-// cdcRow passes an inserted or updated row on as an input line, counting it as read.
-func cdcRow(ctx context.Context, c mysqlcdc.Change, emit func(string)) {
+// cdcRecordFn passes an inserted or updated row on as a record of its input (Topic: the input's
+// table as the job names it, "table" or "database.table"); deletes are counted and dropped.
+type cdcRecordFn struct {
+	Tables []string
+}
+
+func (f *cdcRecordFn) ProcessElement(ctx context.Context, c mysqlcdc.Change, emit func(kafkaio.Record)) {
 	if c.Deleted {
 		validate.Counter("cdc_deletes").Inc(ctx, 1)
 		return
 	}
-	validate.Counter("read").Inc(ctx, 1)
-	emit(string(c.Row))
+	for _, t := range f.Tables {
+		if c.Table == t || !strings.Contains(t, ".") && strings.HasSuffix(c.Table, "."+t) {
+			emit(kafkaio.Record{Topic: t, Value: c.Row})
+			return
+		}
+	}
 }
 
-// ByTopic splits a PCollection<kafkaio.Record> of up to three topics into one PCollection<string> of
-// values per topic, in the order of topics, counting each as "read".
+// ByTopic splits a PCollection<kafkaio.Record> of up to three topics (or binlog tables) into one
+// PCollection<string> of values per topic, in the order of topics, counting each as "read".
 func ByTopic(s beam.Scope, records beam.PCollection, topics []string) ([]beam.PCollection, error) {
 	if len(topics) < 1 || len(topics) > 3 {
 		return nil, fmt.Errorf("endpoint: %d Kafka inputs; one to three are supported", len(topics))

@@ -6,12 +6,15 @@ package mysqltest
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -242,4 +245,56 @@ func Exec(t testing.TB, dsn string, statements ...string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+}
+
+// Upsert writes JSON object lines into table as rows whose columns are the objects' fields (a row
+// whose key is there already is updated), one statement per line in order, failing the test at the
+// first error.
+func Upsert(t testing.TB, dsn, table string, lines ...string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, l := range lines {
+		d := json.NewDecoder(strings.NewReader(l))
+		d.UseNumber()
+		var row map[string]any
+		if err := d.Decode(&row); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		cols := slices.Sorted(maps.Keys(row))
+		args := make([]any, len(cols))
+		var set []string
+		for i, c := range cols {
+			if n, ok := row[c].(json.Number); ok {
+				args[i] = n.String()
+			} else {
+				args[i] = row[c]
+			}
+			set = append(set, fmt.Sprintf("`%s` = VALUES(`%s`)", c, c))
+		}
+		q := fmt.Sprintf("INSERT INTO `%s` (`%s`) VALUES (?%s) ON DUPLICATE KEY UPDATE %s",
+			table, strings.Join(cols, "`, `"), strings.Repeat(", ?", len(cols)-1), strings.Join(set, ", "))
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+	}
+}
+
+// Position is the server's current binlog position, @@gtid_current_pos: a binlog reader started
+// from it reads the changes made after this call.
+func Position(t testing.TB, dsn string) string {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var pos string
+	if err := db.QueryRow("SELECT @@gtid_current_pos").Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	return pos
 }

@@ -51,6 +51,7 @@ type Command struct {
 	Doc    string // one paragraph for --help
 	tmp    string
 	sample string
+	tables int // the binlog tables named so far (In)
 }
 
 // Start parses the flags, initialises Beam and quiets its logging unless --verbose.

@@ -15,7 +15,7 @@ import (
 // The source and sink flags every command shares. Secrets are never flag values: the SASL password
 // comes from the environment variable or file the flags name.
 var (
-	source       = flag.String("source", "file", "where inputs come from: file (JSONL), kafka, or mysqlcdc (row changes from the binlog of the --mysql_dsn server, MariaDB, one table)")
+	source       = flag.String("source", "file", "where inputs come from: file (JSONL), kafka, or mysqlcdc (row changes of the input tables from the binlog of the --mysql_dsn server, MariaDB)")
 	sink         = flag.String("sink", "file", "where outputs go: file (JSONL), kafka, mysql or bigquery (the tables; dead letters and other outputs stay JSONL files)")
 	kafkaBrokers = flag.String("kafka_brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap brokers")
 	kafkaGroup   = flag.String("kafka_group", "", "consumer group: --kafka_start=group resumes from its committed offsets, and the job commits its progress to it")
@@ -36,7 +36,7 @@ var (
 	mysqlPwFile  = flag.String("mysql_password_file", "", "file holding the MySQL password")
 	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"Writing to MySQL\")")
 	mysqlTLS     = flag.Bool("mysql_tls", false, "connect to MySQL with TLS")
-	cdcTables    = flag.String("cdc_tables", "", "with --source=mysqlcdc: the table to read (default: the input's table, e.g. user_order)")
+	cdcTables    = flag.String("cdc_tables", "", "with --source=mysqlcdc: the input tables, comma-separated in the order of the job's inputs (default: the sample's table names, e.g. user_order, or requests,responses,tracks)")
 	cdcStart     = flag.String("cdc_start", "", "with --source=mysqlcdc: a MariaDB GTID (domain-server-seq) to read after (default: the current position)")
 	mysqlCA      = flag.String("mysql_ca", "", "PEM file of the CAs to trust for MySQL TLS (default: the system's)")
 	mysqlCert    = flag.String("mysql_cert", "", "PEM client certificate for MySQL (users that REQUIRE X509)")
@@ -109,17 +109,23 @@ func (c *Command) mysqlConfig() mysqlio.Config {
 	return m
 }
 
-// In is an input's name: the topic flag's value when the source is Kafka, else the file flag's value
-// or the sample table.
+// In is an input's name: the topic flag's value when the source is Kafka; with the binlog, the next
+// name of --cdc_tables (the inputs are named in order) or the sample table's name; else the file
+// flag's value or the sample table.
 func (c *Command) In(file, topic, table string) string {
 	switch *source {
 	case "kafka":
 		return topic
 	case "mysqlcdc":
-		if *cdcTables != "" {
-			return *cdcTables
+		c.tables++
+		if *cdcTables == "" {
+			return strings.TrimSuffix(table, ".jsonl")
 		}
-		return strings.TrimSuffix(table, ".jsonl")
+		names := strings.Split(*cdcTables, ",")
+		if c.tables > len(names) {
+			c.Fail(fmt.Errorf("--cdc_tables=%q names %d tables: this job reads more inputs", *cdcTables, len(names)))
+		}
+		return strings.TrimSpace(names[c.tables-1])
 	}
 	return c.Input(file, table)
 }
