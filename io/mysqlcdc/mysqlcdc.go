@@ -5,7 +5,8 @@
 //
 // The server needs a row-based binlog (binlog_format=ROW) and a user with REPLICATION SLAVE and
 // REPLICATION CLIENT (and SELECT on information_schema for the column names). Positions are GTID
-// sets: MariaDB's `@@gtid_current_pos` ("0-1-42"), MySQL's `@@gtid_executed`. Column names come from
+// sets (MariaDB's `@@gtid_current_pos`, "0-1-42"; MySQL's `@@gtid_executed`) or binlog files and
+// positions ("mysql-bin.000003:1234", as SHOW MASTER STATUS gives). Column names come from
 // the binlog when the server writes them (binlog_row_metadata=FULL) and otherwise from
 // information_schema, read when a table is first seen (a column added later needs a restart).
 //
@@ -14,8 +15,9 @@
 // rule.
 //
 // Reader is the binlog reader; Read (read.go) is the unbounded Beam source on it: a splittable DoFn
-// whose restriction is a range of a MariaDB GTID domain's sequence numbers, claimed a committed
-// transaction at a time, with the same shared watermark as the Kafka source.
+// whose restriction is a range of a MariaDB GTID domain's sequence numbers or of binlog file
+// positions, claimed a committed transaction at a time, with the same shared watermark as the Kafka
+// source.
 package mysqlcdc
 
 import (
@@ -26,6 +28,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,11 +119,70 @@ func (r *Reader) Position(ctx context.Context) (string, error) {
 	return pos, nil
 }
 
-// Stream reads the binlog after the GTID set from and calls emit for every change of the tables, in
-// commit order, until ctx ends (it then returns ctx's error) or emit or the server fails.
+// FilePosition is the server's current binlog file and position ("mariadb-bin.000002:1234"): where a
+// reader that wants only new changes starts when the server has no GTIDs.
+func (r *Reader) FilePosition(ctx context.Context) (string, error) {
+	for _, q := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} { // MySQL 8.4 knows only the second
+		rows, err := r.db.QueryContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil || !rows.Next() {
+			return "", fmt.Errorf("mysql CDC: %s: no binlog (is log_bin on?)", q)
+		}
+		vals := make([]any, len(cols))
+		var file string
+		var pos uint32
+		vals[0], vals[1] = &file, &pos
+		for i := 2; i < len(cols); i++ {
+			vals[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return "", fmt.Errorf("mysql CDC: %s: %w", q, err)
+		}
+		return BinlogPos{File: file, Pos: pos}.String(), nil
+	}
+	return "", fmt.Errorf("mysql CDC: reading the binlog position: the server answers neither SHOW MASTER STATUS nor SHOW BINARY LOG STATUS")
+}
+
+// BinlogPos is a place in the binlog: a file and the offset of an event in it.
+type BinlogPos struct {
+	File string
+	Pos  uint32
+}
+
+func (p BinlogPos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Pos) }
+
+// ParseBinlogPos reads "file:pos".
+func ParseBinlogPos(s string) (BinlogPos, error) {
+	file, pos, ok := strings.Cut(strings.TrimSpace(s), ":")
+	var p uint64
+	var err error
+	if ok {
+		p, err = strconv.ParseUint(pos, 10, 32)
+	}
+	if !ok || err != nil || file == "" {
+		return BinlogPos{}, fmt.Errorf("mysql CDC: position %q: want a binlog file and offset, file:pos", s)
+	}
+	return BinlogPos{File: file, Pos: uint32(p)}, nil
+}
+
+// Transaction is a committed transaction's changes of the tables, in order.
+type Transaction struct {
+	Changes []Change
+	GTID    string    // its GTID; empty when the server writes none
+	Next    BinlogPos // where the binlog goes on after it
+}
+
+// Stream reads the binlog from a position and calls emit for every change of the tables, in commit
+// order, until ctx ends (it then returns ctx's error) or emit or the server fails. The position is a
+// GTID set (the transactions after it are read) or a binlog file and position, "file:pos" (reading
+// starts there).
 func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) error) error {
-	return r.Transactions(ctx, from, func(tx []Change) error {
-		for _, c := range tx {
+	return r.Transactions(ctx, from, func(tx Transaction) error {
+		for _, c := range tx.Changes {
 			if err := emit(c); err != nil {
 				return err
 			}
@@ -129,9 +191,9 @@ func (r *Reader) Stream(ctx context.Context, from string, emit func(Change) erro
 	})
 }
 
-// Transactions is Stream by transaction: emit gets the changes of the tables in one committed
-// transaction, in order (transactions without any are skipped).
-func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Change) error) error {
+// Transactions is Stream by transaction: emit gets each committed transaction that changed the
+// tables (the others are skipped).
+func (r *Reader) Transactions(ctx context.Context, from string, emit func(Transaction) error) error {
 	conn, err := r.cfg.Conn.Connection()
 	if err != nil {
 		return err
@@ -139,10 +201,6 @@ func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Chan
 	host, port, err := splitAddr(conn.Addr)
 	if err != nil {
 		return err
-	}
-	gset, err := gomysql.ParseGTIDSet(r.flavor, from)
-	if err != nil {
-		return fmt.Errorf("mysql CDC: GTID position %q: %w", from, err)
 	}
 	id := r.cfg.ServerID
 	if id == 0 {
@@ -155,17 +213,32 @@ func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Chan
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	defer r.syncer.Close()
-	stream, err := r.syncer.StartSyncGTID(gset)
+	var stream *replication.BinlogStreamer
+	file := ""
+	if strings.Contains(from, ":") {
+		p, perr := ParseBinlogPos(from)
+		if perr != nil {
+			return perr
+		}
+		file = p.File
+		stream, err = r.syncer.StartSync(gomysql.Position{Name: p.File, Pos: p.Pos})
+	} else {
+		gset, perr := gomysql.ParseGTIDSet(r.flavor, from)
+		if perr != nil {
+			return fmt.Errorf("mysql CDC: GTID position %q: %w", from, perr)
+		}
+		stream, err = r.syncer.StartSyncGTID(gset)
+	}
 	if err != nil {
 		return fmt.Errorf("mysql CDC: starting the binlog at %s: %w", from, err)
 	}
 	gtid := ""
 	var tx []Change
-	commit := func() error {
+	commit := func(end uint32) error {
 		if len(tx) == 0 {
 			return nil
 		}
-		err := emit(tx)
+		err := emit(Transaction{Changes: tx, GTID: gtid, Next: BinlogPos{File: file, Pos: end}})
 		tx = nil
 		return err
 	}
@@ -178,6 +251,8 @@ func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Chan
 			return fmt.Errorf("mysql CDC: reading the binlog: %w", err)
 		}
 		switch e := ev.Event.(type) {
+		case *replication.RotateEvent:
+			file = string(e.NextLogName)
 		case *replication.MariadbGTIDEvent:
 			gtid, tx = e.GTID.String(), nil
 			if e.Flags&replication.BINLOG_MARIADB_FL_STANDALONE != 0 { // no COMMIT follows (DDL)
@@ -193,12 +268,12 @@ func (r *Reader) Transactions(ctx context.Context, from string, emit func([]Chan
 				return err
 			}
 		case *replication.XIDEvent:
-			if err := commit(); err != nil {
+			if err := commit(ev.Header.LogPos); err != nil {
 				return err
 			}
 		case *replication.QueryEvent:
 			if string(e.Query) == "COMMIT" { // non-transactional engines end a transaction so
-				if err := commit(); err != nil {
+				if err := commit(ev.Header.LogPos); err != nil {
 					return err
 				}
 			}

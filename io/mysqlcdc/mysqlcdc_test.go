@@ -95,3 +95,57 @@ func TestReplicationUserWithPasswordFromTheEnvironment(t *testing.T) {
 		t.Errorf("rows %v, want only the one inserted after the position", rows)
 	}
 }
+
+// By binlog file and position: transactions come out with the position after each, across a
+// rotation of the binlog; reading again from such a position, even the end of a file, gives exactly
+// the transactions after it.
+func TestTransactionsByFilePositionAcrossARotation(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	mysqltest.Exec(t, dsn, "CREATE TABLE t (id BIGINT PRIMARY KEY)")
+	r, err := mysqlcdc.NewReader(mysqlcdc.Config{Conn: mysqlio.Config{DSN: dsn}, Tables: []string{"t"}})
+	beamtest.Must(t, err)
+	defer r.Close()
+	from, err := r.FilePosition(context.Background())
+	beamtest.Must(t, err)
+	mysqltest.Exec(t, dsn, "INSERT INTO t VALUES (1)", "FLUSH BINARY LOGS", "INSERT INTO t VALUES (2)", "INSERT INTO t VALUES (3), (4)")
+	read := func(from string, n int) []mysqlcdc.Transaction {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var txs []mysqlcdc.Transaction
+		err := r.Transactions(ctx, from, func(tx mysqlcdc.Transaction) error {
+			txs = append(txs, tx)
+			if len(txs) == n {
+				cancel()
+			}
+			return nil
+		})
+		if len(txs) != n {
+			t.Fatalf("from %s: %d transactions (%v), want %d", from, len(txs), err, n)
+		}
+		return txs
+	}
+	rows := func(txs []mysqlcdc.Transaction) string {
+		var out []string
+		for _, tx := range txs {
+			var rs []string
+			for _, c := range tx.Changes {
+				rs = append(rs, string(c.Row))
+			}
+			out = append(out, strings.Join(rs, "+"))
+		}
+		return strings.Join(out, " ")
+	}
+	all := read(from, 3)
+	if got := rows(all); got != `{"id":1} {"id":2} {"id":3}+{"id":4}` {
+		t.Fatalf("transactions %s", got)
+	}
+	if all[0].Next.File == all[1].Next.File || all[1].Next.File != all[2].Next.File || all[1].Next.Pos >= all[2].Next.Pos {
+		t.Errorf("positions after the transactions: %v, want a new file after the first", []mysqlcdc.BinlogPos{all[0].Next, all[1].Next, all[2].Next})
+	}
+	if got := rows(read(all[0].Next.String(), 2)); got != `{"id":2} {"id":3}+{"id":4}` {
+		t.Errorf("from the end of the first file: %s", got)
+	}
+	if got := rows(read(all[1].Next.String(), 1)); got != `{"id":3}+{"id":4}` {
+		t.Errorf("from after the second transaction: %s", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/finbeam/finbeam/io/internal/watermark"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -40,24 +41,30 @@ const (
 // ReadConfig configures Read.
 type ReadConfig struct {
 	Config
-	// Start is a MariaDB GTID, "domain-server-seq": reading starts after that transaction. Empty:
-	// the server's current position when the job starts.
+	// Start is a MariaDB GTID, "domain-server-seq": reading starts after that transaction; or a
+	// binlog file and position, "file:pos" (as SHOW MASTER STATUS gives): reading starts there.
+	// Empty: the server's current position when the job starts (MariaDB: its GTID position; MySQL:
+	// its file and position).
 	Start      string
 	TimeField  string        // JSON field of the row with its event time (epoch ms); empty: the commit time
 	OutOfOrder time.Duration // the watermark stays this far behind the newest event time; default 5 s
 	Idle       time.Duration // after this long without changes event time advances with wall time; default 10 s
 }
 
-// Stream is where a read starts: after transaction Seq of GTID domain Domain, written by Server.
+// Stream is where a read starts: after transaction Seq of GTID domain Domain, written by Server; or,
+// when Base is set, at a binlog position, Seq then being its offset (binlog file number << 32 | position).
 type Stream struct {
 	Domain, Server uint32
 	Seq            int64
+	Base           string // the binlog files' name before their number, e.g. "mariadb-bin"
+	Digits         int    // the width of the number in the files' names
 }
 
-// Read reads the changes of cfg.Tables from the binlog of a MariaDB server, unbounded, each at its
-// event time. Its restriction is a range of the GTID domain's sequence numbers (one transaction
-// each): the read's position on runners that checkpoint. One GTID domain, MariaDB only for now (a
-// MySQL GTID set is not one sequence).
+// Read reads the changes of cfg.Tables from the binlog, unbounded, each at its event time. Its
+// restriction is a range of positions, claimed a committed transaction at a time: the read's
+// position on runners that checkpoint. Positions are a MariaDB GTID domain's sequence numbers (one
+// domain), or binlog files and positions (MySQL, or MariaDB when started at a file position); a MySQL
+// GTID set is not one sequence, so MySQL is read by file and position.
 func Read(s beam.Scope, cfg ReadConfig) (beam.PCollection, error) {
 	if cfg.OutOfOrder == 0 {
 		cfg.OutOfOrder = DefaultOutOfOrder
@@ -72,7 +79,7 @@ func Read(s beam.Scope, cfg ReadConfig) (beam.PCollection, error) {
 		return beam.PCollection{}, err
 	}
 	if cfg.Start != "" {
-		if _, err := parseGTID(cfg.Start); err != nil {
+		if _, err := parseStart(cfg.Start); err != nil {
 			return beam.PCollection{}, err
 		}
 	}
@@ -97,6 +104,58 @@ func parseGTID(g string) (Stream, error) {
 	return Stream{Domain: uint32(n[0]), Server: uint32(n[1]), Seq: int64(n[2])}, nil
 }
 
+// parseStart reads a GTID or a file position.
+func parseStart(pos string) (Stream, error) {
+	if !strings.Contains(pos, ":") {
+		return parseGTID(pos)
+	}
+	p, err := ParseBinlogPos(pos)
+	if err != nil {
+		return Stream{}, err
+	}
+	i := strings.LastIndex(p.File, ".")
+	n, err := strconv.ParseUint(p.File[i+1:], 10, 31)
+	if i <= 0 || err != nil {
+		return Stream{}, fmt.Errorf("mysql CDC: position %q: want a binlog file name that ends in its number, e.g. mysql-bin.000003", pos)
+	}
+	st := Stream{Base: p.File[:i], Digits: len(p.File) - i - 1}
+	st.Seq = int64(n)<<32 | int64(p.Pos)
+	return st, nil
+}
+
+// first is the restriction's first position: the transaction after the GTID, or the file position.
+func (st Stream) first() int64 {
+	if st.Base != "" {
+		return st.Seq
+	}
+	return st.Seq + 1
+}
+
+// from is where a binlog reader starts to read the transaction at position at (or later ones).
+func (st Stream) from(at int64) string {
+	if st.Base != "" {
+		return BinlogPos{File: fmt.Sprintf("%s.%0*d", st.Base, st.Digits, at>>32), Pos: uint32(at)}.String()
+	}
+	return fmt.Sprintf("%d-%d-%d", st.Domain, st.Server, at-1)
+}
+
+// position is the position a transaction claims: its GTID's sequence number, or, by file, the
+// position after it less one, so that the rest of the restriction starts where the binlog goes on.
+func (st Stream) position(tx Transaction) (int64, error) {
+	if st.Base == "" {
+		g, err := parseGTID(tx.GTID)
+		return g.Seq, err
+	}
+	next, err := parseStart(tx.Next.String())
+	if err != nil {
+		return 0, err
+	}
+	if next.Base != st.Base {
+		return 0, fmt.Errorf("mysql CDC: the binlog went on in %s, not a file of %s", tx.Next.File, st.Base)
+	}
+	return next.Seq - 1, nil
+}
+
 // startFn resolves where the read starts.
 type startFn struct {
 	Cfg ReadConfig
@@ -110,11 +169,15 @@ func (f *startFn) ProcessElement(ctx context.Context, _ []byte, emit func(Stream
 			return err
 		}
 		defer r.Close()
-		if pos, err = r.Position(ctx); err != nil {
+		position := r.FilePosition
+		if r.flavor == gomysql.MariaDBFlavor {
+			position = r.Position
+		}
+		if pos, err = position(ctx); err != nil {
 			return err
 		}
 	}
-	st, err := parseGTID(pos)
+	st, err := parseStart(pos)
 	if err != nil {
 		return err
 	}
@@ -122,7 +185,7 @@ func (f *startFn) ProcessElement(ctx context.Context, _ []byte, emit func(Stream
 	return nil
 }
 
-// item is a committed transaction's changes with its sequence number.
+// item is a committed transaction's changes with the position it claims.
 type item struct {
 	seq int64
 	tx  []Change
@@ -150,7 +213,7 @@ type readFn struct {
 }
 
 func (f *readFn) CreateInitialRestriction(st Stream) offsetrange.Restriction {
-	return offsetrange.Restriction{Start: st.Seq + 1, End: math.MaxInt64}
+	return offsetrange.Restriction{Start: st.first(), End: math.MaxInt64}
 }
 
 func (f *readFn) SplitRestriction(_ Stream, r offsetrange.Restriction) []offsetrange.Restriction {
@@ -205,13 +268,13 @@ func (f *readFn) stream(st Stream, start int64) *streamer {
 		r, err := NewReader(f.Cfg.Config)
 		if err == nil {
 			defer r.Close()
-			err = r.Transactions(ctx, fmt.Sprintf("%d-%d-%d", st.Domain, st.Server, start-1), func(tx []Change) error {
-				g, err := parseGTID(tx[0].GTID)
+			err = r.Transactions(ctx, st.from(start), func(tx Transaction) error {
+				at, err := st.position(tx)
 				if err != nil {
 					return err
 				}
 				select {
-				case s.items <- item{seq: g.Seq, tx: tx}:
+				case s.items <- item{seq: at, tx: tx.Changes}:
 					return nil
 				case <-ctx.Done():
 					return ctx.Err()

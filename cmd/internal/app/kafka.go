@@ -37,7 +37,7 @@ var (
 	mysqlCreate  = flag.Bool("mysql_create_tables", false, "create the output tables when missing (DDL: README, \"Writing to MySQL\")")
 	mysqlTLS     = flag.Bool("mysql_tls", false, "connect to MySQL with TLS")
 	cdcTables    = flag.String("cdc_tables", "", "with --source=mysqlcdc: the input tables, comma-separated in the order of the job's inputs (default: the sample's table names, e.g. user_order, or requests,responses,tracks)")
-	cdcStart     = flag.String("cdc_start", "", "with --source=mysqlcdc: a MariaDB GTID (domain-server-seq) to read after (default: the current position)")
+	cdcStart     = flag.String("cdc_start", "", "with --source=mysqlcdc: a MariaDB GTID (domain-server-seq) to read after, or a binlog file position (file:pos) to read from (default: the current position)")
 	mysqlCA      = flag.String("mysql_ca", "", "PEM file of the CAs to trust for MySQL TLS (default: the system's)")
 	mysqlCert    = flag.String("mysql_cert", "", "PEM client certificate for MySQL (users that REQUIRE X509)")
 	mysqlKey     = flag.String("mysql_key", "", "PEM key of --mysql_cert")
