@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/sinktest"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
@@ -173,6 +175,19 @@ func TestMySQLSink(t *testing.T) {
 			t.Errorf("run %d: the summary does not count the changes emitted and written:\n%s", run, res.Stderr)
 		}
 	}
+}
+
+// Replaying the orders in another order, shuffled over three files, leaves hs_order in MySQL and in
+// BigQuery as the reference says.
+func TestTableSinksReplayInAnotherOrder(t *testing.T) {
+	lines := gen.Lines(gen.Config{Seed: 5, Events: 1500}, gen.Orders)
+	want, _ := reference.HourlyGMV(lines, time.UTC)
+	dir := t.TempDir()
+	dead := "--dead_letter=" + filepath.Join(dir, "dead.jsonl")
+	in := func(seed int64, parts int) string {
+		return "--input=" + beamtest.WriteShuffled(t, dir, fmt.Sprint("orders", seed), lines, rand.New(rand.NewSource(seed)), parts)
+	}
+	sinktest.Runs(t, [][]string{{in(1, 1), dead}, {in(2, 3), dead}}, hourlygmv.Schema, want)
 }
 
 // --sink=bigquery (the emulator): the history of hs_order is appended to BigQuery and its _current view

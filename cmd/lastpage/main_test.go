@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/sinktest"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
@@ -154,18 +156,15 @@ func TestRestartWithTheSameGroup(t *testing.T) {
 	}
 }
 
-// --sink=mysql: user_last_log lands in MySQL equal to the reference, null devices included.
-func TestMySQLSink(t *testing.T) {
-	dsn := mysqltest.Database(t)
-	dead := filepath.Join(t.TempDir(), "dead.jsonl")
-	res := beamtest.RunCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--dead_letter="+dead)
-	if res.ExitCode != 0 || res.Stdout != "" {
-		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
-	}
-	want, bad, _ := reference.LastPage(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.PageViews))
-	got, err := mysqltest.Table(dsn, lastpage.Schema)
-	beamtest.Must(t, err)
-	beamtest.SameTable(t, "user_last_log in MySQL", got, want)
+// --sink=mysql and --sink=bigquery: the sample's user_last_log equals the reference, and so it stays
+// when the input is replayed shuffled over three files; the dead letters stay a JSONL file.
+func TestTableSinks(t *testing.T) {
+	lines := gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.PageViews)
+	want, bad, _ := reference.LastPage(lines)
+	dir := t.TempDir()
+	dead := filepath.Join(dir, "dead.jsonl")
+	shuffled := beamtest.WriteShuffled(t, dir, "user_log", lines, rand.New(rand.NewSource(7)), 3)
+	sinktest.Runs(t, [][]string{{"--dead_letter=" + dead}, {"--input=" + shuffled, "--dead_letter=" + dead}}, lastpage.Schema, want)
 	if n := len(beamtest.ReadLines(t, dead)); n != bad {
 		t.Errorf("%d dead letters, want %d", n, bad)
 	}

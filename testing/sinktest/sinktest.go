@@ -5,8 +5,10 @@
 package sinktest
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bqtest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -30,5 +32,26 @@ func Tables(t *testing.T) []Sink {
 			Table: func(s changelog.Schema) (map[string]string, error) { return mysqltest.Table(dsn, s) }},
 		{Name: "bigquery", Flags: append(bq.Flags(), "--bq_create_tables"),
 			Table: func(s changelog.Schema) (map[string]string, error) { return bqtest.Table(bq.Config(), s) }},
+	}
+}
+
+// Runs runs the test's command once per runs entry (its extra flags, e.g. another --input) against
+// every table sink, and checks after each run that schema's table equals want: for replays, which
+// must leave the tables as they are.
+func Runs(t *testing.T, runs [][]string, schema changelog.Schema, want map[string]string) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatalf("no rows expected in %s", schema.Table)
+	}
+	for _, sink := range Tables(t) {
+		for i, args := range runs {
+			res := beamtest.RunCommand(t, append(append([]string(nil), sink.Flags...), args...)...)
+			if res.ExitCode != 0 || res.Stdout != "" {
+				t.Fatalf("%s, run %d: exit %d, stdout %q: %s", sink.Name, i+1, res.ExitCode, res.Stdout, res.Stderr)
+			}
+			got, err := sink.Table(schema)
+			beamtest.Must(t, err)
+			beamtest.SameTable(t, fmt.Sprintf("%s %s after run %d", sink.Name, schema.Table, i+1), got, want)
+		}
 	}
 }
