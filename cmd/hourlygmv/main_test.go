@@ -187,7 +187,7 @@ func TestTableSinksReplayInAnotherOrder(t *testing.T) {
 	in := func(seed int64, parts int) string {
 		return "--input=" + beamtest.WriteShuffled(t, dir, fmt.Sprint("orders", seed), lines, rand.New(rand.NewSource(seed)), parts)
 	}
-	sinktest.Runs(t, [][]string{{in(1, 1), dead}, {in(2, 3), dead}}, hourlygmv.Schema, want)
+	sinktest.Runs(t, [][]string{{in(1, 1), dead}, {in(2, 3), dead}}, sinktest.Want{Schema: hourlygmv.Schema, Rows: want})
 }
 
 // --sink=bigquery (the emulator): the history of hs_order is appended to BigQuery and its _current view

@@ -164,7 +164,7 @@ func TestTableSinks(t *testing.T) {
 	dir := t.TempDir()
 	dead := filepath.Join(dir, "dead.jsonl")
 	shuffled := beamtest.WriteShuffled(t, dir, "user_log", lines, rand.New(rand.NewSource(7)), 3)
-	sinktest.Runs(t, [][]string{{"--dead_letter=" + dead}, {"--input=" + shuffled, "--dead_letter=" + dead}}, lastpage.Schema, want)
+	sinktest.Runs(t, [][]string{{"--dead_letter=" + dead}, {"--input=" + shuffled, "--dead_letter=" + dead}}, sinktest.Want{Schema: lastpage.Schema, Rows: want})
 	if n := len(beamtest.ReadLines(t, dead)); n != bad {
 		t.Errorf("%d dead letters, want %d", n, bad)
 	}

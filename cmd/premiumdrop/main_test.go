@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"math/rand"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,11 +13,11 @@ import (
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/bqtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/testing/sinktest"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
@@ -165,29 +166,19 @@ func TestDimensionInMySQL(t *testing.T) {
 	}
 }
 
-// --sink=bigquery (the emulator): the alerts and the dimension's write-backs go to two tables of one
-// dataset, whose _current views equal the file sink's alerts and dimension table.
-func TestBigQuerySink(t *testing.T) {
-	bq := bqtest.New(t)
+// --sink=mysql and --sink=bigquery: the alerts and the dimension's write-backs land in
+// wechat_activity_user and raw_info as the reference says; a second run, with the updates and the
+// dimension shuffled over files, changes nothing.
+func TestTableSinks(t *testing.T) {
+	cfg := gen.Config{Seed: 1, Events: 2000}
+	updates, keyUsers := gen.Lines(cfg, gen.Updates), gen.Lines(cfg, gen.KeyUsers)
+	alerts, dims, _ := reference.PremiumDrop(updates, keyUsers, premiumdrop.DefaultDropRatio)
+	wantAlerts, err := beamtest.Rows(premiumdrop.Schema, alerts)
+	beamtest.Must(t, err)
 	dir := t.TempDir()
-	alerts, dims := filepath.Join(dir, "alerts.jsonl"), filepath.Join(dir, "raw_info.jsonl")
-	if res := beamtest.RunCommand(t, "--output="+alerts, "--dim_output="+dims); res.ExitCode != 0 {
-		t.Fatalf("file run: exit %d: %s", res.ExitCode, res.Stderr)
-	}
-	wantAlerts, err := beamtest.Rows(premiumdrop.Schema, beamtest.ReadLines(t, alerts))
-	beamtest.Must(t, err)
-	wantDims := beamtest.ChangelogRows(t, dims, premiumdrop.DimSchema)
-	if len(wantAlerts) == 0 || len(wantDims) == 0 {
-		t.Fatalf("%d alerts and %d dimension rows: want some of each", len(wantAlerts), len(wantDims))
-	}
-	res := beamtest.RunCommand(t, append(bq.Flags(), "--bq_create_tables", "--dead_letter="+filepath.Join(dir, "dead.jsonl"))...)
-	if res.ExitCode != 0 || res.Stdout != "" {
-		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
-	}
-	got, err := bqtest.Table(bq.Config(), premiumdrop.Schema)
-	beamtest.Must(t, err)
-	beamtest.SameTable(t, "wechat_activity_user_current", got, wantAlerts)
-	gotDims, err := bqtest.Table(bq.Config(), premiumdrop.DimSchema)
-	beamtest.Must(t, err)
-	beamtest.SameTable(t, "raw_info_current", gotDims, wantDims)
+	r := rand.New(rand.NewSource(5))
+	dead := "--dead_letter=" + filepath.Join(dir, "dead.jsonl")
+	shuffled := []string{"--input=" + beamtest.WriteShuffled(t, dir, "update_info", updates, r, 3), "--dim=" + beamtest.WriteShuffled(t, dir, "raw_info", keyUsers, r, 2), dead}
+	sinktest.Runs(t, [][]string{{dead}, shuffled},
+		sinktest.Want{Schema: premiumdrop.Schema, Rows: wantAlerts}, sinktest.Want{Schema: premiumdrop.DimSchema, Rows: dims})
 }

@@ -35,13 +35,21 @@ func Tables(t *testing.T) []Sink {
 	}
 }
 
-// Runs runs the test's command once per runs entry (its extra flags, e.g. another --input) against
-// every table sink, and checks after each run that schema's table equals want: for replays, which
-// must leave the tables as they are.
-func Runs(t *testing.T, runs [][]string, schema changelog.Schema, want map[string]string) {
+// Want is a table's expected rows, in the form of beamtest.Rows.
+type Want struct {
+	Schema changelog.Schema
+	Rows   map[string]string
+}
+
+// Runs runs the test's command once per runs entry (its extra flags, e.g. other inputs) against
+// every table sink, and checks after each run that the tables hold the rows wanted: for replays,
+// which must leave the tables as they are.
+func Runs(t *testing.T, runs [][]string, want ...Want) {
 	t.Helper()
-	if len(want) == 0 {
-		t.Fatalf("no rows expected in %s", schema.Table)
+	for _, w := range want {
+		if len(w.Rows) == 0 {
+			t.Fatalf("no rows expected in %s", w.Schema.Table)
+		}
 	}
 	for _, sink := range Tables(t) {
 		for i, args := range runs {
@@ -49,9 +57,11 @@ func Runs(t *testing.T, runs [][]string, schema changelog.Schema, want map[strin
 			if res.ExitCode != 0 || res.Stdout != "" {
 				t.Fatalf("%s, run %d: exit %d, stdout %q: %s", sink.Name, i+1, res.ExitCode, res.Stdout, res.Stderr)
 			}
-			got, err := sink.Table(schema)
-			beamtest.Must(t, err)
-			beamtest.SameTable(t, fmt.Sprintf("%s %s after run %d", sink.Name, schema.Table, i+1), got, want)
+			for _, w := range want {
+				got, err := sink.Table(w.Schema)
+				beamtest.Must(t, err)
+				beamtest.SameTable(t, fmt.Sprintf("%s %s after run %d", sink.Name, w.Schema.Table, i+1), got, w.Rows)
+			}
 		}
 	}
 }
