@@ -177,6 +177,39 @@ func TestMySQLSink(t *testing.T) {
 	}
 }
 
+// Streaming into BigQuery: orders produced to Kafka while hourlygmv runs with --sink=bigquery show up
+// in hs_order_current as the reference computes them from the orders sent so far.
+func TestStreamingIntoBigQuery(t *testing.T) {
+	bq := bqtest.New(t)
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	defer b.Close()
+	c := beamtest.StartCommand(t, append(bq.Flags(), "--bq_create_tables", "--source=kafka", "--kafka_brokers="+b.Addrs()[0],
+		"--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))...)
+	table := func() map[string]string {
+		got, err := bqtest.Table(bq.Config(), hourlygmv.Schema)
+		if err != nil {
+			return nil // the job has not created the view yet
+		}
+		return got
+	}
+	lines := gen.Lines(gen.Config{Seed: 12, Events: 400}, gen.Orders)
+	var sent []string
+	for _, part := range [][]string{lines[:200], lines[200:]} {
+		part = gen.LiveFrom(part, "gmt_modified", time.Now().UnixMilli())
+		sent = append(sent, part...)
+		beamtest.Must(t, b.Produce("user_order", part, "id"))
+		want, _ := reference.HourlyGMV(sent, time.UTC)
+		if len(want) == 0 {
+			t.Fatal("the orders sent make no hs_order row")
+		}
+		beamtest.WaitForTable(t, fmt.Sprintf("hs_order_current after %d orders", len(sent)), table, want, c.Stderr)
+	}
+	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
+		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
+	}
+}
+
 // Replaying the orders in another order, shuffled over three files, leaves hs_order in MySQL and in
 // BigQuery as the reference says.
 func TestTableSinksReplayInAnotherOrder(t *testing.T) {
