@@ -3,22 +3,32 @@
 # builds the BigQuery emulator).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb mysql bqemulator bigquery sample bench kafka
+.PHONY: test fmt-check vet mariadb netns mysql bqemulator bigquery sample bench kafka
 
 ## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL and
-## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1)
-test: fmt-check vet mariadb bqemulator
+## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1; the portable-runner
+## test starts prism's job server in a network namespace of its own)
+test: fmt-check vet mariadb netns bqemulator
 	$(GO) test -count=1 ./...
+
+# apt_install: install Debian package $(2) unless command $(1) is there (in $PATH or /usr/sbin).
+apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; then \
+	  echo "installing $(2) from the distribution's packages"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -q $(2) >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q $(2) >/dev/null; }; \
+	fi
 
 ## mariadb: install MariaDB from the distribution's packages when it is not there (the tests start it)
 mariadb:
-	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
-	  echo "installing mariadb-server from the distribution's packages"; \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  $$sudo apt-get install -y -q mariadb-server >/dev/null 2>&1 || \
-	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q mariadb-server >/dev/null; }; \
-	fi
+	@$(call apt_install,mariadbd,mariadb-server)
+
+## netns: install what the portable-runner test needs to give prism's job server a network
+## namespace of its own: unshare (util-linux) and ip (iproute2)
+netns:
+	@$(call apt_install,unshare,util-linux)
+	@$(call apt_install,ip,iproute2)
 
 # Where `go install` puts binaries.
 GOBIN_DIR = $$(bin=$$($(GO) env GOBIN); [ -n "$$bin" ] || bin=$$($(GO) env GOPATH)/bin; echo $$bin)

@@ -46,15 +46,28 @@ type Command struct {
 	out, err syncBuffer
 }
 
+// RunBinary runs the program at path (a command built by the test) with args.
+func RunBinary(t testing.TB, path string, args ...string) CommandResult {
+	t.Helper()
+	c := start(t, exec.Command(path, args...))
+	return c.result(t, c.cmd.Wait())
+}
+
 // StartCommand starts the command under test (the test binary, as main) with args and returns
 // without waiting; Interrupt stops it. The test's cleanup kills it if it still runs.
 func StartCommand(t testing.TB, args ...string) *Command {
 	t.Helper()
-	c := &Command{cmd: exec.Command(os.Args[0], args...)}
-	c.cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	return start(t, cmd)
+}
+
+func start(t testing.TB, cmd *exec.Cmd) *Command {
+	t.Helper()
+	c := &Command{cmd: cmd}
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.err
 	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("starting %v: %v", args, err)
+		t.Fatalf("starting %v: %v", cmd.Args, err)
 	}
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {

@@ -1,0 +1,93 @@
+package portable_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/pipelines/premiumdrop"
+	"github.com/finbeam/finbeam/pipelines/processmetrics"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/portable"
+	"github.com/finbeam/finbeam/transforms/changelog"
+)
+
+// output is one output flag of a command and the table it writes.
+type output struct {
+	flag   string
+	schema changelog.Schema // a changelog unless the schema is append-only
+}
+
+// Every command, on the embedded sample, submitted to a standalone prism job server through the
+// portable Job API (--runner=universal, LOOPBACK), writes the same tables and dead letters as the
+// same binary run in-process on prism.
+func TestEveryCommandOnAJobServer(t *testing.T) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	beamtest.Must(t, err)
+	cases := []struct {
+		pkg     string
+		outputs []output
+	}{
+		{"./cmd/hourlygmv", []output{{"output", hourlygmv.Schema}}},
+		{"./cmd/lastpage", []output{{"output", lastpage.Schema}}},
+		{"./cmd/premiumdrop", []output{{"output", premiumdrop.Schema}, {"dim_output", premiumdrop.DimSchema}}},
+		{"./cmd/tracejoin", []output{{"output", tracejoin.Schema}, {"incomplete", tracejoin.IncompleteSchema}}},
+		{"./cmd/processmetrics", []output{{"output", processmetrics.Schema}, {"metrics_output", processmetrics.MetricsSchema}}},
+	}
+	var pkgs []string
+	for _, c := range cases {
+		pkgs = append(pkgs, c.pkg)
+	}
+	bins, err := portable.Build(filepath.Dir(strings.TrimSpace(string(gomod))), t.TempDir(), pkgs...)
+	beamtest.Must(t, err)
+	for _, c := range cases {
+		t.Run(filepath.Base(c.pkg), func(t *testing.T) {
+			dir := t.TempDir()
+			args := func(run string) []string {
+				a := []string{"--dead_letter=" + filepath.Join(dir, run+".dead.jsonl")}
+				for _, o := range c.outputs {
+					a = append(a, "--"+o.flag+"="+filepath.Join(dir, run+"."+o.flag+".jsonl"))
+				}
+				return a
+			}
+			local := beamtest.RunBinary(t, bins[c.pkg], args("local")...)
+			if local.ExitCode != 0 {
+				t.Fatalf("in-process run: exit %d: %s", local.ExitCode, local.Stderr)
+			}
+			res, err := portable.Run(bins["prism"], bins[c.pkg], args("portable")...)
+			beamtest.NeedService(t, err, portable.ErrNoNamespace)
+			if res.ExitCode != 0 || !strings.Contains(res.PrismLog, "pipeline done") {
+				t.Fatalf("on the job server: exit %d: %s\nprism: %s", res.ExitCode, res.Stderr, res.PrismLog)
+			}
+			for _, o := range c.outputs {
+				table := func(run string) map[string]string {
+					path := filepath.Join(dir, run+"."+o.flag+".jsonl")
+					if !o.schema.AppendOnly {
+						return beamtest.ChangelogRows(t, path, o.schema)
+					}
+					rows, err := beamtest.Rows(o.schema, beamtest.ReadLines(t, path))
+					beamtest.Must(t, err)
+					return rows
+				}
+				want := table("local")
+				if len(want) == 0 {
+					t.Fatalf("%s: the in-process run wrote no rows", o.flag)
+				}
+				beamtest.SameTable(t, o.flag+" on the job server", table("portable"), want)
+			}
+			dead := func(run string) string {
+				lines := beamtest.ReadLines(t, filepath.Join(dir, run+".dead.jsonl"))
+				sort.Strings(lines)
+				return strings.Join(lines, "\n")
+			}
+			if dead("portable") != dead("local") || dead("local") == "" {
+				t.Errorf("dead letters differ from the in-process run's (or there are none)")
+			}
+		})
+	}
+}
