@@ -9,7 +9,9 @@ GO ?= go
 ## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1; the portable-runner
 ## test starts prism's job server in a network namespace of its own)
 test: fmt-check vet mariadb netns bqemulator
-	$(GO) test -count=1 ./...
+	@rm -rf .portable-bin
+	$(GO) build -o .portable-bin/ github.com/apache/beam/sdks/v2/go/cmd/prism ./cmd/...
+	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin $(GO) test -count=1 ./...
 
 # apt_install: install Debian package $(2) unless command $(1) is there (in $PATH or /usr/sbin).
 apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; then \

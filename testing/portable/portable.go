@@ -17,24 +17,37 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrNoNamespace says a network namespace could not be created here.
 var ErrNoNamespace = errors.New("portable: cannot create a network namespace (unshare -n needs root and util-linux)")
 
 // Build compiles prism and the given command packages (import paths or ./cmd/<name> relative to the
-// module root dir) into bin, and returns the binaries' paths by package, prism's under "prism".
+// module root dir) into the directory bin, and returns the binaries' paths by package, prism's under
+// "prism". A bin that holds every binary already (make test builds them before the tests, so that
+// linking does not compete with tests that keep time) is used as it is.
 func Build(dir, bin string, pkgs ...string) (map[string]string, error) {
 	all := append([]string{"github.com/apache/beam/sdks/v2/go/cmd/prism"}, pkgs...)
-	cmd := exec.Command("go", append([]string{"build", "-o", bin + string(filepath.Separator)}, all...)...)
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("portable: go build %s: %v\n%s", strings.Join(all, " "), err, b)
-	}
-	out := map[string]string{"prism": filepath.Join(bin, "prism")}
+	out := map[string]string{}
+	have := true
 	for _, p := range all {
 		out[p] = filepath.Join(bin, filepath.Base(p))
+		if st, err := os.Stat(out[p]); err != nil || st.IsDir() {
+			have = false
+		}
 	}
+	if !have {
+		cmd := exec.Command("go", append([]string{"build", "-o", bin + string(filepath.Separator)}, all...)...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("portable: go build %s: %v\n%s", strings.Join(all, " "), err, b)
+		}
+		for _, p := range all {
+			out[p] = filepath.Join(bin, filepath.Base(p))
+		}
+	}
+	out["prism"] = out[all[0]]
 	return out, nil
 }
 
@@ -51,6 +64,31 @@ done
 "$@" --runner=universal --endpoint=localhost:8073 --environment_type=LOOPBACK --experiments=prism_disable_sdf_split
 `
 
+// streamScript also starts a Kafka broker (finbeam's cmd/broker) in the namespace, runs the command
+// in the background until it says it streams, lets it run STREAM_FOR, and stops it with SIGINT.
+const streamScript = `set -e
+ip link set lo up
+"$PRISM" --job_port=8073 --serve_http=false --log_kind=text --log_level=info >"$PRISM_LOG" 2>&1 &
+prism=$!
+"$BROKER" --port=9092 --topics="$TOPICS" >/dev/null 2>&1 &
+broker=$!
+trap 'kill $prism $broker 2>/dev/null; wait $prism $broker 2>/dev/null || true' EXIT
+for i in $(seq 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/8073 && exec 4<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; then break; fi
+  sleep 0.1
+done
+"$@" --runner=universal --endpoint=localhost:8073 --environment_type=LOOPBACK --experiments=prism_disable_sdf_split \
+  --source=kafka --kafka_brokers=127.0.0.1:9092 2>"$CMD_ERR" &
+cmd=$!
+until grep -q "streaming from" "$CMD_ERR"; do
+  kill -0 $cmd 2>/dev/null || break
+  sleep 0.1
+done
+sleep "$STREAM_FOR"
+kill -INT $cmd
+wait $cmd
+`
+
 // Result is what a command run on the job server printed, and how it exited.
 type Result struct {
 	ExitCode       int
@@ -61,26 +99,42 @@ type Result struct {
 // Run runs the command binary cmd with args on a prism job server in a network namespace of their
 // own (see the package doc).
 func Run(prism, cmd string, args ...string) (Result, error) {
+	return run(script, []string{"PRISM=" + prism}, cmd, args)
+}
+
+// Stream runs the command binary cmd with args on a prism job server, reading Kafka from a broker
+// (the binary at broker, finbeam's cmd/broker, with topics created), all in a network namespace of
+// their own; once the command streams, it lets it run for d and stops it with SIGINT, as Ctrl-C
+// does. The result's Stderr is the command's.
+func Stream(prism, broker string, topics []string, d time.Duration, cmd string, args ...string) (Result, error) {
+	return run(streamScript, []string{"PRISM=" + prism, "BROKER=" + broker, "TOPICS=" + strings.Join(topics, ","),
+		fmt.Sprintf("STREAM_FOR=%.1f", d.Seconds())}, cmd, args)
+}
+
+func run(script string, env []string, cmd string, args []string) (Result, error) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		return Result{}, ErrNoNamespace
 	}
 	if err := exec.Command("unshare", "-n", "true").Run(); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrNoNamespace, err)
 	}
-	logFile, err := os.CreateTemp("", "prism-*.log")
+	dir, err := os.MkdirTemp("", "finbeam-portable-")
 	if err != nil {
 		return Result{}, err
 	}
-	logFile.Close()
-	defer os.Remove(logFile.Name())
+	defer os.RemoveAll(dir)
+	prismLog, cmdErr := filepath.Join(dir, "prism.log"), filepath.Join(dir, "stderr")
 	c := exec.Command("unshare", append([]string{"-n", "bash", "-c", script, "portable", cmd}, args...)...)
-	c.Env = append(os.Environ(), "PRISM="+prism, "PRISM_LOG="+logFile.Name())
+	c.Env = append(append(os.Environ(), env...), "PRISM_LOG="+prismLog, "CMD_ERR="+cmdErr)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	err = c.Run()
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if b, rerr := os.ReadFile(logFile.Name()); rerr == nil {
+	if b, rerr := os.ReadFile(prismLog); rerr == nil {
 		res.PrismLog = strings.TrimSpace(string(b))
+	}
+	if b, rerr := os.ReadFile(cmdErr); rerr == nil {
+		res.Stderr += string(b)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -1,11 +1,14 @@
 package portable_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
@@ -43,7 +46,11 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 	for _, c := range cases {
 		pkgs = append(pkgs, c.pkg)
 	}
-	bins, err := portable.Build(filepath.Dir(strings.TrimSpace(string(gomod))), t.TempDir(), pkgs...)
+	bin := os.Getenv("FINBEAM_PORTABLE_BIN") // make test builds the binaries there
+	if bin == "" {
+		bin = t.TempDir()
+	}
+	bins, err := portable.Build(filepath.Dir(strings.TrimSpace(string(gomod))), bin, append(pkgs, "./cmd/broker")...)
 	beamtest.Must(t, err)
 	for _, c := range cases {
 		t.Run(filepath.Base(c.pkg), func(t *testing.T) {
@@ -90,4 +97,16 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 			}
 		})
 	}
+
+	// A streaming job stops cleanly on SIGINT: the command cancels the job through the job service,
+	// the job server reports it cancelled, and the command exits 0.
+	t.Run("stop", func(t *testing.T) {
+		res, err := portable.Stream(bins["prism"], bins["./cmd/broker"], []string{"user_order"}, 2*time.Second, bins["./cmd/hourlygmv"],
+			"--output="+filepath.Join(t.TempDir(), "hs_order.jsonl"))
+		beamtest.NeedService(t, err, portable.ErrNoNamespace)
+		if res.ExitCode != 0 || !regexp.MustCompile(`hourlygmv stopped: job finbeam-hourlygmv-\d+ \(job-\d+\) cancelled on the job server`).MatchString(res.Stderr) ||
+			!strings.Contains(res.PrismLog, "state: CANCELLED") {
+			t.Errorf("exit %d: %s\nprism: %s", res.ExitCode, res.Stderr, res.PrismLog)
+		}
+	})
 }

@@ -174,15 +174,48 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	if Streaming() {
 		Logf("streaming from %s until stopped (Ctrl-C)", *source)
 	}
+	if portable(r) && *jobopts.JobName == "" {
+		// A name of its own, so that a stop can find and cancel the job on the job server.
+		*jobopts.JobName = fmt.Sprintf("finbeam-%s-%d", c.Name, time.Now().UnixNano())
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	runCtx, stopped, ran := ctx, make(chan string, 1), make(chan struct{})
+	defer close(ran)
+	if portable(r) {
+		// A stop cancels the job through the job service, and the run ends when the job server says
+		// the job has: ending the run's context instead would only stop waiting for the job (and,
+		// with LOOPBACK, kill its worker under it).
+		var abandon context.CancelFunc
+		runCtx, abandon = context.WithCancel(context.Background())
+		defer abandon()
+		go func() {
+			select {
+			case <-ran:
+				return
+			case <-ctx.Done():
+			}
+			ids, err := cancelJobs(*jobopts.Endpoint, *jobopts.JobName, 30*time.Second)
+			switch {
+			case err != nil:
+				stopped <- fmt.Sprintf("stopped, but the job server did not cancel job %s: %v", *jobopts.JobName, err)
+				abandon()
+			case len(ids) == 0:
+				stopped <- fmt.Sprintf("stopped: job %s had already ended on the job server", *jobopts.JobName)
+			default:
+				stopped <- fmt.Sprintf("stopped: job %s (%s) cancelled on the job server", *jobopts.JobName, strings.Join(ids, ", "))
+			}
+		}()
+	} else {
+		stopped <- "stopped"
+	}
 	var res beam.PipelineResult
 	err = beamtest.WithPrivateTemp(func() (err error) {
-		res, err = beam.Run(ctx, r, p)
+		res, err = beam.Run(runCtx, r, p)
 		return err
 	})
 	if ctx.Err() != nil {
-		Logf("%s stopped", c.Name)
+		Logf("%s %s", c.Name, <-stopped)
 		return nil
 	}
 	if err != nil {
