@@ -49,9 +49,11 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## bench: print the benchmark lines (now: the trace join's state bound against an interval join)
+## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
+## prism at EVENTS lines per input table, and the trace join's state bound against an interval join
+EVENTS ?= 1000000
 bench:
-	$(GO) run ./cmd/bench
+	$(GO) run ./cmd/bench --events=$(EVENTS)
 
 ## kafka: run a local Kafka broker on 127.0.0.1:9092 until Ctrl-C (in memory, for trying streaming)
 kafka:

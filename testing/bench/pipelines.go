@@ -1,0 +1,84 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/finbeam/finbeam/testing/gen"
+)
+
+// Pipeline is a command to measure: its name (cmd/<name>) and its input flags, each naming a table
+// of the generated input (gen.Files).
+type Pipeline struct {
+	Name   string
+	Inputs map[string]string // flag -> file name in the input directory
+}
+
+// Pipelines are finbeam's jobs, with the inputs they read in bounded mode.
+var Pipelines = []Pipeline{
+	{"hourlygmv", map[string]string{"input": "user_order.jsonl"}},
+	{"lastpage", map[string]string{"input": "user_log.jsonl"}},
+	{"premiumdrop", map[string]string{"input": "update_info.jsonl", "dim": "raw_info.jsonl"}},
+	{"tracejoin", map[string]string{"requests": "requests.jsonl", "responses": "responses.jsonl", "tracks": "tracks.jsonl"}},
+	{"processmetrics", map[string]string{"input": "actions.jsonl"}},
+}
+
+// Result is one measured run.
+type Result struct {
+	Pipeline  string
+	Events    int // input lines read
+	Seconds   float64
+	PeakRSSMB float64 // the process's maximum resident set
+}
+
+// Line is the result as make bench prints it.
+func (r Result) Line() string {
+	return fmt.Sprintf("BENCH pipeline=%s events=%d seconds=%.2f events_per_s=%.0f peak_rss_mb=%.0f",
+		r.Pipeline, r.Events, r.Seconds, float64(r.Events)/r.Seconds, r.PeakRSSMB)
+}
+
+// Generate writes every input table of the deterministic workload (seed 1, events lines each) into
+// dir.
+func Generate(dir string, events int) error {
+	return gen.WriteAll(dir, gen.Config{Seed: 1, Events: events})
+}
+
+// Run runs the command binary of p on the tables in dir (events lines each) on prism, bounded,
+// writing its outputs to dir/out, and measures the whole process: wall time and peak RSS.
+func Run(bin string, p Pipeline, dir string, events int) (Result, error) {
+	out := filepath.Join(dir, "out", p.Name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Result{}, err
+	}
+	args := []string{"--output=" + filepath.Join(out, "output.jsonl"), "--dead_letter=" + filepath.Join(out, "dead.jsonl")}
+	for flag, file := range p.Inputs {
+		args = append(args, "--"+flag+"="+filepath.Join(dir, file))
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return Result{}, fmt.Errorf("%s: %v\n%s", p.Name, err, stderr.b)
+	}
+	res := Result{Pipeline: p.Name, Events: events * len(p.Inputs), Seconds: time.Since(start).Seconds()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	}
+	return res, nil
+}
+
+// limitedBuffer keeps the last 64 KiB written: a failed run's stderr.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 64<<10 {
+		l.b = l.b[len(l.b)-64<<10:]
+	}
+	return len(p), nil
+}
