@@ -137,9 +137,16 @@ func TestStreamingWalkthrough(t *testing.T) {
 	table := func() map[string]string {
 		return beamtest.Changelog(t, "hs_order", beamtest.LinesSoFar(out), hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...)
 	}
-	lines := gen.Lines(gen.Config{Seed: 9, Events: 600}, gen.Orders)
+	streamOrders(t, b, c, gen.Lines(gen.Config{Seed: 9, Events: 600}, gen.Orders), "hs_order", table)
+}
+
+// streamOrders produces lines to user_order in two halves, stamped as sent, waits after each until
+// table (the running command c's output, named what) equals the reference of the orders sent so
+// far, and stops c with SIGINT, which must end it cleanly.
+func streamOrders(t *testing.T, b *kafkatest.Broker, c *beamtest.Command, lines []string, what string, table func() map[string]string) {
+	t.Helper()
 	var sent []string
-	for _, part := range [][]string{lines[:300], lines[300:]} {
+	for _, part := range [][]string{lines[:len(lines)/2], lines[len(lines)/2:]} {
 		part = gen.LiveFrom(part, "gmt_modified", time.Now().UnixMilli())
 		sent = append(sent, part...)
 		beamtest.Must(t, b.Produce("user_order", part, "id"))
@@ -147,7 +154,7 @@ func TestStreamingWalkthrough(t *testing.T) {
 		if len(want) == 0 {
 			t.Fatal("the orders sent make no hs_order row")
 		}
-		beamtest.WaitForTable(t, fmt.Sprintf("hs_order after %d orders", len(sent)), table, want, c.Stderr)
+		beamtest.WaitForTable(t, fmt.Sprintf("%s after %d orders", what, len(sent)), table, want, c.Stderr)
 	}
 	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
 		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
@@ -193,21 +200,7 @@ func TestStreamingIntoBigQuery(t *testing.T) {
 		}
 		return got
 	}
-	lines := gen.Lines(gen.Config{Seed: 12, Events: 400}, gen.Orders)
-	var sent []string
-	for _, part := range [][]string{lines[:200], lines[200:]} {
-		part = gen.LiveFrom(part, "gmt_modified", time.Now().UnixMilli())
-		sent = append(sent, part...)
-		beamtest.Must(t, b.Produce("user_order", part, "id"))
-		want, _ := reference.HourlyGMV(sent, time.UTC)
-		if len(want) == 0 {
-			t.Fatal("the orders sent make no hs_order row")
-		}
-		beamtest.WaitForTable(t, fmt.Sprintf("hs_order_current after %d orders", len(sent)), table, want, c.Stderr)
-	}
-	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
-		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
-	}
+	streamOrders(t, b, c, gen.Lines(gen.Config{Seed: 12, Events: 400}, gen.Orders), "hs_order_current", table)
 }
 
 // Replaying the orders in another order, shuffled over three files, leaves hs_order in MySQL and in
