@@ -34,8 +34,8 @@ func init() {
 const (
 	DefaultOutOfOrder = watermark.DefaultOutOfOrder
 	DefaultIdle       = watermark.DefaultIdle
-	DefaultReadBudget = 50 * time.Millisecond
-	DefaultPoll       = 100 * time.Millisecond
+	DefaultReadBudget = watermark.DefaultReadBudget
+	DefaultPoll       = watermark.Poll
 )
 
 // Start positions of ReadConfig.Start; any other value is an RFC 3339 time.

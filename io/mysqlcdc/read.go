@@ -29,13 +29,10 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*Change)(nil)).Elem())
 }
 
-// Defaults of ReadConfig, and the pacing of the reading calls: each reads for readBudget (prism
-// hands output on when a bundle ends), or waits poll when there is nothing.
+// Defaults of ReadConfig.
 const (
 	DefaultOutOfOrder = watermark.DefaultOutOfOrder
 	DefaultIdle       = watermark.DefaultIdle
-	readBudget        = 50 * time.Millisecond
-	poll              = 100 * time.Millisecond
 )
 
 // ReadConfig configures Read.
@@ -296,7 +293,7 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, st St
 		return sdf.StopProcessing(), nil
 	}
 	s := f.stream(st, rest.Start)
-	deadline := time.NewTimer(readBudget)
+	deadline := time.NewTimer(watermark.DefaultReadBudget)
 	defer deadline.Stop()
 	n := 0
 	for {
@@ -344,7 +341,7 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, st St
 	}
 done:
 	if n == 0 {
-		return sdf.ResumeProcessingIn(poll), nil
+		return sdf.ResumeProcessingIn(watermark.Poll), nil
 	}
 	validate.Counter("cdc_read").Inc(ctx, int64(n))
 	return sdf.ResumeProcessingIn(0), nil

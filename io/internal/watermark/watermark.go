@@ -11,10 +11,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 )
 
-// Defaults of the sources' bounds.
+// Defaults of the sources' bounds, and the pacing of their reading calls: each reads for
+// DefaultReadBudget (prism hands output on only when a bundle ends), or, when there is nothing to
+// read, resumes after Poll.
 const (
 	DefaultOutOfOrder = 5 * time.Second  // how far the watermark stays behind the newest event time
 	DefaultIdle       = 10 * time.Second // how long a part may be silent before it stops holding the watermark
+	DefaultReadBudget = 50 * time.Millisecond
+	Poll              = 100 * time.Millisecond
 )
 
 // Progress is one read's view, within this process, of every partition it reads: the newest event
