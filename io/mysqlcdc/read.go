@@ -110,14 +110,17 @@ func parseStart(pos string) (Stream, error) {
 	if err != nil {
 		return Stream{}, err
 	}
+	return fileStream(p)
+}
+
+// fileStream is a read from binlog position p: Seq is p's file number << 32 | p's offset.
+func fileStream(p BinlogPos) (Stream, error) {
 	i := strings.LastIndex(p.File, ".")
 	n, err := strconv.ParseUint(p.File[i+1:], 10, 31)
 	if i <= 0 || err != nil {
-		return Stream{}, fmt.Errorf("mysql CDC: position %q: want a binlog file name that ends in its number, e.g. mysql-bin.000003", pos)
+		return Stream{}, fmt.Errorf("mysql CDC: position %q: want a binlog file name that ends in its number, e.g. mysql-bin.000003", p)
 	}
-	st := Stream{Base: p.File[:i], Digits: len(p.File) - i - 1}
-	st.Seq = int64(n)<<32 | int64(p.Pos)
-	return st, nil
+	return Stream{Base: p.File[:i], Digits: len(p.File) - i - 1, Seq: int64(n)<<32 | int64(p.Pos)}, nil
 }
 
 // first is the restriction's first position: the transaction after the GTID, or the file position.
@@ -143,7 +146,7 @@ func (st Stream) position(tx Transaction) (int64, error) {
 		g, err := parseGTID(tx.GTID)
 		return g.Seq, err
 	}
-	next, err := parseStart(tx.Next.String())
+	next, err := fileStream(tx.Next)
 	if err != nil {
 		return 0, err
 	}
