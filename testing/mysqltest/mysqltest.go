@@ -232,13 +232,20 @@ func Stop() {
 	}
 }
 
-// Exec runs the statements on dsn's database, failing the test at the first error.
-func Exec(t testing.TB, dsn string, statements ...string) {
+// open opens dsn's database, failing the test on an error.
+func open(t testing.TB, dsn string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// Exec runs the statements on dsn's database, failing the test at the first error.
+func Exec(t testing.TB, dsn string, statements ...string) {
+	t.Helper()
+	db := open(t, dsn)
 	defer db.Close()
 	for _, q := range statements {
 		if _, err := db.Exec(q); err != nil {
@@ -252,10 +259,7 @@ func Exec(t testing.TB, dsn string, statements ...string) {
 // first error.
 func Upsert(t testing.TB, dsn, table string, lines ...string) {
 	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := open(t, dsn)
 	defer db.Close()
 	for _, l := range lines {
 		d := json.NewDecoder(strings.NewReader(l))
@@ -287,10 +291,7 @@ func Upsert(t testing.TB, dsn, table string, lines ...string) {
 // from it reads the changes made after this call.
 func Position(t testing.TB, dsn string) string {
 	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := open(t, dsn)
 	defer db.Close()
 	var pos string
 	if err := db.QueryRow("SELECT @@gtid_current_pos").Scan(&pos); err != nil {
