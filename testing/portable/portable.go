@@ -51,34 +51,35 @@ func Build(dir, bin string, pkgs ...string) (map[string]string, error) {
 	return out, nil
 }
 
-// script starts prism in the namespace, waits for its job port, runs the command and stops prism.
-const script = `set -e
+// services starts prism in the namespace (and, when $BROKER is set, a Kafka broker, finbeam's
+// cmd/broker, with $TOPICS), stops them when the script ends, waits for their ports, and sets
+// $submit: the flags that run a command on prism's job server. (A shell function would put a
+// subshell between a backgrounded command and the SIGINT meant for it, which it would ignore.)
+const services = `set -e
 ip link set lo up
 "$PRISM" --job_port=8073 --serve_http=false --log_kind=text --log_level=info >"$PRISM_LOG" 2>&1 &
-prism=$!
-trap 'kill $prism 2>/dev/null; wait $prism 2>/dev/null || true' EXIT
-for i in $(seq 100); do
-  if (exec 3<>/dev/tcp/127.0.0.1/8073) 2>/dev/null; then break; fi
-  sleep 0.1
+pids=$! ports=8073
+if [ -n "$BROKER" ]; then
+  "$BROKER" --port=9092 --topics="$TOPICS" >/dev/null 2>&1 &
+  pids="$pids $!" ports="$ports 9092"
+fi
+trap 'kill $pids 2>/dev/null; wait $pids 2>/dev/null || true' EXIT
+for port in $ports; do
+  for i in $(seq 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then break; fi
+    sleep 0.1
+  done
 done
-"$@" --runner=universal --endpoint=localhost:8073 --environment_type=LOOPBACK --experiments=prism_disable_sdf_split
+submit="--runner=universal --endpoint=localhost:8073 --environment_type=LOOPBACK --experiments=prism_disable_sdf_split"
 `
 
-// streamScript also starts a Kafka broker (finbeam's cmd/broker) in the namespace, runs the command
-// in the background until it says it streams, lets it run STREAM_FOR, and stops it with SIGINT.
-const streamScript = `set -e
-ip link set lo up
-"$PRISM" --job_port=8073 --serve_http=false --log_kind=text --log_level=info >"$PRISM_LOG" 2>&1 &
-prism=$!
-"$BROKER" --port=9092 --topics="$TOPICS" >/dev/null 2>&1 &
-broker=$!
-trap 'kill $prism $broker 2>/dev/null; wait $prism $broker 2>/dev/null || true' EXIT
-for i in $(seq 100); do
-  if (exec 3<>/dev/tcp/127.0.0.1/8073 && exec 4<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; then break; fi
-  sleep 0.1
-done
-"$@" --runner=universal --endpoint=localhost:8073 --environment_type=LOOPBACK --experiments=prism_disable_sdf_split \
-  --source=kafka --kafka_brokers=127.0.0.1:9092 2>"$CMD_ERR" &
+// script runs the command to its end.
+const script = services + `"$@" $submit
+`
+
+// streamScript runs the command reading Kafka in the background until it says it streams, lets it
+// run STREAM_FOR, and stops it with SIGINT.
+const streamScript = services + `"$@" $submit --source=kafka --kafka_brokers=127.0.0.1:9092 2>"$CMD_ERR" &
 cmd=$!
 until grep -q "streaming from" "$CMD_ERR"; do
   kill -0 $cmd 2>/dev/null || break
