@@ -17,6 +17,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -112,6 +114,9 @@ func Stream(prism, broker string, topics []string, d time.Duration, cmd string, 
 		fmt.Sprintf("STREAM_FOR=%.1f", d.Seconds())}, cmd, args)
 }
 
+// runTimeout bounds one run in the namespace.
+const runTimeout = 5 * time.Minute
+
 func run(script string, env []string, cmd string, args []string) (Result, error) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		return Result{}, ErrNoNamespace
@@ -129,7 +134,19 @@ func run(script string, env []string, cmd string, args []string) (Result, error)
 	c.Env = append(append(os.Environ(), env...), "PRISM_LOG="+prismLog, "CMD_ERR="+cmdErr)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
-	err = c.Run()
+	// Its own process group, killed whole when the run outlives runTimeout: a command that does not
+	// stop would otherwise hold the test until go test's own timeout and leave prism behind.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		return Result{}, err
+	}
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(runTimeout, func() { timedOut.Store(true); syscall.Kill(-c.Process.Pid, syscall.SIGKILL) })
+	err = c.Wait()
+	timer.Stop()
+	if timedOut.Load() {
+		return Result{}, fmt.Errorf("portable: the run did not end within %v; stderr:\n%s", runTimeout, stderr.String())
+	}
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
 	if b, rerr := os.ReadFile(prismLog); rerr == nil {
 		res.PrismLog = strings.TrimSpace(string(b))
