@@ -305,17 +305,30 @@ func (f *readFn) CreateWatermarkEstimator() *watermark.Estimator {
 	return &watermark.Estimator{P: watermark.Of(f.ReadID, nil, f.Cfg.OutOfOrder, f.Cfg.Idle)}
 }
 
+// readers holds this process's idle readers between ProcessElement calls, by read and partition.
 var readers = struct {
 	sync.Mutex
-	m map[string]*kafka.Reader
-}{m: map[string]*kafka.Reader{}}
+	m       map[string]parked
+	sweeper sync.Once
+}{m: map[string]parked{}}
+
+type parked struct {
+	r     *kafka.Reader
+	since time.Time
+}
+
+// parkedReaderTTL is how long a reader may sit unused in the process before it is closed. A
+// streaming read takes its reader back every few hundred milliseconds; one that stays away this
+// long belongs to a job that ended without tearing its DoFns down (prism does not always call
+// Teardown), and would otherwise fetch from its brokers until the process exits.
+const parkedReaderTTL = time.Minute
 
 // reader takes this process's reader of partition p positioned at offset, or opens one. A reader
 // keeps fetching ahead between calls, so an idle stream costs no reconnect.
 func (f *readFn) reader(p Partition, offset int64) (*kafka.Reader, error) {
 	id := f.ReadID + "|" + p.key()
 	readers.Lock()
-	r := readers.m[id]
+	r := readers.m[id].r
 	delete(readers.m, id)
 	readers.Unlock()
 	if r == nil {
@@ -324,7 +337,7 @@ func (f *readFn) reader(p Partition, offset int64) (*kafka.Reader, error) {
 			return nil, err
 		}
 		r = kafka.NewReader(kafka.ReaderConfig{Brokers: f.Cfg.Brokers, Topic: p.Topic, Partition: p.ID, Dialer: d,
-			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second,
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: fetchWait, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second,
 			ErrorLogger: kafka.LoggerFunc(throttled(p.key(), 10*time.Second))})
 	}
 	if r.Offset() != offset {
@@ -336,26 +349,54 @@ func (f *readFn) reader(p Partition, offset int64) (*kafka.Reader, error) {
 	return r, nil
 }
 
+// fetchWait is how long the broker may hold a fetch of a partition that has no new messages (a
+// message that arrives meanwhile is returned at once). kafka-go asks for three quarters of it and
+// gives up on the connection after all of it: the rest is the broker's margin to answer.
+const fetchWait = 500 * time.Millisecond
+
 func (f *readFn) release(p Partition, r *kafka.Reader) {
 	id := f.ReadID + "|" + p.key()
+	readers.sweeper.Do(func() { go sweepReaders(parkedReaderTTL / 4) })
 	readers.Lock()
 	defer readers.Unlock()
-	if old := readers.m[id]; old != nil {
+	if old := readers.m[id].r; old != nil {
 		old.Close()
 	}
-	readers.m[id] = r
+	readers.m[id] = parked{r: r, since: time.Now()}
+}
+
+// sweepReaders closes, every interval, the readers parked longer than parkedReaderTTL.
+func sweepReaders(interval time.Duration) {
+	for range time.Tick(interval) {
+		closeReaders(expired(time.Now()))
+	}
+}
+
+// expired matches the readers parked longer than parkedReaderTTL before now.
+func expired(now time.Time) func(string, parked) bool {
+	return func(_ string, p parked) bool { return now.Sub(p.since) > parkedReaderTTL }
+}
+
+// closeReaders forgets the parked readers that match and closes them; it returns how many.
+func closeReaders(match func(id string, p parked) bool) int {
+	var gone []*kafka.Reader
+	readers.Lock()
+	for id, p := range readers.m {
+		if match(id, p) {
+			gone = append(gone, p.r)
+			delete(readers.m, id)
+		}
+	}
+	readers.Unlock()
+	for _, r := range gone {
+		r.Close()
+	}
+	return len(gone)
 }
 
 // Teardown closes this read's idle readers in the process.
 func (f *readFn) Teardown() {
-	readers.Lock()
-	defer readers.Unlock()
-	for id, r := range readers.m {
-		if strings.HasPrefix(id, f.ReadID+"|") {
-			r.Close()
-			delete(readers.m, id)
-		}
-	}
+	closeReaders(func(id string, _ parked) bool { return strings.HasPrefix(id, f.ReadID+"|") })
 }
 
 func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, p Partition, emit func(beam.EventTime, Record)) (sdf.ProcessContinuation, error) {

@@ -62,7 +62,9 @@ func (b *Broker) Close() { b.cluster.Close() }
 // ReadPartition reads n messages from one partition of topic, from its start, waiting up to timeout;
 // fewer is an error that says how many came.
 func (b *Broker) ReadPartition(topic string, partition, n int, timeout time.Duration) ([]kafka.Message, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	// A fetch returns as soon as there are messages; kafka-go drops the connection when the broker
+	// answers an empty one in the last quarter of MaxWait, so a loaded machine needs it long.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: topic, Partition: partition, MaxWait: 500 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

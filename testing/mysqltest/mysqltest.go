@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +74,7 @@ func StartWith(o Options) (*Server, error) {
 		return nil, fmt.Errorf("mysqltest: %s: %v\n%s", install, err, out)
 	}
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = beamtest.FreePort(); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
@@ -112,15 +111,6 @@ func lookPath(names ...string) (string, error) {
 		}
 	}
 	return "", ErrNotInstalled
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) waitReady(timeout time.Duration) error {

@@ -162,6 +162,15 @@ func RunnerName() (string, error) {
 	return r, nil
 }
 
+// portable reports whether runner submits to a job server.
+func portable(runner string) bool {
+	switch runner {
+	case "universal", "flink", "spark", "portable":
+		return true
+	}
+	return false
+}
+
 // Run executes p on the runner chosen by --runner and logs a one-line summary of finbeam's counters.
 func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	r, err := RunnerName()
@@ -195,7 +204,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 				return
 			case <-ctx.Done():
 			}
-			ids, err := cancelJobs(*jobopts.Endpoint, *jobopts.JobName, 30*time.Second)
+			ids, err := beamtest.CancelJobs(*jobopts.Endpoint, *jobopts.JobName, 30*time.Second)
 			switch {
 			case err != nil:
 				stopped <- fmt.Sprintf("stopped, but the job server did not cancel job %s: %v", *jobopts.JobName, err)
