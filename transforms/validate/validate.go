@@ -13,11 +13,9 @@
 package validate
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -67,21 +65,24 @@ func Kind(err error) string {
 
 // Reader reads typed fields of one JSON object and remembers the first error.
 type Reader struct {
-	fields map[string]json.RawMessage
+	fields []field // in line order; a repeated name counts its last value, as in encoding/json
 	err    error
 }
 
 // NewReader parses line as a JSON object. A line that is not one makes every read fail with NotJSON.
+// It checks the whole line in one pass and decodes only the fields that are read.
 func NewReader(line string) *Reader {
 	r := &Reader{}
-	b := bytes.TrimSpace([]byte(line))
+	b := strings.TrimSpace(line)
 	if len(b) == 0 || b[0] != '{' {
 		r.err = &Error{Kind: NotJSON, Msg: "line is not a JSON object"}
 		return r
 	}
-	if err := json.Unmarshal(b, &r.fields); err != nil {
+	fields, ok := scanObject(b)
+	if !ok {
 		r.err = &Error{Kind: NotJSON, Msg: "line is not valid JSON"}
 	}
+	r.fields = fields
 	return r
 }
 
@@ -94,35 +95,33 @@ func (r *Reader) fail(kind, field, msg string) {
 	}
 }
 
-// raw returns the field's JSON text, or nil when it is absent or null (or an error was already met).
-func (r *Reader) raw(name string) json.RawMessage {
+// raw returns the field's JSON text, or "" when it is absent or null (or an error was already met).
+func (r *Reader) raw(name string) string {
 	if r.err != nil {
-		return nil
+		return ""
 	}
-	v, ok := r.fields[name]
-	if !ok || string(v) == "null" {
-		return nil
+	for i := len(r.fields) - 1; i >= 0; i-- {
+		if f := r.fields[i]; f.name == name {
+			if f.val == "null" {
+				return ""
+			}
+			return f.val
+		}
 	}
-	return v
+	return ""
 }
-
-var (
-	intLiteral     = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	numberLiteral  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-	decimalLiteral = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-)
 
 // OptInt reads an optional integer field; nil when it is absent or null.
 func (r *Reader) OptInt(name string) *int64 {
 	b := r.raw(name)
-	if b == nil {
+	if b == "" {
 		return nil
 	}
-	if !intLiteral.Match(b) {
+	if !isInt(b) {
 		r.fail(WrongType, name, "must be a JSON integer")
 		return nil
 	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
+	v, err := strconv.ParseInt(b, 10, 64)
 	if err != nil {
 		r.fail(InvalidValue, name, "is out of the 64-bit integer range")
 		return nil
@@ -159,14 +158,14 @@ func (r *Reader) EventTime(name string) int64 {
 // OptString reads an optional string field; nil when it is absent or null.
 func (r *Reader) OptString(name string) *string {
 	b := r.raw(name)
-	if b == nil {
+	if b == "" {
 		return nil
 	}
-	var s string
-	if b[0] != '"' || json.Unmarshal(b, &s) != nil {
+	if b[0] != '"' {
 		r.fail(WrongType, name, "must be a JSON string")
 		return nil
 	}
+	s, _ := unquote(b) // a scanned string literal: it decodes
 	return &s
 }
 
@@ -192,18 +191,18 @@ func (r *Reader) NonEmptyString(name string) string {
 // OptDecimal reads an optional decimal field: a JSON number or a string with a plain decimal.
 func (r *Reader) OptDecimal(name string) *decimal.Decimal {
 	b := r.raw(name)
-	if b == nil {
+	if b == "" {
 		return nil
 	}
-	text := string(b)
+	text := b
 	if b[0] == '"' {
-		var s string
-		if json.Unmarshal(b, &s) != nil || !decimalLiteral.MatchString(s) {
+		s, _ := unquote(b)
+		if !isPlainDecimal(s) {
 			r.fail(InvalidValue, name, `must be a decimal such as 12.30 or "12.30"`)
 			return nil
 		}
 		text = s
-	} else if !numberLiteral.MatchString(text) {
+	} else if numberLen(b) != len(b) {
 		r.fail(WrongType, name, "must be a JSON number or a decimal string")
 		return nil
 	}

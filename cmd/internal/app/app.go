@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ var (
 	verbose      = flag.Bool("verbose", false, "show Beam's and the runner's info logging")
 	sampleSeed   = flag.Int64("sample_seed", 1, "seed of the embedded sample used when an input flag is empty")
 	sampleEvents = flag.Int("sample_events", 2000, "lines per input table of the embedded sample")
+	cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process prism runner and its worker) to this file, for go tool pprof")
 
 	// The Beam flags a finbeam user needs; --help lists these after the command's own flags.
 	beamFlags = []string{"runner", "endpoint", "environment_type", "environment_config", "experiments", "job_name",
@@ -82,7 +84,7 @@ func (c *Command) usage(own []string) {
 			fmt.Fprintf(w, "  --%s\n    \t%s%s\n", f.Name, f.Usage, def)
 		}
 	}
-	show(append(own, "verbose", "sample_seed", "sample_events"))
+	show(append(own, "verbose", "sample_seed", "sample_events", "cpuprofile"))
 	fmt.Fprintf(w, "\nSource and sink flags (Kafka: see README, Streaming):\n")
 	show(kafkaFlags)
 	fmt.Fprintf(w, "\nRunner flags (Beam's; see runners.md):\n")
@@ -218,6 +220,13 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	} else {
 		stopped <- "stopped"
 	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	var res beam.PipelineResult
 	err = beamtest.WithPrivateTemp(func() (err error) {
 		res, err = beam.Run(runCtx, r, p)
@@ -234,6 +243,19 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		Logf("%s", Summary(c.Name, beamtest.Counters(res)))
 	}
 	return nil
+}
+
+// startCPUProfile starts writing the process's CPU profile to path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // Summary renders counters as one line: read, dead-lettered (total and by reason), filtered, late,
