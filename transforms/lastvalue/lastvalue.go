@@ -9,21 +9,23 @@
 // Periods and expiry. A Record names a Period (e.g. the start of its day; 0 when a key has only one)
 // and an Expiry: the last event time (ms) at which that period can still change. Once the watermark
 // passes Expiry (an event-time timer at Expiry+1) the period's record is dropped from state. What
-// stays per key is 24 bytes: the version counter and the watermark seen by the timer. A record that
+// stays per key is its version counter; per bucket, the watermark seen by the timer. A record that
 // arrives for a period whose Expiry is before that watermark is late: it goes to the dead-letter
 // output with reason "late" and changes nothing. A record still waiting to be processed holds
 // the watermark at or below its own time, which is at most its Expiry, so in a bounded run (where every
 // record is waiting from the start) nothing is late, even though timers may fire before the end.
 //
-// Speed. Records are batched per key per bundle (state/batch), so state is read and written and the
-// timer set once per key per bundle, and one Update per key and period per bundle carries the net
-// change.
+// Speed. Keys are spread over state buckets (PerKeyIn) and records batched per bucket per bundle
+// (state/batch), so state is read and written and the timer set once per bucket per bundle, and one
+// Update per key and period per bundle carries the net change. A bucket's timer serves all its
+// keys: it fires at the earliest Expiry among them and tells all of them the watermark.
 package lastvalue
 
 import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -38,8 +40,7 @@ import (
 )
 
 func init() {
-	register.Function1x2(keyOf)
-	register.Emitter2[string, Record]()
+	register.DoFn1x2[Record, string, Record](&bucketKey{})
 	batch.Register[Record]()
 	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Record, func(Update), func(validate.DeadLetter), error](&lastValueFn{})
 	register.Emitter1[Update]()
@@ -94,46 +95,126 @@ type Update struct {
 // written by an earlier run, gets the version of the first value of that time and loses to it.
 func (u Update) EventVersion() int64 { return u.New.TS*1000 + min(u.New.Ties, 999) }
 
+// keyState is one key's state within its bucket.
 type keyState struct {
-	Open      []Record // the current record of each open period
-	Version   int64
+	Key     string
+	Open    []Record // the current record of each open period
+	Version int64
+}
+
+// bucketState is the state of one bucket of keys: the keys' states, and what the bucket's timer
+// has told of the input watermark, which holds for every key.
+type bucketState struct {
+	Keys      []keyState
 	Fired     bool  // a timer has fired, so Watermark is known
 	Watermark int64 // the input watermark is at least this (ms)
 }
 
-func keyOf(r Record) (string, Record) { return r.Key, r }
+// DefaultBuckets is the number of state buckets PerKey spreads keys over.
+const DefaultBuckets = 1024
 
-// PerKey computes the last value per key and period. It returns the updates and the dead letters of
-// late records (Raw is the record's payload). The input must be in the global window.
+// bucketOf is the bucket of key among n: FNV-1a of the key.
+func bucketOf(key string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
+}
+
+// bucketKey keys a record by its key's bucket.
+type bucketKey struct {
+	Buckets int
+}
+
+func (f *bucketKey) ProcessElement(r Record) (string, Record) {
+	return strconv.Itoa(bucketOf(r.Key, f.Buckets)), r
+}
+
+// PerKey computes the last value per key and period with DefaultBuckets state buckets. It returns
+// the updates and the dead letters of late records (Raw is the record's payload). The input must
+// be in the global window.
 func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollection) {
+	return PerKeyIn(s, records, DefaultBuckets)
+}
+
+// PerKeyIn is PerKey with the keys spread over buckets state buckets. On a portable runner every
+// state access is a round trip, so the state is kept per bucket of keys, not per key: a bundle
+// reads and writes each bucket it touches once, and one timer per bucket serves all its keys. Few
+// buckets make a bounded run cheap (few round trips); many keep the state read per bundle small
+// when bundles are small (streaming). Results do not depend on it.
+func PerKeyIn(s beam.Scope, records beam.PCollection, buckets int) (updates, dead beam.PCollection) {
+	if buckets < 1 {
+		panic(fmt.Sprintf("lastvalue: %d buckets", buckets))
+	}
 	s = s.Scope("lastvalue.PerKey")
-	keyed := beam.ParDo(s, keyOf, records)
+	keyed := beam.ParDo(s, &bucketKey{Buckets: buckets}, records)
 	batches := batch.PerKey[Record](s, keyed, 0)
 	return beam.ParDo2(s, newLastValueFn(), batches)
 }
 
 func newLastValueFn() *lastValueFn {
-	return &lastValueFn{State: state.MakeValueState[keyState]("lastvalue"), Expiry: timers.InEventTime("expiry")}
+	return &lastValueFn{State: state.MakeValueState[bucketState]("lastvalue"), Expiry: timers.InEventTime("expiry")}
 }
 
 type lastValueFn struct {
-	State  state.Value[keyState]
+	State  state.Value[bucketState]
 	Expiry timers.EventTime
 }
 
-func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
+func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
-		return fmt.Errorf("lastvalue: reading state of key: %w", err)
+		return fmt.Errorf("lastvalue: reading state of bucket %s: %w", bucket, err)
 	}
-	before, hadTimer := nextExpiry(st.Open)
-	best := map[int64]Record{}
+	before, hadTimer := st.nextExpiry()
+	index := make(map[string]int, len(st.Keys))
+	for i, k := range st.Keys {
+		index[k.Key] = i
+	}
+	byKey := map[string][]Record{}
+	var keys []string
 	for _, r := range recs {
 		if st.Fired && r.Expiry < st.Watermark {
 			validate.CountDeadLetter(ctx, validate.Late)
 			dead(validate.DeadLetter{Reason: lateReason(r), Raw: string(r.Payload)})
 			continue
 		}
+		if _, ok := byKey[r.Key]; !ok {
+			keys = append(keys, r.Key)
+		}
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	changed := 0
+	for _, key := range keys {
+		i, ok := index[key]
+		if !ok {
+			i = len(st.Keys)
+			st.Keys = append(st.Keys, keyState{Key: key})
+		}
+		if st.Keys[i].apply(byKey[key], emit) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		return nil
+	}
+	validate.Counter("lastvalue_updates").Inc(ctx, int64(changed))
+	if err := f.State.Write(sp, st); err != nil {
+		return fmt.Errorf("lastvalue: writing state of bucket %s: %w", bucket, err)
+	}
+	if after, _ := st.nextExpiry(); !hadTimer || after != before {
+		f.Expiry.Set(tp, timerTime(after))
+	}
+	return nil
+}
+
+// apply takes a batch of one key's records that are not late, and emits an update for each period
+// whose record changes; it reports whether any did.
+func (k *keyState) apply(recs []Record, emit func(Update)) bool {
+	best := map[int64]Record{}
+	for _, r := range recs {
 		if b, ok := best[r.Period]; !ok || Newer(r, b) {
 			best[r.Period] = r
 		}
@@ -146,60 +227,69 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 	changed := false
 	for _, p := range periods {
 		r := best[p]
-		i := indexOf(st.Open, p)
-		if i >= 0 && !Newer(r, st.Open[i]) {
+		i := indexOf(k.Open, p)
+		if i >= 0 && !Newer(r, k.Open[i]) {
 			continue
 		}
-		st.Version++
+		k.Version++
 		r.Ties = 0
-		if i >= 0 && st.Open[i].TS == r.TS {
-			r.Ties = st.Open[i].Ties + 1
+		if i >= 0 && k.Open[i].TS == r.TS {
+			r.Ties = k.Open[i].Ties + 1
 		}
-		u := Update{New: r, Version: st.Version}
+		u := Update{New: r, Version: k.Version}
 		if i >= 0 {
-			u.Old, u.HasOld = st.Open[i], true
-			st.Open[i] = r
+			u.Old, u.HasOld = k.Open[i], true
+			k.Open[i] = r
 		} else {
-			st.Open = append(st.Open, r)
+			k.Open = append(k.Open, r)
 		}
 		emit(u)
 		changed = true
 	}
-	if !changed {
-		return nil
-	}
-	validate.Counter("lastvalue_updates").Inc(ctx, 1)
-	if err := f.State.Write(sp, st); err != nil {
-		return fmt.Errorf("lastvalue: writing state: %w", err)
-	}
-	if after, _ := nextExpiry(st.Open); !hadTimer || after != before {
-		f.Expiry.Set(tp, timerTime(after))
-	}
-	return nil
+	return changed
 }
 
-// OnTimer drops the periods whose Expiry the watermark has passed and remembers the watermark.
-func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
+// OnTimer drops, in every key of the bucket, the periods whose Expiry the watermark has passed, and
+// remembers the watermark.
+func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
-		return fmt.Errorf("lastvalue: reading state on timer: %w", err)
+		return fmt.Errorf("lastvalue: reading state of bucket %s on timer: %w", bucket, err)
 	}
 	wm := ts.Milliseconds()
 	if !st.Fired || wm > st.Watermark {
 		st.Fired, st.Watermark = true, wm
 	}
-	open := st.Open[:0]
-	for _, r := range st.Open {
-		if r.Expiry >= wm {
-			open = append(open, r)
+	expired := 0
+	for i := range st.Keys {
+		k := &st.Keys[i]
+		open := k.Open[:0]
+		for _, r := range k.Open {
+			if r.Expiry >= wm {
+				open = append(open, r)
+			} else {
+				expired++
+			}
 		}
+		k.Open = open
 	}
-	st.Open = open
-	validate.Counter("lastvalue_expired").Inc(ctx, 1)
-	if next, ok := nextExpiry(st.Open); ok {
+	validate.Counter("lastvalue_expired").Inc(ctx, int64(expired))
+	if next, ok := st.nextExpiry(); ok {
 		f.Expiry.Set(tp, timerTime(next))
 	}
 	return f.State.Write(sp, st)
+}
+
+// nextExpiry is the earliest Expiry of the bucket's open periods.
+func (st *bucketState) nextExpiry() (int64, bool) {
+	var m int64
+	found := false
+	for _, k := range st.Keys {
+		if e, ok := nextExpiry(k.Open); ok && (!found || e < m) {
+			m, found = e, true
+		}
+	}
+	return m, found
 }
 
 func indexOf(open []Record, period int64) int {

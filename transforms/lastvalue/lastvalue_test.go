@@ -33,10 +33,27 @@ func TestPerKeyKeepsLatestPerPeriodWithTies(t *testing.T) {
 		{Key: "u1", Period: 1, TS: 200, Expiry: 300, Payload: []byte("p")},
 		{Key: "u2", Period: 0, TS: 5, Expiry: 100, Payload: []byte("x")},
 	}
-	p, s := beam.NewPipelineWithRoot()
-	// One bundle: the batcher sees everything, so one update per key and period carries the net change.
-	updates, dead := PerKey(s, beam.CreateList(s, recs))
-	passert.Equals(s, beam.ParDo(s, describe, updates), "u1/0 v1 -->c", "u1/1 v2 -->p", "u2/0 v1 -->x")
-	passert.Empty(s, dead)
-	ptest.RunAndValidate(t, p)
+	// One bucket holds both keys; with many, each key has its own. The results are the same.
+	for _, buckets := range []int{1, DefaultBuckets} {
+		p, s := beam.NewPipelineWithRoot()
+		// One bundle: the batcher sees everything, so one update per key and period carries the net change.
+		updates, dead := PerKeyIn(s, beam.CreateList(s, recs), buckets)
+		passert.Equals(s, beam.ParDo(s, describe, updates), "u1/0 v1 -->c", "u1/1 v2 -->p", "u2/0 v1 -->x")
+		passert.Empty(s, dead)
+		ptest.RunAndValidate(t, p)
+	}
+}
+
+func TestKeysSpreadOverBuckets(t *testing.T) {
+	seen := map[int]bool{}
+	for i := range 1000 {
+		b := bucketOf(fmt.Sprint(i), 16)
+		if b < 0 || b >= 16 {
+			t.Fatalf("bucket %d of 16", b)
+		}
+		seen[b] = true
+	}
+	if len(seen) != 16 {
+		t.Errorf("1000 keys fell in %d of 16 buckets", len(seen))
+	}
 }
