@@ -6,6 +6,11 @@
 //
 //	BENCH pipeline=<name> events=<lines read> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
+// In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
+// job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
+// pipeline's plain-Go reference implementation (pipeline=<name>-reference), each in a process of
+// its own (this command, run again with --child).
+//
 // It must run inside finbeam's module (it calls go build). State: it measures the trace join's state bound (testing/bench.TraceStateBound): a generated workload
 // with the bank's arrival profile (80% of actions have all three parts within 5 s, 18% one part later
 // within the bound, 2% one part beyond it) arrives in event-time order with up to 2 s of collection
@@ -28,6 +33,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the ceiling job's runner
+
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/bench"
 	"github.com/finbeam/finbeam/testing/gen"
@@ -40,7 +48,17 @@ func main() {
 	seed := flag.Int64("seed", 1, "random seed of the workload")
 	maxDelay := flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "the trace join's bound")
 	outOfOrder := flag.Duration("out_of_order", 5*time.Second, "how far the watermark trails the latest arrival")
+	child := flag.String("child", "", "internal: run one measured job in this process (ceiling or <pipeline>-reference) on --dir")
+	dir := flag.String("dir", "", "internal: the workload directory of --child")
 	flag.Parse()
+	if *child != "" {
+		beam.Init()
+		if err := runChild(*child, *dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := throughput(*events, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -83,6 +101,37 @@ func throughput(events int, only string) error {
 			return err
 		}
 		fmt.Println(res.Line())
+		if res, err = measureChild(p.Name+"-reference", events*len(p.Inputs), dir); err != nil {
+			return err
+		}
+		fmt.Println(res.Line())
 	}
+	res, err := measureChild("ceiling", events, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Println(res.Line())
 	return nil
+}
+
+// measureChild runs this command again with --child=name on dir and measures it.
+func measureChild(name string, events int, dir string) (bench.Result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return bench.Result{}, err
+	}
+	return bench.Measure(name, events, exec.Command(self, "--child="+name, "--dir="+dir))
+}
+
+// runChild is the measured process of measureChild.
+func runChild(name, dir string) error {
+	in := filepath.Join(dir, "in")
+	if name == "ceiling" {
+		return bench.Ceiling(filepath.Join(in, bench.CeilingInput), filepath.Join(dir, "out", "ceiling.jsonl"))
+	}
+	ref, ok := bench.References[strings.TrimSuffix(name, "-reference")]
+	if !ok || !strings.HasSuffix(name, "-reference") {
+		return fmt.Errorf("--child=%s: want ceiling or <pipeline>-reference", name)
+	}
+	return ref(in)
 }

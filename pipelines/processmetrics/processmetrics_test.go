@@ -18,6 +18,7 @@ import (
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/bench"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -25,14 +26,6 @@ import (
 )
 
 func TestMain(m *testing.M) { beamtest.Main(m) }
-
-func refDefs(d processmetrics.Definitions) []reference.ProcessDef {
-	var out []reference.ProcessDef
-	for _, p := range d.Processes {
-		out = append(out, reference.ProcessDef{Name: p.Name, Products: p.Products, Steps: p.Steps, Actions: p.Actions})
-	}
-	return out
-}
 
 func TestPipelineMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
@@ -56,10 +49,10 @@ func TestPipelineMatchesReference(t *testing.T) {
 		beamtest.Must(t, err)
 		beamtest.Run(t, p)
 
-		want, bad := reference.ProcessInstances(lines, refDefs(processmetrics.DefaultDefinitions()))
+		want, bad := reference.ProcessInstances(lines, bench.ReferenceDefs(processmetrics.DefaultDefinitions()))
 		got := beamtest.ReadChangelog(t, out, processmetrics.KeyColumns...)
 		beamtest.SameTable(t, fmt.Sprintf("case %d", i), got.Objects(processmetrics.Columns...), want)
-		wantMetrics := reference.ProcessMetrics(lines, refDefs(processmetrics.DefaultDefinitions()), eventtime.MustLoad(tz))
+		wantMetrics := reference.ProcessMetrics(lines, bench.ReferenceDefs(processmetrics.DefaultDefinitions()), eventtime.MustLoad(tz))
 		metrics := beamtest.ReadChangelog(t, out+".metrics.jsonl", processmetrics.MetricKeyColumns...)
 		beamtest.SameTable(t, fmt.Sprintf("case %d metrics", i), metricObjects(metrics), wantMetrics)
 		if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad || bad == 0 {
@@ -144,7 +137,7 @@ func TestFromRawEqualsJoinThenRestore(t *testing.T) {
 	beamtest.Must(t, err)
 	beamtest.Run(t, p)
 	joined, incomplete, bad := reference.TraceJoin(req, resp, trk, time.Hour.Milliseconds(), func(any, any) bool { return true })
-	want, _ := reference.ProcessInstances(joined, refDefs(processmetrics.DefaultDefinitions()))
+	want, _ := reference.ProcessInstances(joined, bench.ReferenceDefs(processmetrics.DefaultDefinitions()))
 	beamtest.SameTable(t, "instances from raw", beamtest.ReadChangelog(t, out, processmetrics.KeyColumns...).Objects(processmetrics.Columns...), want)
 	if got := beamtest.ReadLines(t, out+".incomplete.jsonl"); len(got) != len(incomplete) || len(want) == 0 {
 		t.Errorf("%d incomplete traces, want %d; %d instances", len(got), len(incomplete), len(want))

@@ -58,14 +58,19 @@ func Run(bin string, p Pipeline, dir string, events int) (Result, error) {
 	for flag, file := range p.Inputs {
 		args = append(args, "--"+flag+"="+filepath.Join(dir, file))
 	}
-	cmd := exec.Command(bin, args...)
+	return Measure(p.Name, events*len(p.Inputs), exec.Command(bin, args...))
+}
+
+// Measure runs cmd, which reads events input lines, and measures the whole process: wall time and
+// peak resident set. A failure returns the end of its stderr.
+func Measure(name string, events int, cmd *exec.Cmd) (Result, error) {
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("%s: %v\n%s", p.Name, err, stderr.b)
+		return Result{}, fmt.Errorf("%s: %v\n%s", name, err, stderr.b)
 	}
-	res := Result{Pipeline: p.Name, Events: events * len(p.Inputs), Seconds: time.Since(start).Seconds()}
+	res := Result{Pipeline: name, Events: events, Seconds: time.Since(start).Seconds()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
 	}

@@ -1,6 +1,8 @@
 package bench_test
 
 import (
+	"encoding/json"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -10,6 +12,8 @@ import (
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
 )
+
+func TestMain(m *testing.M) { beamtest.Main(m) }
 
 // Each pipeline runs on a small generated workload, and its line has the fields make bench prints,
 // with the events it read and a resident set.
@@ -36,6 +40,49 @@ func TestPipelineLines(t *testing.T) {
 		}
 		if n := len(beamtest.ReadLines(t, filepath.Join(dir, "out", p.Name, "output.jsonl"))); n == 0 {
 			t.Errorf("%s wrote no output", p.Name)
+		}
+	}
+}
+
+// The ceiling job counts each user's orders; its output agrees with counting the input lines.
+func TestCeilingCountsOrdersPerUser(t *testing.T) {
+	dir := t.TempDir()
+	beamtest.Must(t, bench.Generate(dir, 400))
+	out := filepath.Join(dir, "ceiling.jsonl")
+	beamtest.Must(t, bench.Ceiling(filepath.Join(dir, bench.CeilingInput), out))
+	want := map[string]int{}
+	for _, l := range beamtest.ReadLines(t, filepath.Join(dir, bench.CeilingInput)) {
+		var o struct{ ID json.Number }
+		if json.Unmarshal([]byte(l), &o) == nil && o.ID != "" && !strings.ContainsAny(string(o.ID), ".eE") {
+			want[string(o.ID)]++
+		}
+	}
+	got := map[string]int{}
+	for _, l := range beamtest.ReadLines(t, out) {
+		var c struct {
+			ID     json.Number
+			Orders int
+		}
+		beamtest.Must(t, json.Unmarshal([]byte(l), &c))
+		got[string(c.ID)] = c.Orders
+	}
+	if len(want) == 0 || !maps.Equal(got, want) {
+		t.Errorf("ceiling counted %d users, the input has %d (or the counts differ)", len(got), len(want))
+	}
+}
+
+// Every pipeline has a reference line, and each reference runs on the generated tables.
+func TestReferencesRun(t *testing.T) {
+	dir := t.TempDir()
+	beamtest.Must(t, bench.Generate(dir, 300))
+	for _, p := range bench.Pipelines {
+		ref, ok := bench.References[p.Name]
+		if !ok {
+			t.Errorf("no reference for %s", p.Name)
+			continue
+		}
+		if err := ref(dir); err != nil {
+			t.Errorf("%s-reference: %v", p.Name, err)
 		}
 	}
 }

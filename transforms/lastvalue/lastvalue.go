@@ -123,12 +123,15 @@ func bucketOf(key string, n int) int {
 	return int(h % uint32(n))
 }
 
-// bucketKey keys a record by its key's bucket.
+// bucketKey keys a record by its key's bucket, or by its key when Buckets is 0.
 type bucketKey struct {
 	Buckets int
 }
 
 func (f *bucketKey) ProcessElement(r Record) (string, Record) {
+	if f.Buckets == 0 {
+		return r.Key, r
+	}
 	return strconv.Itoa(bucketOf(r.Key, f.Buckets)), r
 }
 
@@ -139,13 +142,15 @@ func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollect
 	return PerKeyIn(s, records, DefaultBuckets)
 }
 
-// PerKeyIn is PerKey with the keys spread over buckets state buckets. On a portable runner every
-// state access is a round trip, so the state is kept per bucket of keys, not per key: a bundle
-// reads and writes each bucket it touches once, and one timer per bucket serves all its keys. Few
-// buckets make a bounded run cheap (few round trips); many keep the state read per bundle small
-// when bundles are small (streaming). Results do not depend on it.
+// PerKeyIn is PerKey with the keys spread over buckets state buckets; 0 keeps each key's state on
+// its own. On a portable runner every state access is a round trip, so keeping the state per bucket
+// of keys makes a bundle read and write each bucket it touches once, and one timer per bucket
+// serves all its keys. That pays when keys share expiry times (e.g. a day's end): a bucket's timer
+// steps through the distinct expiries of its keys one firing at a time. Few buckets make a bounded
+// run cheap (few round trips); many keep the state read per bundle small when bundles are small
+// (streaming). Results do not depend on it.
 func PerKeyIn(s beam.Scope, records beam.PCollection, buckets int) (updates, dead beam.PCollection) {
-	if buckets < 1 {
+	if buckets < 0 {
 		panic(fmt.Sprintf("lastvalue: %d buckets", buckets))
 	}
 	s = s.Scope("lastvalue.PerKey")

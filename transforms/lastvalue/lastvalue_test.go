@@ -33,8 +33,8 @@ func TestPerKeyKeepsLatestPerPeriodWithTies(t *testing.T) {
 		{Key: "u1", Period: 1, TS: 200, Expiry: 300, Payload: []byte("p")},
 		{Key: "u2", Period: 0, TS: 5, Expiry: 100, Payload: []byte("x")},
 	}
-	// One bucket holds both keys; with many, each key has its own. The results are the same.
-	for _, buckets := range []int{1, DefaultBuckets} {
+	// Each key on its own, one bucket holding both keys, or many buckets: the results are the same.
+	for _, buckets := range []int{0, 1, DefaultBuckets} {
 		p, s := beam.NewPipelineWithRoot()
 		// One bundle: the batcher sees everything, so one update per key and period carries the net change.
 		updates, dead := PerKeyIn(s, beam.CreateList(s, recs), buckets)
