@@ -16,6 +16,7 @@ package batch
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -78,6 +79,21 @@ func PerKey[V any](s beam.Scope, in beam.PCollection, maxBatch int) beam.PCollec
 	}
 	out := beam.ParDo(s, &Fn[V]{MaxBatch: maxBatch}, in)
 	return beam.WindowInto(s, window.NewGlobalWindows(), out)
+}
+
+// BucketOf is the state key of key when keys are spread over n buckets (FNV-1a of the key, as a
+// decimal string); with n 0 it is key itself. A stateful step keyed by bucket reads and writes
+// state once per bucket per bundle instead of once per key.
+func BucketOf(key string, n int) string {
+	if n == 0 {
+		return key
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return strconv.Itoa(int(h % uint32(n)))
 }
 
 // Register registers Fn[V] and its emitter with Beam; call it from init for every V used.

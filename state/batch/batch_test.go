@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -39,5 +40,22 @@ func TestMaxBatchEmitsEarlyAndTheBufferIsResetBetweenBundles(t *testing.T) {
 	}
 	if s := fmt.Sprint(run(f, []out{{7, "c", []int{9}}})); s != "[{7 c [9]}]" {
 		t.Errorf("second bundle %s", s)
+	}
+}
+
+func TestKeysSpreadOverBuckets(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 1000 {
+		b := BucketOf(fmt.Sprint(i), 16)
+		if n, err := strconv.Atoi(b); err != nil || n < 0 || n >= 16 {
+			t.Fatalf("bucket %q of 16", b)
+		}
+		seen[b] = true
+	}
+	if len(seen) != 16 {
+		t.Errorf("1000 keys fell in %d of 16 buckets", len(seen))
+	}
+	if BucketOf("u7", 0) != "u7" {
+		t.Errorf("with 0 buckets a key is its own state key")
 	}
 }

@@ -25,7 +25,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -113,26 +112,13 @@ type bucketState struct {
 // DefaultBuckets is the number of state buckets PerKey spreads keys over.
 const DefaultBuckets = 1024
 
-// bucketOf is the bucket of key among n: FNV-1a of the key.
-func bucketOf(key string, n int) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return int(h % uint32(n))
-}
-
 // bucketKey keys a record by its key's bucket, or by its key when Buckets is 0.
 type bucketKey struct {
 	Buckets int
 }
 
 func (f *bucketKey) ProcessElement(r Record) (string, Record) {
-	if f.Buckets == 0 {
-		return r.Key, r
-	}
-	return strconv.Itoa(bucketOf(r.Key, f.Buckets)), r
+	return batch.BucketOf(r.Key, f.Buckets), r
 }
 
 // PerKey computes the last value per key and period with DefaultBuckets state buckets. It returns

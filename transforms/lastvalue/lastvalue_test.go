@@ -43,17 +43,3 @@ func TestPerKeyKeepsLatestPerPeriodWithTies(t *testing.T) {
 		ptest.RunAndValidate(t, p)
 	}
 }
-
-func TestKeysSpreadOverBuckets(t *testing.T) {
-	seen := map[int]bool{}
-	for i := range 1000 {
-		b := bucketOf(fmt.Sprint(i), 16)
-		if b < 0 || b >= 16 {
-			t.Fatalf("bucket %d of 16", b)
-		}
-		seen[b] = true
-	}
-	if len(seen) != 16 {
-		t.Errorf("1000 keys fell in %d of 16 buckets", len(seen))
-	}
-}
