@@ -58,6 +58,10 @@ type Config struct {
 	BigQuery *bigqueryio.Config
 }
 
+// FileInput reports whether the inputs are JSONL files: bounded, with a watermark that stays at the
+// start until every file has been read (what lastvalue.Config.BoundedInput asks).
+func (c Config) FileInput() bool { return c.Source == nil && c.CDC == nil }
+
 // Input is one input of a pipeline.
 type Input struct {
 	Name      string // a path or glob, or a topic when the source is Kafka

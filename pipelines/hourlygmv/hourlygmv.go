@@ -84,6 +84,8 @@ type Options struct {
 
 	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
 	IO endpoint.Config
+
+	boundedInput bool // set by Pipeline for file input: no expiry timers (lastvalue.Config)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -149,9 +151,9 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	}
 	s = s.Scope("hourlygmv")
 	records, bad := beam.ParDo2(s, &parseFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
-	updates, late := lastvalue.PerKey(s, records)
+	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.boundedInput})
 	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
-	return beam.ParDo(s, toChange, retract.PerKey(s, deltas)), beam.Flatten(s, bad, late), nil
+	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.boundedInput})), beam.Flatten(s, bad, late), nil
 }
 
 // Pipeline builds the job from files: Options.Input to Options.Output and Options.DeadLetter.
@@ -160,6 +162,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.boundedInput = opts.IO.FileInput()
 	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		changes, dead, err := Build(s, in[0], opts)
 		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err

@@ -71,6 +71,8 @@ type Options struct {
 
 	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
 	IO endpoint.Config
+
+	boundedInput bool // set by Pipeline for file input: no expiry timers (lastvalue.Config)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -125,7 +127,7 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	}
 	s = s.Scope("lastpage")
 	records, bad := beam.ParDo2(s, &parseFn{AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
-	updates, late := lastvalue.PerKey(s, records)
+	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.boundedInput})
 	return beam.ParDo(s, toChange, updates), beam.Flatten(s, bad, late), nil
 }
 
@@ -135,6 +137,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.boundedInput = opts.IO.FileInput()
 	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "log_time"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		changes, dead, err := Build(s, in[0], opts)
 		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err

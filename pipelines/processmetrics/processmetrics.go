@@ -121,6 +121,10 @@ type Options struct {
 	// IO says whether the inputs and outputs are files (the zero value) or Kafka topics; it also
 	// applies to FromRaw's inputs and Incomplete output.
 	IO endpoint.Config
+
+	// set by Pipeline when it reads joined actions from files: no expiry timers (lastvalue.Config).
+	// Not with FromRaw: the join's timers advance the watermark while actions still come.
+	boundedInput bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -193,10 +197,10 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions}, lines)
 	batches := batch.PerKey[Act](s, acts, 0)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
-		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone,
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.boundedInput,
 		State: state.MakeValueState[instanceState]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
-	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKey(s, deltas))
+	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.boundedInput}))
 	return instances, metrics, beam.Flatten(s, bad, late), nil
 }
 
@@ -220,6 +224,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		return nil, err
 	}
 	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "request_ts"}}
+	opts.boundedInput = opts.IO.FileInput() && opts.FromRaw == nil
 	if opts.FromRaw != nil {
 		inputs = tracejoin.Inputs(*opts.FromRaw)
 		opts.FromRaw.Incomplete = opts.IO.Default(opts.FromRaw.Incomplete, opts.Output, "incomplete")

@@ -15,7 +15,7 @@
 // the watermark at or below its own time, which is at most its Expiry, so in a bounded run (where every
 // record is waiting from the start) nothing is late, even though timers may fire before the end.
 //
-// Speed. Keys are spread over state buckets (PerKeyIn) and records batched per bucket per bundle
+// Speed. Keys are spread over state buckets (Config.Buckets) and records batched per bucket per bundle
 // (state/batch), so state is read and written and the timer set once per bucket per bundle, and one
 // Update per key and period per bundle carries the net change. A bucket's timer serves all its
 // keys: it fires at the earliest Expiry among them and tells all of them the watermark.
@@ -121,28 +121,50 @@ func (f *bucketKey) ProcessElement(r Record) (string, Record) {
 	return batch.BucketOf(r.Key, f.Buckets), r
 }
 
-// PerKey computes the last value per key and period with DefaultBuckets state buckets. It returns
-// the updates and the dead letters of late records (Raw is the record's payload). The input must
-// be in the global window.
-func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollection) {
-	return PerKeyIn(s, records, DefaultBuckets)
+// Config configures PerKeyWith; its zero value is PerKey's.
+type Config struct {
+	// Buckets is the number of state buckets the keys are spread over; 0: DefaultBuckets;
+	// OwnState: each key's state on its own. On a portable runner every state access is a round
+	// trip, so keeping the state per bucket of keys makes a bundle read and write each bucket it
+	// touches once, and one timer per bucket serves all its keys. That pays when keys share expiry
+	// times (e.g. a day's end): a bucket's timer steps through the distinct expiries of its keys one
+	// firing at a time. Results do not depend on it.
+	Buckets int
+	// BoundedInput promises that the input watermark passes no record before every record has been
+	// read, as with files (a bounded source's watermark stays at its start until it is done). Expiry
+	// timers would then fire only after the last record, to free state that the end of the job frees
+	// anyway, and no record can be late: so none is set. Leave it false for streams, including
+	// bounded Kafka reads (their watermark advances as they read).
+	BoundedInput bool
 }
 
-// PerKeyIn is PerKey with the keys spread over buckets state buckets; 0 keeps each key's state on
-// its own. On a portable runner every state access is a round trip, so keeping the state per bucket
-// of keys makes a bundle read and write each bucket it touches once, and one timer per bucket
-// serves all its keys. That pays when keys share expiry times (e.g. a day's end): a bucket's timer
-// steps through the distinct expiries of its keys one firing at a time. Few buckets make a bounded
-// run cheap (few round trips); many keep the state read per bundle small when bundles are small
-// (streaming). Results do not depend on it.
-func PerKeyIn(s beam.Scope, records beam.PCollection, buckets int) (updates, dead beam.PCollection) {
-	if buckets < 0 {
+// OwnState as Config.Buckets keeps each key's state on its own.
+const OwnState = -1
+
+// PerKey computes the last value per key and period with the zero Config. It returns the updates
+// and the dead letters of late records (Raw is the record's payload). The input must be in the
+// global window.
+func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollection) {
+	return PerKeyWith(s, records, Config{})
+}
+
+// PerKeyWith is PerKey configured by cfg.
+func PerKeyWith(s beam.Scope, records beam.PCollection, cfg Config) (updates, dead beam.PCollection) {
+	buckets := cfg.Buckets
+	switch {
+	case buckets == 0:
+		buckets = DefaultBuckets
+	case buckets == OwnState:
+		buckets = 0 // batch.BucketOf: the key itself
+	case buckets < 0:
 		panic(fmt.Sprintf("lastvalue: %d buckets", buckets))
 	}
 	s = s.Scope("lastvalue.PerKey")
 	keyed := beam.ParDo(s, &bucketKey{Buckets: buckets}, records)
 	batches := batch.PerKey[Record](s, keyed, 0)
-	return beam.ParDo2(s, newLastValueFn(), batches)
+	fn := newLastValueFn()
+	fn.BoundedInput = cfg.BoundedInput
+	return beam.ParDo2(s, fn, batches)
 }
 
 func newLastValueFn() *lastValueFn {
@@ -150,8 +172,9 @@ func newLastValueFn() *lastValueFn {
 }
 
 type lastValueFn struct {
-	State  state.Value[bucketState]
-	Expiry timers.EventTime
+	State        state.Value[bucketState]
+	Expiry       timers.EventTime
+	BoundedInput bool // set no expiry timer (Config.BoundedInput)
 }
 
 func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
@@ -195,7 +218,7 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("lastvalue: writing state of bucket %s: %w", bucket, err)
 	}
-	if after, _ := st.nextExpiry(); !hadTimer || after != before {
+	if after, _ := st.nextExpiry(); !f.BoundedInput && (!hadTimer || after != before) {
 		f.Expiry.Set(tp, timerTime(after))
 	}
 	return nil

@@ -33,11 +33,12 @@ func TestPerKeyKeepsLatestPerPeriodWithTies(t *testing.T) {
 		{Key: "u1", Period: 1, TS: 200, Expiry: 300, Payload: []byte("p")},
 		{Key: "u2", Period: 0, TS: 5, Expiry: 100, Payload: []byte("x")},
 	}
-	// Each key on its own, one bucket holding both keys, or many buckets: the results are the same.
-	for _, buckets := range []int{0, 1, DefaultBuckets} {
+	// Each key on its own, one bucket holding both keys, many buckets, no expiry timers: the results
+	// are the same.
+	for _, cfg := range []Config{{Buckets: OwnState}, {Buckets: 1}, {}, {BoundedInput: true}} {
 		p, s := beam.NewPipelineWithRoot()
 		// One bundle: the batcher sees everything, so one update per key and period carries the net change.
-		updates, dead := PerKeyIn(s, beam.CreateList(s, recs), buckets)
+		updates, dead := PerKeyWith(s, beam.CreateList(s, recs), cfg)
 		passert.Equals(s, beam.ParDo(s, describe, updates), "u1/0 v1 -->c", "u1/1 v2 -->p", "u2/0 v1 -->x")
 		passert.Empty(s, dead)
 		ptest.RunAndValidate(t, p)

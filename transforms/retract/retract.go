@@ -78,14 +78,28 @@ func keyOf(d Delta) (string, Delta) { return d.Key, d }
 
 // PerKey aggregates a PCollection<Delta> in the global window into a changelog PCollection<Agg>.
 func PerKey(s beam.Scope, deltas beam.PCollection) beam.PCollection {
+	return PerKeyWith(s, deltas, Config{})
+}
+
+// Config configures PerKeyWith; its zero value is PerKey's.
+type Config struct {
+	// BoundedInput promises that the input watermark passes no delta before every delta has been
+	// read (see lastvalue.Config.BoundedInput): no clear timer is set, since it would only fire
+	// after the last delta, to clear state that the end of the job clears anyway.
+	BoundedInput bool
+}
+
+// PerKeyWith is PerKey configured by cfg.
+func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
 	s = s.Scope("retract.PerKey")
 	batches := batch.PerKey[Delta](s, beam.ParDo(s, keyOf, deltas), 0)
-	return beam.ParDo(s, &aggFn{State: state.MakeValueState[aggState]("agg"), Clear: timers.InEventTime("clear")}, batches)
+	return beam.ParDo(s, &aggFn{State: state.MakeValueState[aggState]("agg"), Clear: timers.InEventTime("clear"), BoundedInput: cfg.BoundedInput}, batches)
 }
 
 type aggFn struct {
-	State state.Value[aggState]
-	Clear timers.EventTime
+	State        state.Value[aggState]
+	Clear        timers.EventTime
+	BoundedInput bool // set no clear timer (Config.BoundedInput)
 }
 
 func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, ds []Delta, emit func(Agg)) error {
@@ -115,7 +129,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 		row.Version = st.Version
 		emit(row)
 	}
-	if len(ds) > 0 && (!hadTimer || st.Expiry != oldExpiry) {
+	if len(ds) > 0 && !f.BoundedInput && (!hadTimer || st.Expiry != oldExpiry) {
 		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
 	}
 	if err := f.State.Write(sp, st); err != nil {

@@ -74,15 +74,17 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 }
 
 func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
-	p, s := beam.NewPipelineWithRoot()
-	// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
-	// when it was emitted. Within one bundle the net change of h1 is nothing, so nothing is emitted.
-	in := beam.CreateList(s, []Delta{
-		delta("h1", 1, "0.10", "o1", "t1"),
-		delta("h2", 1, "0.20", "o2", "t1"),
-		delta("h2", 1, "0.70", "o3"),
-		delta("h1", -1, "0.10", "o1", "t1"),
-	})
-	passert.Equals(s, beam.ParDo(s, describe, PerKey(s, in)), "h2 v1 sums=[0.9] distinct=[2 1] n=2")
-	ptest.RunAndValidate(t, p)
+	for _, cfg := range []Config{{}, {BoundedInput: true}} { // with and without clear timers
+		p, s := beam.NewPipelineWithRoot()
+		// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
+		// when it was emitted. Within one bundle the net change of h1 is nothing, so nothing is emitted.
+		in := beam.CreateList(s, []Delta{
+			delta("h1", 1, "0.10", "o1", "t1"),
+			delta("h2", 1, "0.20", "o2", "t1"),
+			delta("h2", 1, "0.70", "o3"),
+			delta("h1", -1, "0.10", "o1", "t1"),
+		})
+		passert.Equals(s, beam.ParDo(s, describe, PerKeyWith(s, in, cfg)), "h2 v1 sums=[0.9] distinct=[2 1] n=2")
+		ptest.RunAndValidate(t, p)
+	}
 }
