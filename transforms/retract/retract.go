@@ -13,7 +13,8 @@
 // Counters: retract_opened and retract_expired count keys whose state was created and cleared.
 //
 // Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
-// timer just after it clears the key's state. The upstream must not send a key contributions after
+// timer just after it clears the key's state. Keys' state is kept in buckets (Config.Buckets), each
+// with one timer at the earliest expiry among its keys. The upstream must not send a key contributions after
 // its expiry (lastvalue dead-letters late records before they become contributions).
 package retract
 
@@ -34,8 +35,7 @@ import (
 )
 
 func init() {
-	register.Function1x2(keyOf)
-	register.Emitter2[string, Delta]()
+	register.DoFn1x2[Delta, string, Delta](&bucketKey{})
 	batch.Register[Delta]()
 	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, []Delta, func(Agg), error](&aggFn{})
 	register.Emitter1[Agg]()
@@ -64,17 +64,36 @@ type Agg struct {
 }
 
 type aggState struct {
+	Key       string
 	Count     int64
 	Sums      []string
 	Distinct  []map[string]int64
 	Expiry    int64 // the greatest expiry of the deltas seen; meaningful when HasExpiry
-	HasExpiry bool  // a delta was seen, so the clear timer is set, at Expiry+1
+	HasExpiry bool  // a delta was seen
 	Version   int64
 	Emitted   bool   // the last emitted row was an upsert
 	LastRow   string // the last emitted row, to emit only changes
 }
 
-func keyOf(d Delta) (string, Delta) { return d.Key, d }
+// bucketState is the state of one bucket of keys.
+type bucketState struct {
+	Keys []aggState
+}
+
+// DefaultBuckets is the number of state buckets PerKey spreads keys over.
+const DefaultBuckets = 1024
+
+// OwnState as Config.Buckets keeps each key's state on its own.
+const OwnState = -1
+
+// bucketKey keys a delta by its key's bucket (batch.BucketOf).
+type bucketKey struct {
+	Buckets int
+}
+
+func (f *bucketKey) ProcessElement(d Delta) (string, Delta) {
+	return batch.BucketOf(d.Key, f.Buckets), d
+}
 
 // PerKey aggregates a PCollection<Delta> in the global window into a changelog PCollection<Agg>.
 func PerKey(s beam.Scope, deltas beam.PCollection) beam.PCollection {
@@ -83,6 +102,12 @@ func PerKey(s beam.Scope, deltas beam.PCollection) beam.PCollection {
 
 // Config configures PerKeyWith; its zero value is PerKey's.
 type Config struct {
+	// Buckets is the number of state buckets the keys are spread over; 0: DefaultBuckets;
+	// OwnState: each key's state on its own. A bundle reads and writes each bucket it touches once,
+	// and one timer per bucket, at the earliest expiry among its keys, clears the keys that have
+	// expired, stepping through their distinct expiries one firing at a time (see
+	// lastvalue.Config.Buckets). Results do not depend on it.
+	Buckets int
 	// BoundedInput promises that the input watermark passes no delta before every delta has been
 	// read (see lastvalue.Config.BoundedInput): no clear timer is set, since it would only fire
 	// after the last delta, to clear state that the end of the job clears anyway.
@@ -91,58 +116,123 @@ type Config struct {
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
+	buckets := cfg.Buckets
+	switch {
+	case buckets == 0:
+		buckets = DefaultBuckets
+	case buckets == OwnState:
+		buckets = 0 // batch.BucketOf: the key itself
+	case buckets < 0:
+		panic(fmt.Sprintf("retract: %d buckets", buckets))
+	}
 	s = s.Scope("retract.PerKey")
-	batches := batch.PerKey[Delta](s, beam.ParDo(s, keyOf, deltas), 0)
-	return beam.ParDo(s, &aggFn{State: state.MakeValueState[aggState]("agg"), Clear: timers.InEventTime("clear"), BoundedInput: cfg.BoundedInput}, batches)
+	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: buckets}, deltas), 0)
+	return beam.ParDo(s, &aggFn{State: state.MakeValueState[bucketState]("agg"), Clear: timers.InEventTime("clear"), BoundedInput: cfg.BoundedInput}, batches)
 }
 
 type aggFn struct {
-	State        state.Value[aggState]
+	State        state.Value[bucketState]
 	Clear        timers.EventTime
 	BoundedInput bool // set no clear timer (Config.BoundedInput)
 }
 
-func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, ds []Delta, emit func(Agg)) error {
+func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg)) error {
 	st, _, err := f.State.Read(sp)
 	if err != nil {
-		return fmt.Errorf("retract: reading state: %w", err)
+		return fmt.Errorf("retract: reading state of bucket %s: %w", bucket, err)
 	}
-	oldExpiry, hadTimer := st.Expiry, st.HasExpiry
-	if !st.HasExpiry {
-		validate.Counter("retract_opened").Inc(ctx, 1)
+	before, hadTimer := st.nextExpiry()
+	index := make(map[string]int, len(st.Keys))
+	for i, k := range st.Keys {
+		index[k.Key] = i
 	}
+	byKey := map[string][]Delta{}
+	var keys []string
 	for _, d := range ds {
-		if err := st.apply(d); err != nil {
-			return fmt.Errorf("retract: key %q: %w", key, err)
+		if _, ok := byKey[d.Key]; !ok {
+			keys = append(keys, d.Key)
+		}
+		byKey[d.Key] = append(byKey[d.Key], d)
+	}
+	for _, key := range keys {
+		i, ok := index[key]
+		if !ok {
+			i = len(st.Keys)
+			st.Keys = append(st.Keys, aggState{Key: key})
+			validate.Counter("retract_opened").Inc(ctx, 1)
+		}
+		if err := st.Keys[i].update(byKey[key], emit); err != nil {
+			return err
 		}
 	}
-	row := st.row(key)
+	if after, ok := st.nextExpiry(); ok && !f.BoundedInput && (!hadTimer || after != before) {
+		f.Clear.Set(tp, eventtime.Time(after+1).ToTime())
+	}
+	if err := f.State.Write(sp, st); err != nil {
+		return fmt.Errorf("retract: writing state of bucket %s: %w", bucket, err)
+	}
+	validate.Counter("retract_batches").Inc(ctx, int64(len(keys)))
+	return nil
+}
+
+// update applies one key's batch of deltas and emits the row when it changed.
+func (st *aggState) update(ds []Delta, emit func(Agg)) error {
+	for _, d := range ds {
+		if err := st.apply(d); err != nil {
+			return fmt.Errorf("retract: key %q: %w", st.Key, err)
+		}
+	}
+	row := st.row(st.Key)
 	desc := fmt.Sprint(row.Sums, row.Multisets, row.Count)
 	switch {
 	case row.Count <= 0 && st.Emitted:
 		st.Emitted, st.LastRow = false, ""
 		st.Version++
-		emit(Agg{Key: key, Deleted: true, Version: st.Version})
+		emit(Agg{Key: st.Key, Deleted: true, Version: st.Version})
 	case row.Count > 0 && (!st.Emitted || desc != st.LastRow):
 		st.Emitted, st.LastRow = true, desc
 		st.Version++
 		row.Version = st.Version
 		emit(row)
 	}
-	if len(ds) > 0 && !f.BoundedInput && (!hadTimer || st.Expiry != oldExpiry) {
-		f.Clear.Set(tp, eventtime.Time(st.Expiry+1).ToTime())
-	}
-	if err := f.State.Write(sp, st); err != nil {
-		return fmt.Errorf("retract: writing state: %w", err)
-	}
-	validate.Counter("retract_batches").Inc(ctx, 1)
 	return nil
 }
 
-// OnTimer clears the key once the watermark has passed its expiry.
-func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, emit func(Agg)) error {
-	validate.Counter("retract_expired").Inc(ctx, 1)
-	return f.State.Clear(sp)
+// OnTimer clears the keys of the bucket whose expiry the watermark has passed.
+func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg)) error {
+	st, _, err := f.State.Read(sp)
+	if err != nil {
+		return fmt.Errorf("retract: reading state of bucket %s on timer: %w", bucket, err)
+	}
+	wm := ts.Milliseconds()
+	keep := st.Keys[:0]
+	for _, k := range st.Keys {
+		if k.HasExpiry && k.Expiry < wm {
+			validate.Counter("retract_expired").Inc(ctx, 1)
+			continue
+		}
+		keep = append(keep, k)
+	}
+	st.Keys = keep
+	if len(st.Keys) == 0 {
+		return f.State.Clear(sp)
+	}
+	if next, ok := st.nextExpiry(); ok {
+		f.Clear.Set(tp, eventtime.Time(next+1).ToTime())
+	}
+	return f.State.Write(sp, st)
+}
+
+// nextExpiry is the earliest expiry among the bucket's keys.
+func (st *bucketState) nextExpiry() (int64, bool) {
+	var m int64
+	found := false
+	for _, k := range st.Keys {
+		if k.HasExpiry && (!found || k.Expiry < m) {
+			m, found = k.Expiry, true
+		}
+	}
+	return m, found
 }
 
 func (st *aggState) apply(d Delta) error {

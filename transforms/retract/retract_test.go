@@ -74,7 +74,8 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 }
 
 func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
-	for _, cfg := range []Config{{}, {BoundedInput: true}} { // with and without clear timers
+	// Each key's state on its own, both in one bucket, many buckets, no clear timers: the same rows.
+	for _, cfg := range []Config{{Buckets: OwnState}, {Buckets: 1}, {}, {BoundedInput: true}} {
 		p, s := beam.NewPipelineWithRoot()
 		// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
 		// when it was emitted. Within one bundle the net change of h1 is nothing, so nothing is emitted.
