@@ -58,8 +58,8 @@ type Config struct {
 	BigQuery *bigqueryio.Config
 }
 
-// FileInput reports whether the inputs are JSONL files: bounded, with a watermark that stays at the
-// start until every file has been read (what lastvalue.Config.BoundedInput asks).
+// FileInput reports whether the inputs are JSONL files: bounded, every line read before a stateful
+// step's watermark moves (what lastvalue.Config.BoundedInput asks).
 func (c Config) FileInput() bool { return c.Source == nil && c.CDC == nil }
 
 // Input is one input of a pipeline.

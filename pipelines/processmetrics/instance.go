@@ -90,12 +90,11 @@ func restore(processID string, d Definitions, acts []Act) Instance {
 }
 
 type instanceFn struct {
-	Definitions  Definitions
-	TTLMs        int64
-	TimeZone     string
-	BoundedInput bool // set no expiry timer (Options.boundedInput)
-	State        state.Value[instanceState]
-	Expiry       timers.EventTime
+	Definitions Definitions
+	TTLMs       int64
+	TimeZone    string
+	State       state.Value[instanceState]
+	Expiry      timers.EventTime
 
 	loc *time.Location
 }
@@ -155,7 +154,7 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 		st.LastRow = row
 		emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
 	}
-	if last := lastTS(st.Acts); last != lastBefore && !f.BoundedInput {
+	if last := lastTS(st.Acts); last != lastBefore {
 		f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime())
 	}
 	return f.State.Write(sp, st)

@@ -121,10 +121,6 @@ type Options struct {
 	// IO says whether the inputs and outputs are files (the zero value) or Kafka topics; it also
 	// applies to FromRaw's inputs and Incomplete output.
 	IO endpoint.Config
-
-	// set by Pipeline when it reads joined actions from files: no expiry timers (lastvalue.Config).
-	// Not with FromRaw: the join's timers advance the watermark while actions still come.
-	boundedInput bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -197,10 +193,13 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions}, lines)
 	batches := batch.PerKey[Act](s, acts, 0)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
-		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.boundedInput,
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone,
 		State: state.MakeValueState[instanceState]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
-	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.boundedInput}))
+	// The instance and aggregate timers stay, in bounded runs too: prism runs a key's elements and
+	// timers in event-time order, so an instance whose actions are more than InstanceTTL apart is
+	// cleared in between, and a bucket's timer would step through the keys' distinct expiries.
+	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{Buckets: retract.OwnState}))
 	return instances, metrics, beam.Flatten(s, bad, late), nil
 }
 
@@ -224,7 +223,6 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 		return nil, err
 	}
 	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "request_ts"}}
-	opts.boundedInput = opts.IO.FileInput() && opts.FromRaw == nil
 	if opts.FromRaw != nil {
 		inputs = tracejoin.Inputs(*opts.FromRaw)
 		opts.FromRaw.Incomplete = opts.IO.Default(opts.FromRaw.Incomplete, opts.Output, "incomplete")

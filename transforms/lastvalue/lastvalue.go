@@ -130,11 +130,14 @@ type Config struct {
 	// times (e.g. a day's end): a bucket's timer steps through the distinct expiries of its keys one
 	// firing at a time. Results do not depend on it.
 	Buckets int
-	// BoundedInput promises that the input watermark passes no record before every record has been
-	// read, as with files (a bounded source's watermark stays at its start until it is done). Expiry
-	// timers would then fire only after the last record, to free state that the end of the job frees
-	// anyway, and no record can be late: so none is set. Leave it false for streams, including
-	// bounded Kafka reads (their watermark advances as they read).
+	// BoundedInput promises that no record reaches the step after a timer later than the record's
+	// event time, as with file input: prism moves the step's watermark only once every line has been
+	// read, then runs each key's records and timers in event-time order, and batch runners fire
+	// timers after the last record. An expiry timer at T then drops periods no later record can
+	// touch (their records are at T or later, so their periods expire at T or later), and no record
+	// can be late: the updates are the same without the timers, so none is set and the state stays
+	// until the job ends. Leave it false for streams, including bounded Kafka reads (their watermark
+	// advances as they read).
 	BoundedInput bool
 }
 

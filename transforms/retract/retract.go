@@ -108,9 +108,8 @@ type Config struct {
 	// expired, stepping through their distinct expiries one firing at a time (see
 	// lastvalue.Config.Buckets). Results do not depend on it.
 	Buckets int
-	// BoundedInput promises that the input watermark passes no delta before every delta has been
-	// read (see lastvalue.Config.BoundedInput): no clear timer is set, since it would only fire
-	// after the last delta, to clear state that the end of the job clears anyway.
+	// BoundedInput promises what lastvalue.Config.BoundedInput does, for deltas whose event time is
+	// at most their Expiry: no clear timer is set; a key it would clear gets no later delta.
 	BoundedInput bool
 }
 
