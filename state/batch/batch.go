@@ -81,6 +81,40 @@ func PerKey[V any](s beam.Scope, in beam.PCollection, maxBatch int) beam.PCollec
 	return beam.WindowInto(s, window.NewGlobalWindows(), out)
 }
 
+// DefaultBuckets is the number of state buckets a stateful step spreads its keys over unless told.
+const DefaultBuckets = 1024
+
+// OwnState as a bucket count keeps each key's state on its own (see Buckets).
+const OwnState = -1
+
+// Buckets resolves a configured bucket count for BucketOf: 0 is DefaultBuckets, OwnState is 0
+// (each key its own state key); any other negative count panics, naming step.
+func Buckets(n int, step string) int {
+	switch {
+	case n == 0:
+		return DefaultBuckets
+	case n == OwnState:
+		return 0
+	case n < 0:
+		panic(fmt.Sprintf("%s: %d buckets", step, n))
+	}
+	return n
+}
+
+// GroupBy splits one bucket's batch by key: the keys in the order first seen, and each key's
+// values in batch order.
+func GroupBy[V any](vs []V, key func(V) string) (keys []string, groups map[string][]V) {
+	groups = map[string][]V{}
+	for _, v := range vs {
+		k := key(v)
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], v)
+	}
+	return keys, groups
+}
+
 // BucketOf is the state key of key when keys are spread over n buckets (FNV-1a of the key, as a
 // decimal string); with n 0 it is key itself. A stateful step keyed by bucket reads and writes
 // state once per bucket per bundle instead of once per key.

@@ -3,6 +3,7 @@ package batch
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -57,5 +58,23 @@ func TestKeysSpreadOverBuckets(t *testing.T) {
 	}
 	if BucketOf("u7", 0) != "u7" {
 		t.Errorf("with 0 buckets a key is its own state key")
+	}
+}
+
+func TestBucketsAndGroupBy(t *testing.T) {
+	if Buckets(0, "t") != DefaultBuckets || Buckets(OwnState, "t") != 0 || Buckets(7, "t") != 7 {
+		t.Errorf("Buckets(0, -1, 7) = %d, %d, %d", Buckets(0, "t"), Buckets(OwnState, "t"), Buckets(7, "t"))
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "t: -2 buckets") {
+				t.Errorf("Buckets(-2) recovered %v, want a panic naming the step", r)
+			}
+		}()
+		Buckets(-2, "t")
+	}()
+	keys, groups := GroupBy([]string{"b1", "a1", "b2", "c1", "a2"}, func(v string) string { return v[:1] })
+	if fmt.Sprint(keys, groups) != "[b a c] map[a:[a1 a2] b:[b1 b2] c:[c1]]" {
+		t.Errorf("GroupBy: %v %v", keys, groups)
 	}
 }

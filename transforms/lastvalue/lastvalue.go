@@ -110,7 +110,7 @@ type bucketState struct {
 }
 
 // DefaultBuckets is the number of state buckets PerKey spreads keys over.
-const DefaultBuckets = 1024
+const DefaultBuckets = batch.DefaultBuckets
 
 // bucketKey keys a record by its key's bucket, or by its key when Buckets is 0.
 type bucketKey struct {
@@ -142,7 +142,7 @@ type Config struct {
 }
 
 // OwnState as Config.Buckets keeps each key's state on its own.
-const OwnState = -1
+const OwnState = batch.OwnState
 
 // PerKey computes the last value per key and period with the zero Config. It returns the updates
 // and the dead letters of late records (Raw is the record's payload). The input must be in the
@@ -153,25 +153,11 @@ func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollect
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, records beam.PCollection, cfg Config) (updates, dead beam.PCollection) {
-	buckets := cfg.Buckets
-	switch {
-	case buckets == 0:
-		buckets = DefaultBuckets
-	case buckets == OwnState:
-		buckets = 0 // batch.BucketOf: the key itself
-	case buckets < 0:
-		panic(fmt.Sprintf("lastvalue: %d buckets", buckets))
-	}
 	s = s.Scope("lastvalue.PerKey")
-	keyed := beam.ParDo(s, &bucketKey{Buckets: buckets}, records)
+	keyed := beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "lastvalue")}, records)
 	batches := batch.PerKey[Record](s, keyed, 0)
-	fn := newLastValueFn()
-	fn.BoundedInput = cfg.BoundedInput
-	return beam.ParDo2(s, fn, batches)
-}
-
-func newLastValueFn() *lastValueFn {
-	return &lastValueFn{State: state.MakeValueState[bucketState]("lastvalue"), Expiry: timers.InEventTime("expiry")}
+	return beam.ParDo2(s, &lastValueFn{State: state.MakeValueState[bucketState]("lastvalue"), Expiry: timers.InEventTime("expiry"),
+		BoundedInput: cfg.BoundedInput}, batches)
 }
 
 type lastValueFn struct {
@@ -190,19 +176,16 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 	for i, k := range st.Keys {
 		index[k.Key] = i
 	}
-	byKey := map[string][]Record{}
-	var keys []string
+	onTime := make([]Record, 0, len(recs))
 	for _, r := range recs {
 		if st.Fired && r.Expiry < st.Watermark {
 			validate.CountDeadLetter(ctx, validate.Late)
 			dead(validate.DeadLetter{Reason: lateReason(r), Raw: string(r.Payload)})
 			continue
 		}
-		if _, ok := byKey[r.Key]; !ok {
-			keys = append(keys, r.Key)
-		}
-		byKey[r.Key] = append(byKey[r.Key], r)
+		onTime = append(onTime, r)
 	}
+	keys, byKey := batch.GroupBy(onTime, func(r Record) string { return r.Key })
 	changed := 0
 	for _, key := range keys {
 		i, ok := index[key]

@@ -81,10 +81,10 @@ type bucketState struct {
 }
 
 // DefaultBuckets is the number of state buckets PerKey spreads keys over.
-const DefaultBuckets = 1024
+const DefaultBuckets = batch.DefaultBuckets
 
 // OwnState as Config.Buckets keeps each key's state on its own.
-const OwnState = -1
+const OwnState = batch.OwnState
 
 // bucketKey keys a delta by its key's bucket (batch.BucketOf).
 type bucketKey struct {
@@ -115,17 +115,8 @@ type Config struct {
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
-	buckets := cfg.Buckets
-	switch {
-	case buckets == 0:
-		buckets = DefaultBuckets
-	case buckets == OwnState:
-		buckets = 0 // batch.BucketOf: the key itself
-	case buckets < 0:
-		panic(fmt.Sprintf("retract: %d buckets", buckets))
-	}
 	s = s.Scope("retract.PerKey")
-	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: buckets}, deltas), 0)
+	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "retract")}, deltas), 0)
 	return beam.ParDo(s, &aggFn{State: state.MakeValueState[bucketState]("agg"), Clear: timers.InEventTime("clear"), BoundedInput: cfg.BoundedInput}, batches)
 }
 
@@ -145,14 +136,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	for i, k := range st.Keys {
 		index[k.Key] = i
 	}
-	byKey := map[string][]Delta{}
-	var keys []string
-	for _, d := range ds {
-		if _, ok := byKey[d.Key]; !ok {
-			keys = append(keys, d.Key)
-		}
-		byKey[d.Key] = append(byKey[d.Key], d)
-	}
+	keys, byKey := batch.GroupBy(ds, func(d Delta) string { return d.Key })
 	for _, key := range keys {
 		i, ok := index[key]
 		if !ok {
