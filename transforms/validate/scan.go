@@ -201,16 +201,8 @@ func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' ||
 // numberLen is the length of the JSON number at the start of b (-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?),
 // 0 when there is none.
 func numberLen(b string) int {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(b, i+1)
-	default:
+	i := intLen(b)
+	if i == 0 {
 		return 0
 	}
 	if i < len(b) && b[i] == '.' {
@@ -242,20 +234,23 @@ func digits(b string, i int) int {
 	return i
 }
 
-// isInt reports whether b is a JSON integer literal: -?(0|[1-9]\d*).
-func isInt(b string) bool {
+// intLen is the length of the JSON integer at the start of b (-?(0|[1-9]\d*)), 0 when there is none.
+func intLen(b string) int {
 	i := 0
 	if len(b) > 0 && b[0] == '-' {
 		i = 1
 	}
 	switch {
 	case i < len(b) && b[i] == '0':
-		return i+1 == len(b)
+		return i + 1
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		return digits(b, i+1) == len(b)
+		return digits(b, i+1)
 	}
-	return false
+	return 0
 }
+
+// isInt reports whether b is a JSON integer literal: -?(0|[1-9]\d*).
+func isInt(b string) bool { return len(b) > 0 && intLen(b) == len(b) }
 
 // isPlainDecimal reports whether s is -?\d+(\.\d+)?: the decimals a string field may hold.
 func isPlainDecimal(b string) bool {
