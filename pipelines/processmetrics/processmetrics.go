@@ -199,7 +199,7 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 	// The instance and aggregate timers stay, in bounded runs too: prism runs a key's elements and
 	// timers in event-time order, so an instance whose actions are more than InstanceTTL apart is
 	// cleared in between, and a bucket's timer would step through the keys' distinct expiries.
-	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{Buckets: retract.OwnState}))
+	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{Buckets: retract.OwnState, Multisets: true}))
 	return instances, metrics, beam.Flatten(s, bad, late), nil
 }
 

@@ -57,7 +57,8 @@ type Agg struct {
 	Sums     []string // exact decimal sums, one per sum column
 	Distinct []int64  // distinct live values, one per distinct column
 	// Multisets are the distinct columns' live values with their counts (how many live contributions
-	// hold each): what a share by value or a quantile is computed from.
+	// hold each): what a share by value or a quantile is computed from. Only with Config.Multisets
+	// (a copy of every live value per row).
 	Multisets []map[string]int64
 	Count     int64 // live contributions
 	Version   int64
@@ -68,11 +69,13 @@ type aggState struct {
 	Count     int64
 	Sums      []string
 	Distinct  []map[string]int64
-	Expiry    int64 // the greatest expiry of the deltas seen; meaningful when HasExpiry
-	HasExpiry bool  // a delta was seen
+	Live      []int64 // per distinct column, how many values are live (count > 0)
+	Expiry    int64   // the greatest expiry of the deltas seen; meaningful when HasExpiry
+	HasExpiry bool    // a delta was seen
 	Version   int64
-	Emitted   bool   // the last emitted row was an upsert
-	LastRow   string // the last emitted row, to emit only changes
+	Emitted   bool     // the last emitted row was an upsert
+	LastSums  []string // the sums of the last emitted row, to emit only changes
+	LastCount int64    // the count of the last emitted row
 }
 
 // bucketState is the state of one bucket of keys.
@@ -111,19 +114,24 @@ type Config struct {
 	// BoundedInput promises what lastvalue.Config.BoundedInput does, for deltas whose event time is
 	// at most their Expiry: no clear timer is set; a key it would clear gets no later delta.
 	BoundedInput bool
+	// Multisets fills Agg.Multisets. Without it a row costs in proportion to its columns, not to its
+	// distinct values.
+	Multisets bool
 }
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
 	s = s.Scope("retract.PerKey")
 	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "retract")}, deltas), 0)
-	return beam.ParDo(s, &aggFn{State: state.MakeValueState[bucketState]("agg"), Clear: timers.InEventTime("clear"), BoundedInput: cfg.BoundedInput}, batches)
+	return beam.ParDo(s, &aggFn{State: state.MakeValueState[bucketState]("agg"), Clear: timers.InEventTime("clear"),
+		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets}, batches)
 }
 
 type aggFn struct {
 	State        state.Value[bucketState]
 	Clear        timers.EventTime
 	BoundedInput bool // set no clear timer (Config.BoundedInput)
+	Multisets    bool // fill Agg.Multisets (Config.Multisets)
 }
 
 func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg)) error {
@@ -144,7 +152,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 			st.Keys = append(st.Keys, aggState{Key: key})
 			validate.Counter("retract_opened").Inc(ctx, 1)
 		}
-		if err := st.Keys[i].update(byKey[key], emit); err != nil {
+		if err := st.Keys[i].update(byKey[key], f.Multisets, emit); err != nil {
 			return err
 		}
 	}
@@ -158,28 +166,51 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	return nil
 }
 
-// update applies one key's batch of deltas and emits the row when it changed.
-func (st *aggState) update(ds []Delta, emit func(Agg)) error {
+// update applies one key's batch of deltas and emits the row when it changed. Whether it changed is
+// decided from what the batch touched: the sums, the count, and the live counts of the distinct
+// values the deltas named against their counts before the batch, so a key with many distinct values
+// costs in proportion to its batch, not to its values.
+func (st *aggState) update(ds []Delta, multisets bool, emit func(Agg)) error {
+	var before []map[string]int64 // per distinct column, the live count of each value touched
 	for _, d := range ds {
-		if err := st.apply(d); err != nil {
+		if err := st.apply(d, &before); err != nil {
 			return fmt.Errorf("retract: key %q: %w", st.Key, err)
 		}
 	}
-	row := st.row(st.Key)
-	desc := fmt.Sprint(row.Sums, row.Multisets, row.Count)
 	switch {
-	case row.Count <= 0 && st.Emitted:
-		st.Emitted, st.LastRow = false, ""
+	case st.Count <= 0 && st.Emitted:
+		st.Emitted, st.LastSums, st.LastCount = false, nil, 0
 		st.Version++
 		emit(Agg{Key: st.Key, Deleted: true, Version: st.Version})
-	case row.Count > 0 && (!st.Emitted || desc != st.LastRow):
-		st.Emitted, st.LastRow = true, desc
+	case st.Count > 0 && (!st.Emitted || st.changed(before)):
+		row := st.row(multisets)
+		st.Emitted, st.LastSums, st.LastCount = true, row.Sums, row.Count
 		st.Version++
 		row.Version = st.Version
 		emit(row)
 	}
 	return nil
 }
+
+// changed reports whether the row differs from the last one emitted, given the live counts the
+// batch's touched values had before it (the last emitted row's, as every batch ends in step).
+func (st *aggState) changed(before []map[string]int64) bool {
+	if st.Count != st.LastCount || !slices.Equal(st.sums(), st.LastSums) {
+		return true
+	}
+	for i, m := range before {
+		for v, n := range m {
+			if live(st.Distinct[i][v]) != n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// live is a value's count as rows show it: a value whose retraction came before its addition
+// (a negative count) is not live.
+func live(n int64) int64 { return max(n, 0) }
 
 // OnTimer clears the keys of the bucket whose expiry the watermark has passed.
 func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg)) error {
@@ -218,13 +249,16 @@ func (st *bucketState) nextExpiry() (int64, bool) {
 	return m, found
 }
 
-func (st *aggState) apply(d Delta) error {
+// apply adds d to the key, noting in before the live count each distinct value it touches had before
+// the batch.
+func (st *aggState) apply(d Delta, before *[]map[string]int64) error {
 	if d.Sign != 1 && d.Sign != -1 {
 		return fmt.Errorf("delta sign %d, want +1 or -1", d.Sign)
 	}
 	if len(st.Sums) == 0 && len(st.Distinct) == 0 {
 		st.Sums = make([]string, len(d.Sums))
 		st.Distinct = make([]map[string]int64, len(d.Distinct))
+		st.Live = make([]int64, len(d.Distinct))
 	}
 	if len(d.Sums) != len(st.Sums) || len(d.Distinct) != len(st.Distinct) {
 		return fmt.Errorf("delta has %d sums and %d distinct columns, the key has %d and %d",
@@ -245,12 +279,24 @@ func (st *aggState) apply(d Delta) error {
 		}
 		st.Sums[i] = acc.Add(x.Mul(decimal.NewFromInt(d.Sign))).String()
 	}
+	if *before == nil && len(d.Distinct) > 0 {
+		*before = make([]map[string]int64, len(d.Distinct))
+	}
 	for i, vals := range d.Distinct {
 		if st.Distinct[i] == nil {
 			st.Distinct[i] = map[string]int64{}
 		}
+		if (*before)[i] == nil {
+			(*before)[i] = map[string]int64{}
+		}
 		for _, v := range vals {
-			if n := st.Distinct[i][v] + d.Sign; n == 0 {
+			old := st.Distinct[i][v]
+			if _, ok := (*before)[i][v]; !ok {
+				(*before)[i][v] = live(old)
+			}
+			n := old + d.Sign
+			st.Live[i] += min(live(n), 1) - min(live(old), 1)
+			if n == 0 {
 				delete(st.Distinct[i], v)
 			} else {
 				st.Distinct[i][v] = n
@@ -260,19 +306,28 @@ func (st *aggState) apply(d Delta) error {
 	return nil
 }
 
-func (st *aggState) row(key string) Agg {
-	a := Agg{Key: key, Count: st.Count, Sums: slices.Clone(st.Sums), Distinct: make([]int64, len(st.Distinct)),
-		Multisets: make([]map[string]int64, len(st.Distinct))}
-	for i, s := range a.Sums {
+// sums are the key's sums as rows show them ("0" for a column no delta has added to yet).
+func (st *aggState) sums() []string {
+	out := slices.Clone(st.Sums)
+	for i, s := range out {
 		if s == "" {
-			a.Sums[i] = "0"
+			out[i] = "0"
 		}
 	}
+	return out
+}
+
+// row is the key's aggregate row, with the multisets when asked.
+func (st *aggState) row(multisets bool) Agg {
+	a := Agg{Key: st.Key, Count: st.Count, Sums: st.sums(), Distinct: slices.Clone(st.Live)}
+	if !multisets {
+		return a
+	}
+	a.Multisets = make([]map[string]int64, len(st.Distinct))
 	for i, m := range st.Distinct {
 		a.Multisets[i] = map[string]int64{}
 		for v, n := range m {
 			if n > 0 { // a value whose retraction came before its addition is not live
-				a.Distinct[i]++
 				a.Multisets[i][v] = n
 			}
 		}

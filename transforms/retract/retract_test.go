@@ -35,26 +35,57 @@ func TestStateApplyRetractionsInAnyOrder(t *testing.T) {
 	} {
 		var st aggState
 		for _, d := range order {
-			if err := st.apply(d); err != nil {
+			if err := st.apply(d, new([]map[string]int64)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got := st.row("h1")
+		got := st.row(true)
 		if fmt.Sprint(got.Sums, got.Distinct, got.Multisets, got.Count) != "[5] [1 0] [map[o2:1] map[]] 1" {
 			t.Errorf("row = %v %v %v %d, want sums [5], distinct [1 0], multisets [{o2:1} {}], count 1", got.Sums, got.Distinct, got.Multisets, got.Count)
 		}
 	}
 }
 
+// A batch emits a row only when the row differs from the last one emitted: the count, a sum, or the
+// live count of a distinct value (shares and quantiles read those), and a value taken back and
+// added again within a batch is no change.
+func TestUpdateEmitsOnlyChangedRows(t *testing.T) {
+	d := func(sign int64, vals ...string) Delta {
+		return Delta{Key: "k", Sign: sign, Distinct: [][]string{vals}}
+	}
+	st := aggState{Key: "k"}
+	for _, c := range []struct {
+		batch []Delta
+		want  string // the row emitted, or ""
+	}{
+		{[]Delta{d(1, "a"), d(1, "b")}, "k v1 sums=[] distinct=[2] n=2"},
+		{[]Delta{d(-1, "a"), d(1, "a")}, ""},                              // a back where it was
+		{[]Delta{d(-1, "a"), d(1, "b")}, "k v2 sums=[] distinct=[1] n=2"}, // a gone, b held twice
+		{[]Delta{d(-1, "b"), d(1, "a")}, "k v3 sums=[] distinct=[2] n=2"}, // same count, other values
+		{[]Delta{d(1, "b"), d(-1, "a")}, "k v4 sums=[] distinct=[1] n=2"}, // b twice again
+		{[]Delta{d(1, "c"), d(-1, "c"), d(-1, "x"), d(1, "x")}, ""},       // touched, unchanged
+		{[]Delta{d(-1, "b"), d(-1, "b")}, "k v5 deleted"},
+		{[]Delta{d(1, "b")}, "k v6 sums=[] distinct=[1] n=1"},
+	} {
+		var got []string
+		if err := st.update(c.batch, false, func(a Agg) { got = append(got, describe(a)) }); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{c.want}; (c.want == "" && len(got) != 0) || (c.want != "" && fmt.Sprint(got) != fmt.Sprint(want)) {
+			t.Errorf("batch %v emitted %q, want %q", c.batch, got, c.want)
+		}
+	}
+}
+
 func TestStateRejectsShapeMismatchAndBadSign(t *testing.T) {
 	var st aggState
-	if err := st.apply(delta("k", 1, "1", "o")); err != nil {
+	if err := st.apply(delta("k", 1, "1", "o"), new([]map[string]int64)); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.apply(Delta{Key: "k", Sign: 1, Sums: []string{"1", "2"}}); err == nil {
+	if err := st.apply(Delta{Key: "k", Sign: 1, Sums: []string{"1", "2"}}, new([]map[string]int64)); err == nil {
 		t.Error("a delta with another number of columns was accepted")
 	}
-	if err := st.apply(Delta{Key: "k", Sign: 2, Sums: []string{"1"}, Distinct: [][]string{nil, nil}}); err == nil {
+	if err := st.apply(Delta{Key: "k", Sign: 2, Sums: []string{"1"}, Distinct: [][]string{nil, nil}}, new([]map[string]int64)); err == nil {
 		t.Error("sign 2 was accepted")
 	}
 }
@@ -64,7 +95,7 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 	for _, e := range []int64{-5000, -9000, -7000} {
 		d := delta("h", 1, "1", "o")
 		d.Expiry = e
-		if err := st.apply(d); err != nil {
+		if err := st.apply(d, new([]map[string]int64)); err != nil {
 			t.Fatal(err)
 		}
 	}
