@@ -21,6 +21,15 @@
 //	BENCH pipeline=tracejoin traces=<n> parts=<n> max_delay=<d> state_bytes=<b> interval_join_state_bytes=<b> state_ratio=<r>
 //
 // The workload spans four times max_delay, so both joins reach their steady state.
+//
+// Latency: each pipeline runs as a streaming job between Kafka topics of an in-process broker while
+// its inputs are produced at --rate events per second, stamped with the time they are sent, for
+// --warmup (not timed) and then --duration; a row's latency is the time it is read back from the
+// output topic less the event time its sink message carries (bench.Latency):
+//
+//	LATENCY pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> rows=<timed rows> events=<produced in the period> out_of_orderness=<bound>
+//
+// --measure picks the parts (throughput, state, latency; default all three).
 package main
 
 import (
@@ -48,6 +57,11 @@ func main() {
 	seed := flag.Int64("seed", 1, "random seed of the workload")
 	maxDelay := flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "the trace join's bound")
 	outOfOrder := flag.Duration("out_of_order", 5*time.Second, "how far the watermark trails the latest arrival")
+	measure := flag.String("measure", "throughput,state,latency", "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming)")
+	rate := flag.Int("rate", 5000, "latency: events per second produced into each pipeline's topics")
+	duration := flag.Duration("duration", 30*time.Second, "latency: the measured period of each streaming run")
+	warmup := flag.Duration("warmup", 10*time.Second, "latency: produced before the measured period, not timed (the job starting)")
+	ooo := flag.Duration("out_of_orderness", 0, "latency: the commands' --kafka_out_of_orderness (0: their default)")
 	child := flag.String("child", "", "internal: run one measured job in this process (ceiling or <pipeline>-reference) on --dir")
 	dir := flag.String("dir", "", "internal: the workload directory of --child")
 	flag.Parse()
@@ -59,44 +73,95 @@ func main() {
 		}
 		return
 	}
-	if err := throughput(*events, *only); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	parts := strings.Split(*measure, ",")
+	for _, m := range parts {
+		if !slices.Contains([]string{"throughput", "state", "latency"}, m) {
+			fail(fmt.Errorf("--measure: %q is not throughput, state or latency", m))
+		}
 	}
-	cfg := gen.Config{Seed: *seed, Events: *traces, Clean: true, Span: 4 * *maxDelay}
-	ours, base, parts, err := bench.TraceStateBound(cfg, *maxDelay, *outOfOrder)
+	var pipelines []bench.Pipeline
+	for _, p := range bench.Pipelines {
+		if *only == "" || slices.Contains(strings.Split(*only, ","), p.Name) {
+			pipelines = append(pipelines, p)
+		}
+	}
+	if len(pipelines) == 0 {
+		fail(fmt.Errorf("--pipelines=%s: none of them is a pipeline", *only))
+	}
+	if slices.Contains(parts, "throughput") {
+		fail(throughput(pipelines, *events))
+	}
+	if slices.Contains(parts, "state") {
+		cfg := gen.Config{Seed: *seed, Events: *traces, Clean: true, Span: 4 * *maxDelay}
+		ours, base, n, err := bench.TraceStateBound(cfg, *maxDelay, *outOfOrder)
+		fail(err)
+		fmt.Printf("BENCH pipeline=tracejoin traces=%d parts=%d max_delay=%v state_bytes=%d interval_join_state_bytes=%d state_ratio=%.4f\n",
+			*traces, n, *maxDelay, ours, base, float64(ours)/float64(base))
+	}
+	if slices.Contains(parts, "latency") {
+		fail(latency(pipelines, bench.LatencyConfig{Rate: *rate, Duration: *duration, Warmup: *warmup, OutOfOrder: *ooo}))
+	}
+}
+
+func fail(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("BENCH pipeline=tracejoin traces=%d parts=%d max_delay=%v state_bytes=%d interval_join_state_bytes=%d state_ratio=%.4f\n",
-		*traces, parts, *maxDelay, ours, base, float64(ours)/float64(base))
 }
 
-// throughput prints a line per pipeline (see the package doc).
-func throughput(events int, only string) error {
-	dir, err := os.MkdirTemp("", "finbeam-bench-")
+// workspace makes a temporary directory with the generated tables (events lines each) in in/ and
+// the pipelines' commands built in bin/.
+func workspace(pipelines []bench.Pipeline, events int) (dir string, err error) {
+	if dir, err = os.MkdirTemp("", "finbeam-bench-"); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "bench: generating %d lines per input table in %s\n", events, dir)
+	if err := bench.Generate(filepath.Join(dir, "in"), events); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	var pkgs []string
+	for _, p := range pipelines {
+		pkgs = append(pkgs, "./cmd/"+p.Name)
+	}
+	if out, err := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + "/"}, pkgs...)...).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return dir, nil
+}
+
+// eachPipeline makes a workspace with events lines per table and runs measure on each pipeline in it.
+func eachPipeline(pipelines []bench.Pipeline, events int, measure func(dir string, p bench.Pipeline) error) error {
+	dir, err := workspace(pipelines, events)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintf(os.Stderr, "bench: generating %d lines per input table in %s\n", events, dir)
-	if err := bench.Generate(filepath.Join(dir, "in"), events); err != nil {
-		return err
-	}
-	var pkgs []string
-	for _, p := range bench.Pipelines {
-		pkgs = append(pkgs, "./cmd/"+p.Name)
-	}
-	bin := filepath.Join(dir, "bin")
-	if out, err := exec.Command("go", append([]string{"build", "-o", bin + "/"}, pkgs...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	for _, p := range bench.Pipelines {
-		if only != "" && !slices.Contains(strings.Split(only, ","), p.Name) {
-			continue
+	for _, p := range pipelines {
+		if err := measure(dir, p); err != nil {
+			return err
 		}
-		res, err := bench.Run(filepath.Join(bin, p.Name), p, filepath.Join(dir, "in"), events)
+	}
+	return nil
+}
+
+// latency prints a LATENCY line per pipeline (bench.Latency).
+func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig) error {
+	return eachPipeline(pipelines, 2000, func(dir string, p bench.Pipeline) error {
+		res, err := bench.Latency(filepath.Join(dir, "bin", p.Name), p, filepath.Join(dir, "in"), cfg)
+		if err == nil {
+			fmt.Println(res.Line())
+		}
+		return err
+	})
+}
+
+// throughput prints a line per pipeline and its reference, then the ceiling's (see the package doc).
+func throughput(pipelines []bench.Pipeline, events int) error {
+	return eachPipeline(pipelines, events, func(dir string, p bench.Pipeline) error {
+		res, err := bench.Run(filepath.Join(dir, "bin", p.Name), p, filepath.Join(dir, "in"), events)
 		if err != nil {
 			return err
 		}
@@ -105,13 +170,14 @@ func throughput(events int, only string) error {
 			return err
 		}
 		fmt.Println(res.Line())
-	}
-	res, err := measureChild("ceiling", events, dir)
-	if err != nil {
+		if p.Name != pipelines[len(pipelines)-1].Name {
+			return nil
+		}
+		if res, err = measureChild("ceiling", events, dir); err == nil {
+			fmt.Println(res.Line())
+		}
 		return err
-	}
-	fmt.Println(res.Line())
-	return nil
+	})
 }
 
 // measureChild runs this command again with --child=name on dir and measures it.

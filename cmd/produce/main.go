@@ -5,9 +5,10 @@
 //	go run ./cmd/produce --brokers=127.0.0.1:9092 --topic=user_order --table=user_order --events=10000 --rate=5000 --key_field=id
 //	go run ./cmd/produce --brokers=127.0.0.1:9092 --topic=user_log --input=user_log.jsonl
 //
-// With --live=<field> each message's event-time field is set to the wall-clock time it is sent, so
-// the sample plays as a live stream that a streaming job follows with its default out-of-orderness
-// (the sample's own times lie in 2024, in random order over 36 hours).
+// With --live=<field> each message's event-time field is set to the wall-clock time it is sent (and
+// the line's other time fields move with it, gen.Live), so the sample plays as a live stream that a
+// streaming job follows with its default out-of-orderness (the sample's own times lie in 2024, in
+// random order over 36 hours).
 package main
 
 import (
@@ -34,7 +35,7 @@ func main() {
 	seed := flag.Int64("seed", 1, "seed of the sample")
 	rate := flag.Float64("rate", 0, "messages per second (0: as fast as possible)")
 	keyField := flag.String("key_field", "", "JSON field whose value is the message key (empty: no key)")
-	live := flag.String("live", "", "integer JSON field (the event time, e.g. gmt_modified) to set to the wall-clock ms at sending")
+	live := flag.String("live", "", "integer JSON field (the event time, e.g. gmt_modified) to set to the wall-clock ms at sending; the line's other time fields move with it")
 	flag.Parse()
 	n, err := run(*brokers, *topic, *input, *table, gen.Config{Seed: *seed, Events: *events}, *rate, *keyField, *live)
 	if err != nil {

@@ -3,6 +3,7 @@ package kafkaio
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -14,7 +15,7 @@ import (
 )
 
 func init() {
-	register.DoFn2x1[context.Context, Message, error](&writeFn{})
+	register.DoFn3x1[context.Context, beam.EventTime, Message, error](&writeFn{})
 	register.Function2x0(changeMessage)
 	register.Function2x0(lineMessage)
 	register.Emitter1[Message]()
@@ -50,8 +51,16 @@ type WriteConfig struct {
 	Security Security
 }
 
+// EventTimeHeader is the header every written message carries: the event time of its element in the
+// pipeline, epoch milliseconds in decimal. For a row a stateful step emits for its input that is the
+// earliest event time of the input batch the row reflects; for a row a timer emits, the timer's
+// time. A consumer can tell from it how far behind the events the rows it reads are (make bench's
+// LATENCY lines do). The Kafka timestamp stays the write time: an old event time there would let
+// time-based retention delete a replay's messages at once.
+const EventTimeHeader = "event_time"
+
 // Write writes a PCollection<Message> to cfg.Topic. Messages with the same key go to the same
-// partition (kafka-go's hash balancer, as Kafka's own clients do).
+// partition (kafka-go's hash balancer, as Kafka's own clients do). Each carries EventTimeHeader.
 func Write(s beam.Scope, cfg WriteConfig, msgs beam.PCollection) error {
 	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
 		return fmt.Errorf("kafka write: brokers and a topic are required (topic %q)", cfg.Topic)
@@ -82,8 +91,9 @@ func (f *writeFn) Setup() error {
 
 func (f *writeFn) StartBundle() { f.buf = f.buf[:0] }
 
-func (f *writeFn) ProcessElement(ctx context.Context, m Message) error {
-	f.buf = append(f.buf, kafka.Message{Key: m.Key, Value: m.Value})
+func (f *writeFn) ProcessElement(ctx context.Context, ts beam.EventTime, m Message) error {
+	f.buf = append(f.buf, kafka.Message{Key: m.Key, Value: m.Value,
+		Headers: []kafka.Header{{Key: EventTimeHeader, Value: strconv.AppendInt(nil, ts.Milliseconds(), 10)}}})
 	return nil
 }
 

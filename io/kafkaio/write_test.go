@@ -1,12 +1,15 @@
 package kafkaio_test
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/segmentio/kafka-go"
 
@@ -52,6 +55,35 @@ func TestWriteChangesKeyedByPrimaryKey(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("topic holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func init() { register.Function2x0(atTime) }
+
+// atTime emits the line {"ms":<ms>} at event time ms.
+func atTime(ms int64, emit func(beam.EventTime, string)) {
+	emit(mtime.FromMilliseconds(ms), fmt.Sprintf(`{"ms":%d}`, ms))
+}
+
+// Every message carries its element's event time in the event_time header, whatever its Kafka
+// timestamp (the write time).
+func TestWriteStampsTheEventTimeHeader(t *testing.T) {
+	b, err := kafkatest.Start(1, "rows")
+	beamtest.Must(t, err)
+	defer b.Close()
+	p, s := beam.NewPipelineWithRoot()
+	lines := beam.ParDo(s, atTime, beam.Create(s, int64(1710000000000), int64(1710000000123), int64(-5)))
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "rows"}, kafkaio.Lines(s, lines)))
+	ptest.RunAndValidate(t, p)
+	for _, m := range read(t, b, "rows", 3) {
+		var got []string
+		for _, h := range m.Headers {
+			got = append(got, h.Key+"="+string(h.Value))
+		}
+		want := "event_time=" + strings.TrimSuffix(strings.TrimPrefix(string(m.Value), `{"ms":`), "}")
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("message %s has headers %q, want [%s]", m.Value, got, want)
+		}
 	}
 }
 

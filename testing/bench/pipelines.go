@@ -12,19 +12,29 @@ import (
 )
 
 // Pipeline is a command to measure: its name (cmd/<name>) and its input flags, each naming a table
-// of the generated input (gen.Files).
+// of the generated input (gen.Files); and, for the streaming run (Latency), the inputs it reads from
+// Kafka, their event-time field and the output topics whose rows are timed.
 type Pipeline struct {
-	Name   string
-	Inputs map[string]string // flag -> file name in the input directory
+	Name      string
+	Inputs    map[string]string // flag -> file name in the input directory
+	Streams   []Stream          // the inputs streamed from Kafka; the other Inputs stay files
+	TimeField string            // the event-time field of the streams
+	Outputs   []string          // the topics of the rows Latency times (not the dead letters)
 }
 
 // Pipelines are finbeam's jobs, with the inputs they read in bounded mode.
 var Pipelines = []Pipeline{
-	{"hourlygmv", map[string]string{"input": "user_order.jsonl"}},
-	{"lastpage", map[string]string{"input": "user_log.jsonl"}},
-	{"premiumdrop", map[string]string{"input": "update_info.jsonl", "dim": "raw_info.jsonl"}},
-	{"tracejoin", map[string]string{"requests": "requests.jsonl", "responses": "responses.jsonl", "tracks": "tracks.jsonl"}},
-	{"processmetrics", map[string]string{"input": "actions.jsonl"}},
+	{Name: "hourlygmv", Inputs: map[string]string{"input": "user_order.jsonl"},
+		Streams: []Stream{{"user_order.jsonl", "id"}}, TimeField: "gmt_modified", Outputs: []string{"hs_order"}},
+	{Name: "lastpage", Inputs: map[string]string{"input": "user_log.jsonl"},
+		Streams: []Stream{{"user_log.jsonl", "account_id"}}, TimeField: "log_time", Outputs: []string{"user_last_log"}},
+	{Name: "premiumdrop", Inputs: map[string]string{"input": "update_info.jsonl", "dim": "raw_info.jsonl"},
+		Streams: []Stream{{"update_info.jsonl", "id"}}, TimeField: "gmt_modified", Outputs: []string{"wechat_activity_user", "wechat_activity_user.dim"}},
+	{Name: "tracejoin", Inputs: map[string]string{"requests": "requests.jsonl", "responses": "responses.jsonl", "tracks": "tracks.jsonl"},
+		Streams:   []Stream{{"requests.jsonl", "trace_id"}, {"responses.jsonl", "trace_id"}, {"tracks.jsonl", "trace_id"}},
+		TimeField: "ts", Outputs: []string{"actions"}},
+	{Name: "processmetrics", Inputs: map[string]string{"input": "actions.jsonl"},
+		Streams: []Stream{{"actions.jsonl", "process_id"}}, TimeField: "request_ts", Outputs: []string{"process_instances", "process_instances.metrics"}},
 }
 
 // Result is one measured run.

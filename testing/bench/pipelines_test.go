@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
@@ -84,5 +85,47 @@ func TestReferencesRun(t *testing.T) {
 		if err := ref(dir); err != nil {
 			t.Errorf("%s-reference: %v", p.Name, err)
 		}
+	}
+}
+
+// A short streaming run of lastpage: every event of the measured period is produced, rows come back
+// and are timed, and the line has the fields make bench prints.
+func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	beamtest.Must(t, err)
+	dir, bin := t.TempDir(), t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/lastpage")
+	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	var p bench.Pipeline
+	for _, q := range bench.Pipelines {
+		if q.Name == "lastpage" {
+			p = q
+		}
+	}
+	cfg := bench.LatencyConfig{Rate: 400, Duration: 3 * time.Second, Warmup: 4 * time.Second, Drain: time.Minute, OutOfOrder: time.Second}
+	res, err := bench.Latency(filepath.Join(bin, "lastpage"), p, dir, cfg)
+	beamtest.Must(t, err)
+	// 400/s for 3 s, with the period's edges: about 1,200 events, at most one row each.
+	if res.Events < 1100 || res.Events > 1300 || res.Rows < res.Events/2 || res.Rows > res.Events {
+		t.Errorf("events %d, rows %d: want about 1200 events and a row for most of them", res.Events, res.Rows)
+	}
+	if res.P50 <= 0 || res.P99 < res.P50 || res.P99 > cfg.Drain+cfg.Duration || !res.CaughtUp {
+		t.Errorf("p50 %v, p99 %v, caught up %v", res.P50, res.P99, res.CaughtUp)
+	}
+	line := regexp.MustCompile(`^LATENCY pipeline=lastpage rate=400 p50_ms=[1-9][0-9]* p99_ms=[1-9][0-9]* rows=\d+ events=\d+ caught_up=true out_of_orderness=1s$`)
+	if !line.MatchString(res.Line()) {
+		t.Errorf("line %q", res.Line())
+	}
+}
+
+// A job that ends while it should stream is an error that says so, not a line without rows.
+func TestLatencyFailsWhenTheJobEnds(t *testing.T) {
+	cfg := bench.LatencyConfig{Rate: 100, Duration: time.Second, Warmup: time.Second, Drain: 5 * time.Second}
+	_, err := bench.Latency("/bin/true", bench.Pipelines[1], t.TempDir(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "the job ended while it should stream") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -1,0 +1,330 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/io/kafkaio"
+	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+)
+
+// LatencyConfig configures Latency. The zero value is make bench's run.
+type LatencyConfig struct {
+	Rate     int           // events per second over all the pipeline's topics; default 5000
+	Duration time.Duration // the measured period; default 30s
+	Warmup   time.Duration // produced before the measured period and not timed (the job starting); default 10s
+	// Drain is how long after the last event the run waits at most for the job to catch up: to have
+	// read every event and then written no row for Quiet. Default 2m.
+	Drain      time.Duration
+	OutOfOrder time.Duration // the command's --kafka_out_of_orderness; 0: the command's default
+}
+
+// Quiet is how long the job must write no row, once it has read every event, to count as caught up.
+const Quiet = 3 * time.Second
+
+func (c LatencyConfig) withDefaults() LatencyConfig {
+	if c.Rate <= 0 {
+		c.Rate = 5000
+	}
+	if c.Duration <= 0 {
+		c.Duration = 30 * time.Second
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = 10 * time.Second
+	}
+	if c.Drain <= 0 {
+		c.Drain = 2 * time.Minute
+	}
+	return c
+}
+
+// LatencyResult is one streaming run.
+type LatencyResult struct {
+	Pipeline   string
+	Rate       int
+	OutOfOrder string        // the watermark bound the command ran with ("default": its own)
+	Events     int           // events produced in the measured period
+	Rows       int           // output rows timed: those reflecting an event of the measured period
+	P50, P99   time.Duration // event produced → row read back from the output topic
+	// CaughtUp says the job had read every event and gone Quiet within Drain. When it had not, rows
+	// were still to come and the quantiles are lower bounds: the job does not keep up with the rate.
+	CaughtUp bool
+}
+
+// Line is the result as make bench prints it.
+func (r LatencyResult) Line() string {
+	return fmt.Sprintf("LATENCY pipeline=%s rate=%d p50_ms=%d p99_ms=%d rows=%d events=%d caught_up=%v out_of_orderness=%s",
+		r.Pipeline, r.Rate, r.P50.Milliseconds(), r.P99.Milliseconds(), r.Rows, r.Events, r.CaughtUp, r.OutOfOrder)
+}
+
+// Latency runs the command binary of p as a streaming job between Kafka topics of an in-process
+// broker and times its rows. It produces p's generated inputs at cfg.Rate events per second, in
+// event-time order, each stamped with the wall-clock time it is sent (gen.Live), for cfg.Warmup and
+// then cfg.Duration. The command's Kafka sink gives every row the event time Beam carries for it
+// (kafkaio.EventTimeHeader): the earliest event of the input batch the row reflects. A row's latency
+// is the time it is read back from p's output topics less that event time, so it covers the event's
+// production, the job and the sink's write, and is the latency of the oldest event in the row. Rows
+// whose event time lies in the measured period are timed; the others (the warm-up's, and timers'
+// rows due later) are not. After the last event the run waits, up to cfg.Drain, until the job has
+// read every event (its consumer group's commits) and written no row for Quiet, so that a job that
+// falls behind shows it in its quantiles rather than in rows that never came. dir holds the files of
+// inputs that are not streamed (premiumdrop's dimension), as Generate writes them.
+func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResult, error) {
+	cfg = cfg.withDefaults()
+	res := LatencyResult{Pipeline: p.Name, Rate: cfg.Rate, OutOfOrder: "default"}
+	if len(p.Streams) == 0 || len(p.Outputs) == 0 {
+		return res, fmt.Errorf("%s: no streams or outputs to time", p.Name)
+	}
+	events, err := liveEvents(p, int(float64(cfg.Rate)*(cfg.Warmup+cfg.Duration).Seconds()))
+	if err != nil {
+		return res, err
+	}
+	var topics []string
+	for _, s := range p.Streams {
+		topics = append(topics, s.topic())
+	}
+	const partitions = 3
+	b, err := kafkatest.Start(partitions, append(topics, p.Outputs...)...)
+	if err != nil {
+		return res, err
+	}
+	defer b.Close()
+
+	const group = "finbeam-bench"
+	args := []string{"--source=kafka", "--sink=kafka", "--kafka_brokers=" + b.Addrs()[0], "--kafka_group=" + group}
+	if cfg.OutOfOrder > 0 {
+		args = append(args, "--kafka_out_of_orderness="+cfg.OutOfOrder.String())
+		res.OutOfOrder = cfg.OutOfOrder.String()
+	}
+	for flag, file := range p.Inputs {
+		if !slices.ContainsFunc(p.Streams, func(s Stream) bool { return s.File == file }) {
+			args = append(args, "--"+flag+"="+filepath.Join(dir, file))
+		}
+	}
+	var stderr limitedBuffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() error { // SIGINT, as Ctrl-C: the command cancels its job and exits 0
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			return err
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("did not stop within a minute of SIGINT")
+		}
+	}
+
+	start := time.Now()
+	from, to := start.Add(cfg.Warmup).UnixMilli(), start.Add(cfg.Warmup+cfg.Duration).UnixMilli()
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &timings{from: from, to: to}
+	var readers sync.WaitGroup
+	for _, topic := range p.Outputs {
+		for part := range partitions {
+			readers.Add(1)
+			go func() { defer readers.Done(); t.read(ctx, b.Addrs(), topic, part) }()
+		}
+	}
+	sent, perr := produce(b.Addrs(), events, start, cfg.Rate)
+	ended := false
+	if perr == nil {
+		res.CaughtUp, ended, perr = t.drain(b, group, events, exited, cfg.Drain)
+	}
+	cancel()
+	readers.Wait()
+	var serr error
+	if !ended {
+		serr = stop()
+	}
+	if perr != nil || serr != nil {
+		return res, fmt.Errorf("%s: %v\n%s", p.Name, errors.Join(perr, serr), stderr.b)
+	}
+	for _, ms := range sent {
+		if ms >= from && ms <= to {
+			res.Events++
+		}
+	}
+	lat := t.sorted()
+	if len(lat) == 0 {
+		return res, fmt.Errorf("%s: no row of the measured period came back within %v of the last event\n%s", p.Name, cfg.Drain, stderr.b)
+	}
+	res.Rows, res.P50, res.P99 = len(lat), quantile(lat, 0.50), quantile(lat, 0.99)
+	return res, nil
+}
+
+// event is one input message of the streaming run.
+type event struct {
+	topic, line string
+	key         []byte
+	ts          int64 // its event time in the generated sample (for the order of sending)
+	timeField   string
+}
+
+// liveEvents generates n events over p's streams (about n / len(streams) lines each) and orders them
+// by their event time in the sample. A bad line keeps the place of the line before it in its table.
+func liveEvents(p Pipeline, n int) ([]event, error) {
+	var out []event
+	per := max(1, n/len(p.Streams))
+	for _, s := range p.Streams {
+		g, ok := gen.Files[s.File]
+		if !ok {
+			return nil, fmt.Errorf("%s: no generated table %s", p.Name, s.File)
+		}
+		last := int64(math.MinInt64)
+		for _, l := range gen.Lines(gen.Config{Seed: 1, Events: per}, g) {
+			if v := kafkatest.Key(l, p.TimeField); v != nil {
+				if ts, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+					last = ts
+				}
+			}
+			out = append(out, event{topic: s.topic(), line: l, key: kafkatest.Key(l, s.KeyField), ts: last, timeField: p.TimeField})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b event) int { return cmpInt(a.ts, b.ts) })
+	return out[:min(n, len(out))], nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// produce sends events at rate per second from start, every few milliseconds the ones due, each
+// stamped (gen.Live) with the time it is sent; it returns those times.
+func produce(brokers []string, events []event, start time.Time, rate int) ([]int64, error) {
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000}
+	defer w.Close()
+	sent := make([]int64, 0, len(events))
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for len(sent) < len(events) {
+		<-tick.C
+		due := min(len(events), int(time.Since(start).Seconds()*float64(rate)))
+		if due <= len(sent) {
+			continue
+		}
+		now := time.Now().UnixMilli()
+		msgs := make([]kafka.Message, 0, due-len(sent))
+		for _, e := range events[len(sent):due] {
+			msgs = append(msgs, kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, e.timeField, now))})
+			sent = append(sent, now)
+		}
+		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			return sent, fmt.Errorf("producing: %w", err)
+		}
+	}
+	return sent, nil
+}
+
+// timings collects the latencies of the rows whose event time lies in [from, to].
+type timings struct {
+	from, to int64
+	mu       sync.Mutex
+	lat      []time.Duration
+	last     time.Time // when the last row (of any time) was read
+}
+
+// drain waits, up to limit, until group has committed every event of its topics and no row has come
+// for Quiet; ended reports the job exiting meanwhile, which is an error.
+func (t *timings) drain(b *kafkatest.Broker, group string, events []event, exited <-chan error, limit time.Duration) (caughtUp, ended bool, err error) {
+	want := map[string]int64{}
+	for _, e := range events {
+		want[e.topic]++
+	}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return false, true, fmt.Errorf("the job ended while it should stream: %v", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+		t.mu.Lock()
+		quiet := time.Since(t.last) >= Quiet
+		t.mu.Unlock()
+		if quiet && committedAll(b, group, want) {
+			return true, false, nil
+		}
+	}
+	return false, false, nil
+}
+
+// committedAll reports whether group has committed want messages of each topic.
+func committedAll(b *kafkatest.Broker, group string, want map[string]int64) bool {
+	for topic, n := range want {
+		if got, err := b.Committed(group, topic); err != nil || got < n {
+			return false
+		}
+	}
+	return true
+}
+
+// read times the rows of one partition of topic until ctx ends.
+func (t *timings) read(ctx context.Context, brokers []string, topic string, partition int) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 500 * time.Millisecond})
+	defer r.Close()
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return // ctx ended (a broker error retries inside the reader)
+		}
+		at := time.Now()
+		now := at.UnixMilli()
+		t.mu.Lock()
+		t.last = at
+		t.mu.Unlock()
+		for _, h := range m.Headers {
+			if h.Key != kafkaio.EventTimeHeader {
+				continue
+			}
+			if ev, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && ev >= t.from && ev <= t.to {
+				t.mu.Lock()
+				t.lat = append(t.lat, time.Duration(now-ev)*time.Millisecond)
+				t.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (t *timings) sorted() []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slices.Sort(t.lat)
+	return t.lat
+}
+
+// quantile is the nearest-rank q-quantile of sorted latencies.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// Stream is an input a pipeline reads from Kafka in the streaming run: its table (a gen.Files name),
+// read from the topic named like the file without .jsonl (the commands' default topics), keyed by
+// KeyField.
+type Stream struct{ File, KeyField string }
+
+func (s Stream) topic() string { return strings.TrimSuffix(s.File, ".jsonl") }
