@@ -74,24 +74,15 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 	w := &kafka.Writer{Addr: kafka.TCP(strings.Split(brokers, ",")...), Topic: topic, Balancer: &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true}
 	defer w.Close()
-	ctx := context.Background()
-	start := time.Now()
-	const batch = 100
-	for i := 0; i < len(lines); i += batch {
-		var msgs []kafka.Message
-		for _, l := range lines[i:min(i+batch, len(lines))] {
-			if live != "" {
-				l = gen.Live(l, live, time.Now().UnixMilli())
-			}
-			msgs = append(msgs, kafka.Message{Key: kafkatest.Key(l, keyField), Value: []byte(l)})
+	sent, err := kafkatest.Paced(context.Background(), w, len(lines), rate, func(i int, now int64) kafka.Message {
+		l := lines[i]
+		if live != "" {
+			l = gen.Live(l, live, now)
 		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			return i, fmt.Errorf("writing to %s: %w", topic, err)
-		}
-		if rate > 0 { // pace: message i+len(msgs) is due at start + n/rate
-			due := start.Add(time.Duration(float64(i+len(msgs)) / rate * float64(time.Second)))
-			time.Sleep(time.Until(due))
-		}
+		return kafka.Message{Key: kafkatest.Key(l, keyField), Value: []byte(l)}
+	})
+	if err != nil {
+		return len(sent), fmt.Errorf("writing to %s: %w", topic, err)
 	}
 	return len(lines), nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,7 +145,7 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 			go func() { defer readers.Done(); t.read(ctx, b.Addrs(), topic, part) }()
 		}
 	}
-	sent, perr := produce(b.Addrs(), events, start, cfg.Rate)
+	sent, perr := produce(b.Addrs(), events, p.TimeField, cfg.Rate)
 	ended := false
 	if perr == nil {
 		res.CaughtUp, ended, perr = t.drain(b, group, events, exited, cfg.Drain)
@@ -176,7 +177,6 @@ type event struct {
 	topic, line string
 	key         []byte
 	ts          int64 // its event time in the generated sample (for the order of sending)
-	timeField   string
 }
 
 // liveEvents generates n events over p's streams (about n / len(streams) lines each) and orders them
@@ -196,46 +196,24 @@ func liveEvents(p Pipeline, n int) ([]event, error) {
 					last = ts
 				}
 			}
-			out = append(out, event{topic: s.topic(), line: l, key: kafkatest.Key(l, s.KeyField), ts: last, timeField: p.TimeField})
+			out = append(out, event{topic: s.topic(), line: l, key: kafkatest.Key(l, s.KeyField), ts: last})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b event) int { return cmpInt(a.ts, b.ts) })
+	slices.SortStableFunc(out, func(a, b event) int { return cmp.Compare(a.ts, b.ts) })
 	return out[:min(n, len(out))], nil
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// produce sends events at rate per second from start, every few milliseconds the ones due, each
-// stamped (gen.Live) with the time it is sent; it returns those times.
-func produce(brokers []string, events []event, start time.Time, rate int) ([]int64, error) {
+// produce sends events at rate per second (kafkatest.Paced), each stamped (gen.Live) in timeField with
+// the time it is sent; it returns those times.
+func produce(brokers []string, events []event, timeField string, rate int) ([]int64, error) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000}
 	defer w.Close()
-	sent := make([]int64, 0, len(events))
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for len(sent) < len(events) {
-		<-tick.C
-		due := min(len(events), int(time.Since(start).Seconds()*float64(rate)))
-		if due <= len(sent) {
-			continue
-		}
-		now := time.Now().UnixMilli()
-		msgs := make([]kafka.Message, 0, due-len(sent))
-		for _, e := range events[len(sent):due] {
-			msgs = append(msgs, kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, e.timeField, now))})
-			sent = append(sent, now)
-		}
-		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
-			return sent, fmt.Errorf("producing: %w", err)
-		}
+	sent, err := kafkatest.Paced(context.Background(), w, len(events), float64(rate), func(i int, now int64) kafka.Message {
+		e := events[i]
+		return kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, timeField, now))}
+	})
+	if err != nil {
+		return sent, fmt.Errorf("producing: %w", err)
 	}
 	return sent, nil
 }

@@ -110,6 +110,37 @@ func (b *Broker) Produce(topic string, lines []string, keyField string) error {
 	return nil
 }
 
+// Paced writes n messages with w at rate messages per second from now (0: as fast as it can), each
+// time the messages that are due, at most 1,000 at once; msg makes message i given the time (epoch
+// ms) its batch is sent. It returns the send time of every message written.
+func Paced(ctx context.Context, w *kafka.Writer, n int, rate float64, msg func(i int, now int64) kafka.Message) ([]int64, error) {
+	start := time.Now()
+	sent := make([]int64, 0, n)
+	for len(sent) < n {
+		due := n
+		if rate > 0 {
+			if due = min(n, int(time.Since(start).Seconds()*rate)); due <= len(sent) {
+				next := start.Add(time.Duration(float64(len(sent)+1) / rate * float64(time.Second)))
+				time.Sleep(max(5*time.Millisecond, time.Until(next))) // a few ms: batches, not single messages
+				continue
+			}
+		}
+		due = min(due, len(sent)+1000)
+		now := time.Now().UnixMilli()
+		msgs := make([]kafka.Message, 0, due-len(sent))
+		for i := len(sent); i < due; i++ {
+			msgs = append(msgs, msg(i, now))
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return sent, err
+		}
+		for range msgs {
+			sent = append(sent, now)
+		}
+	}
+	return sent, nil
+}
+
 // Values returns the values of every message in topic up to the high watermarks, partition after
 // partition; a topic that does not exist has none.
 func (b *Broker) Values(topic string) ([]string, error) {

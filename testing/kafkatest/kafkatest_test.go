@@ -87,3 +87,33 @@ func TestKeyOfAField(t *testing.T) {
 		}
 	}
 }
+
+// Paced writes every message, no faster than the rate, and stamps each with when its batch went.
+func TestPacedKeepsTheRate(t *testing.T) {
+	b, err := Start(1, "paced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "paced", BatchTimeout: time.Millisecond}
+	defer w.Close()
+	start := time.Now()
+	sent, err := Paced(context.Background(), w, 60, 400, func(i int, now int64) kafka.Message {
+		return kafka.Message{Value: []byte(fmt.Sprintf("%d %d", i, now))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 140*time.Millisecond { // message 60 is due at 150 ms
+		t.Errorf("60 messages at 400/s took %v", d)
+	}
+	msgs, err := b.ReadPartition("paced", 0, 60, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		if want := fmt.Sprintf("%d %d", i, sent[i]); string(m.Value) != want || (i > 0 && sent[i] < sent[i-1]) {
+			t.Fatalf("message %d is %q, want %q (sent at %v)", i, m.Value, want, sent)
+		}
+	}
+}
