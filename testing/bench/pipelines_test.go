@@ -3,7 +3,6 @@ package bench_test
 import (
 	"encoding/json"
 	"maps"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
+	"github.com/finbeam/finbeam/testing/portable"
 )
 
 func TestMain(m *testing.M) { beamtest.Main(m) }
@@ -19,21 +19,15 @@ func TestMain(m *testing.M) { beamtest.Main(m) }
 // Each pipeline runs on a small generated workload, and its line has the fields make bench prints,
 // with the events it read and a resident set.
 func TestPipelineLines(t *testing.T) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	beamtest.Must(t, err)
-	dir, bin := t.TempDir(), t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/hourlygmv", "./cmd/tracejoin")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bins := portable.Binaries(t, "./cmd/hourlygmv", "./cmd/tracejoin")
+	dir := t.TempDir()
 	beamtest.Must(t, bench.Generate(dir, 500))
 	line := regexp.MustCompile(`^BENCH pipeline=(\w+) events=(\d+) seconds=[0-9.]+ events_per_s=[0-9]+ peak_rss_mb=[1-9][0-9]*$`)
 	for _, p := range bench.Pipelines {
 		if p.Name != "hourlygmv" && p.Name != "tracejoin" {
 			continue
 		}
-		res, err := bench.Run(filepath.Join(bin, p.Name), p, dir, 500)
+		res, err := bench.Run(bins["./cmd/"+p.Name], p, dir, 500)
 		beamtest.Must(t, err)
 		m := line.FindStringSubmatch(res.Line())
 		if m == nil || m[1] != p.Name || m[2] != map[string]string{"hourlygmv": "500", "tracejoin": "1500"}[p.Name] {
@@ -91,14 +85,8 @@ func TestReferencesRun(t *testing.T) {
 // A short streaming run of lastpage: every event of the measured period is produced, rows come back
 // and are timed, and the line has the fields make bench prints.
 func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	beamtest.Must(t, err)
-	dir, bin := t.TempDir(), t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/lastpage")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bins := portable.Binaries(t, "./cmd/lastpage")
+	dir := t.TempDir()
 	var p bench.Pipeline
 	for _, q := range bench.Pipelines {
 		if q.Name == "lastpage" {
@@ -106,7 +94,7 @@ func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
 		}
 	}
 	cfg := bench.LatencyConfig{Rate: 400, Duration: 3 * time.Second, Warmup: 4 * time.Second, Drain: time.Minute, OutOfOrder: time.Second}
-	res, err := bench.Latency(filepath.Join(bin, "lastpage"), p, dir, cfg)
+	res, err := bench.Latency(bins["./cmd/lastpage"], p, dir, cfg)
 	beamtest.Must(t, err)
 	// 400/s for 3 s, with the period's edges: about 1,200 events, at most one row each.
 	if res.Events < 1100 || res.Events > 1300 || res.Rows < res.Events/2 || res.Rows > res.Events {

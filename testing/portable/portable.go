@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -51,6 +52,25 @@ func Build(dir, bin string, pkgs ...string) (map[string]string, error) {
 	}
 	out["prism"] = out[all[0]]
 	return out, nil
+}
+
+// Binaries is Build for a test: from the module's root into $FINBEAM_PORTABLE_BIN, where make test
+// has built every command already, or else into a temporary directory of t; a failure fails t.
+func Binaries(t testing.TB, pkgs ...string) map[string]string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	bin := os.Getenv("FINBEAM_PORTABLE_BIN")
+	if bin == "" {
+		bin = t.TempDir()
+	}
+	bins, err := Build(filepath.Dir(strings.TrimSpace(string(gomod))), bin, pkgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bins
 }
 
 // services starts prism in the namespace (and, when $BROKER is set, a Kafka broker, finbeam's

@@ -1,8 +1,6 @@
 package portable_test
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -30,8 +28,6 @@ type output struct {
 // portable Job API (--runner=universal, LOOPBACK), writes the same tables and dead letters as the
 // same binary run in-process on prism.
 func TestEveryCommandOnAJobServer(t *testing.T) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	beamtest.Must(t, err)
 	cases := []struct {
 		pkg     string
 		outputs []output
@@ -46,12 +42,7 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 	for _, c := range cases {
 		pkgs = append(pkgs, c.pkg)
 	}
-	bin := os.Getenv("FINBEAM_PORTABLE_BIN") // make test builds the binaries there
-	if bin == "" {
-		bin = t.TempDir()
-	}
-	bins, err := portable.Build(filepath.Dir(strings.TrimSpace(string(gomod))), bin, append(pkgs, "./cmd/broker")...)
-	beamtest.Must(t, err)
+	bins := portable.Binaries(t, append(pkgs, "./cmd/broker")...)
 	for _, c := range cases {
 		t.Run(filepath.Base(c.pkg), func(t *testing.T) {
 			dir := t.TempDir()
