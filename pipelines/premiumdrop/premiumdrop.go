@@ -43,6 +43,11 @@
 // state can observe is the firing of its own update timers, just after its last applied update: a
 // rule "late when more than L behind the watermark" could never catch an update that the rule above
 // does not already catch.
+//
+// Speed. A user's updates are batched per bundle (state/batch), so its state is read and written once
+// per batch and once per timer firing. A stream's timer waits for the earliest pending update; with
+// file input every update has arrived before the watermark moves, so the timer waits for the latest
+// one and a single firing applies them all, in the same order.
 package premiumdrop
 
 import (
@@ -120,6 +125,8 @@ type Options struct {
 
 	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
 	IO endpoint.Config
+
+	boundedInput bool // set by Pipeline for file input: one timer firing per user (dropFn.BoundedInput)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -214,10 +221,11 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		lookup = opts.IO.MySQL
 	}
 	alerts, dimChanges, late := beam.ParDo3(s, &dropFn{
-		DropRatio: opts.DropRatio,
-		Lookup:    lookup,
-		State:     state.MakeValueState[userState]("user"),
-		Due:       timers.InEventTime("due"),
+		DropRatio:    opts.DropRatio,
+		Lookup:       lookup,
+		BoundedInput: opts.boundedInput,
+		State:        state.MakeValueState[userState]("user"),
+		Due:          timers.InEventTime("due"),
 	}, batches)
 	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
 }
@@ -229,6 +237,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.boundedInput = opts.IO.FileInput()
 	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}
 	if !opts.DimFromMySQL {
 		inputs = append(inputs, endpoint.Input{Name: opts.Dim, File: true})
@@ -282,8 +291,12 @@ type userState struct {
 type dropFn struct {
 	DropRatio string
 	Lookup    *mysqlio.Config // the dimension is looked up in MySQL's raw_info; nil: it comes in the stream
-	State     state.Value[userState]
-	Due       timers.EventTime
+	// BoundedInput (file input: every update arrives before the watermark moves) waits for a user's
+	// latest pending update rather than its earliest, so one timer firing applies all of them, in the
+	// same order (lastvalue.Config.BoundedInput).
+	BoundedInput bool
+	State        state.Value[userState]
+	Due          timers.EventTime
 
 	keep decimal.Decimal // 1 − DropRatio
 	dims *mysqlio.Reader
@@ -335,7 +348,8 @@ func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timer
 	if err != nil {
 		return fmt.Errorf("premiumdrop: reading state: %w", err)
 	}
-	before, hadDue := st.Pending.Min()
+	before, hadDue := f.due(&st.Pending)
+	var pending []ordered.Item
 	for _, e := range events {
 		switch {
 		case e.IsDim && st.Applied:
@@ -348,13 +362,14 @@ func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timer
 			validate.CountDeadLetter(ctx, validate.Late)
 			dead(validate.DeadLetter{Reason: validate.Late + ": an update of this user with a later gmt_modified has already taken effect", Raw: string(e.Payload)})
 		default:
-			st.Pending.Add(ordered.Item{TS: e.TS, Tie: e.Payload})
+			pending = append(pending, ordered.Item{TS: e.TS, Tie: e.Payload})
 		}
 	}
+	st.Pending.Add(pending...)
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("premiumdrop: writing state: %w", err)
 	}
-	if next, ok := st.Pending.Min(); ok && (!hadDue || next != before) {
+	if next, ok := f.due(&st.Pending); ok && (!hadDue || next != before) {
 		f.Due.Set(tp, dueTime(next))
 	}
 	return nil
@@ -388,7 +403,7 @@ func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provid
 	if !st.HasDim && st.Pending.Len() == 0 {
 		return f.State.Clear(sp)
 	}
-	if next, ok := st.Pending.Min(); ok {
+	if next, ok := f.due(&st.Pending); ok {
 		f.Due.Set(tp, dueTime(next))
 	}
 	return f.State.Write(sp, st)
@@ -420,6 +435,16 @@ func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, aler
 	}
 	changes(c)
 	return nil
+}
+
+// due is the time of the pending update the user's timer waits for: the earliest, so that each
+// update takes effect as soon as the watermark passes it; with BoundedInput the latest, so that one
+// firing applies them all (every update has arrived before the watermark moves).
+func (f *dropFn) due(pending *ordered.Buffer) (int64, bool) {
+	if f.BoundedInput {
+		return pending.Max()
+	}
+	return pending.Min()
 }
 
 // dueTime is the timer for an update at ts: the first instant the watermark has passed ts.

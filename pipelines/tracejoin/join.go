@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 
+	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -191,59 +192,159 @@ func (m *machine) due(st *traceState) (at int64, ok bool) {
 	return at, ok
 }
 
+// horizon bounds every time the trace's timer could be due at from now on, whatever the watermark
+// does: windows and markers end at most MaxDelay after the latest part or marker.
+func (m *machine) horizon(st *traceState) int64 {
+	last := st.MarkAt
+	for _, p := range st.Parts {
+		last = max(last, p.TS)
+	}
+	return last + m.maxDelay + 1
+}
+
+// settle expires what timers at the trace's successive due times up to ts would expire, one
+// due time at a time, as if each had fired.
+func (m *machine) settle(st *traceState, ts int64) error {
+	for at, ok := m.due(st); ok && at <= ts; at, ok = m.due(st) {
+		if err := m.expire(st, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tracePart is a part on its way to its trace's state bucket.
+type tracePart struct {
+	Trace string
+	Part  Part
+}
+
+// bucketState is the state of the traces of one bucket (batch.BucketOf), each with its own rules:
+// sharing the bucket only saves state round trips.
+type bucketState struct {
+	Traces []traceEntry
+}
+
+type traceEntry struct {
+	ID    string
+	State traceState
+}
+
+// joinFn keeps the traces of a bucket in one state value, with one timer. On a stream
+// (Buckets: OwnState) a bucket is one trace and its timer is due(state). With BoundedInput (file
+// input: every part is read before the watermark moves) the bucket's timer waits for the latest
+// horizon of its traces, and the one firing settles each trace through all of its due times, in order.
 type joinFn struct {
-	MaxDelayMs int64
-	State      state.Value[traceState]
-	Due        timers.EventTime
+	MaxDelayMs   int64
+	BoundedInput bool
+	State        state.Value[bucketState]
+	Due          timers.EventTime
 }
 
-func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, parts []Part, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, traceID, joined, incomplete, false, func(m *machine, st *traceState) error { return m.add(st, parts) })
-}
-
-func (f *joinFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, traceID string, timer timers.Context, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, traceID, joined, incomplete, true, func(m *machine, st *traceState) error {
-		return m.expire(st, ts.Milliseconds())
+func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, parts []tracePart, joined, incomplete func(string)) error {
+	ids, groups := batch.GroupBy(parts, func(p tracePart) string { return p.Trace })
+	return f.step(ctx, sp, tp, joined, incomplete, false, func(m *machine, b *bucketState) error {
+		at := map[string]int{}
+		for i, e := range b.Traces {
+			at[e.ID] = i
+		}
+		for _, id := range ids {
+			i, ok := at[id]
+			if !ok {
+				i = len(b.Traces)
+				b.Traces = append(b.Traces, traceEntry{ID: id})
+			}
+			ps := make([]Part, len(groups[id]))
+			for j, p := range groups[id] {
+				ps[j] = p.Part
+			}
+			m.traceID = id
+			if err := m.add(&b.Traces[i].State, ps); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
-// step reads the trace's state once, applies do, writes the outputs, the state and the timer once.
-// The timer is not kept in state: it is due(state), set again only when that changes (or fired).
-func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, traceID string, joined, incomplete func(string), fired bool, do func(*machine, *traceState) error) error {
-	st, _, err := f.State.Read(sp)
+func (f *joinFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, joined, incomplete func(string)) error {
+	return f.step(ctx, sp, tp, joined, incomplete, true, func(m *machine, b *bucketState) error {
+		for i := range b.Traces {
+			m.traceID = b.Traces[i].ID
+			if err := m.settle(&b.Traces[i].State, ts.Milliseconds()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// timer is when the bucket's timer must fire: the earliest due time of its traces, or with
+// BoundedInput their latest horizon.
+func (f *joinFn) timer(m *machine, b *bucketState) (at int64, ok bool) {
+	for i := range b.Traces {
+		st := &b.Traces[i].State
+		t, need := m.due(st)
+		switch {
+		case !need:
+			continue
+		case f.BoundedInput:
+			t = m.horizon(st)
+			if !ok || t > at {
+				at = t
+			}
+		case !ok || t < at:
+			at = t
+		}
+		ok = true
+	}
+	return at, ok
+}
+
+// step reads the bucket's state once, applies do, writes the outputs, the state and the timer once.
+// The timer is not kept in state: it is timer(state), set again only when that changes (or fired).
+func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, joined, incomplete func(string), fired bool, do func(*machine, *bucketState) error) error {
+	b, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("tracejoin: reading state: %w", err)
 	}
-	m := &machine{maxDelay: f.MaxDelayMs, traceID: traceID}
-	before, hadTimer := m.due(&st)
+	m := &machine{maxDelay: f.MaxDelayMs}
+	before, hadTimer := f.timer(m, &b)
 	hadTimer = hadTimer && !fired
-	if err := do(m, &st); err != nil {
+	if err := do(m, &b); err != nil {
 		return err
 	}
 	for _, j := range m.joined {
-		b, _ := json.Marshal(j) // strings and integers: cannot fail
-		joined(string(b))
+		bs, _ := json.Marshal(j) // strings and integers: cannot fail
+		joined(string(bs))
 	}
 	for _, inc := range m.incompl {
-		b, err := json.Marshal(inc)
+		bs, err := json.Marshal(inc)
 		if err != nil {
 			return fmt.Errorf("tracejoin: encoding incomplete trace: %w", err)
 		}
-		incomplete(string(b))
+		incomplete(string(bs))
 	}
 	count(ctx, "joined", int64(len(m.joined)))
 	count(ctx, "incomplete", int64(len(m.incompl)))
 	count(ctx, "duplicates", m.dups)
 	count(ctx, "filtered", m.dropped)
 
-	at, need := m.due(&st)
+	live := b.Traces[:0]
+	for _, e := range b.Traces {
+		if _, need := m.due(&e.State); need {
+			live = append(live, e)
+		}
+	}
+	b.Traces = live
+	at, need := f.timer(m, &b)
 	if !need {
 		return f.State.Clear(sp)
 	}
 	if !hadTimer || at != before {
 		f.Due.Set(tp, eventtime.Time(at).ToTime())
 	}
-	return f.State.Write(sp, st)
+	return f.State.Write(sp, b)
 }
 
 func count(ctx context.Context, name string, n int64) {

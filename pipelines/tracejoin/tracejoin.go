@@ -38,6 +38,11 @@
 // Timers fire as soon as the watermark allows, in a bounded run too: a runner may advance a stage's
 // watermark up to the earliest element still waiting for it. The rules above are stated in event time
 // so that this does not change the result.
+//
+// Speed. A stream keeps each trace's state on its own. With file input the traces share 1,024 state
+// buckets, read and written once per bundle, and a bucket's single timer waits until every trace in
+// it can be settled, then takes each through its due times in order (joinFn): the same result with
+// about a thousand state round trips instead of several per trace.
 package tracejoin
 
 import (
@@ -63,10 +68,10 @@ import (
 )
 
 func init() {
-	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Part), func(validate.DeadLetter)](&parseFn{})
-	register.Emitter3[beam.EventTime, string, Part]()
-	batch.Register[Part]()
-	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Part, func(string), func(string), error](&joinFn{})
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, tracePart), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter3[beam.EventTime, string, tracePart]()
+	batch.Register[tracePart]()
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []tracePart, func(string), func(string), error](&joinFn{})
 	register.Emitter1[string]()
 }
 
@@ -148,6 +153,8 @@ type Options struct {
 
 	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
 	IO endpoint.Config
+
+	boundedInput bool // set by Pipeline for file input: traces share state buckets (joinFn)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -264,16 +271,23 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 		return
 	}
 	s = s.Scope("tracejoin")
+	// A stream keeps each trace's state on its own: a bucket's timer would fire once per distinct due
+	// time of its traces, each firing reading and writing all of them.
+	buckets := batch.Buckets(batch.OwnState, "tracejoin")
+	if opts.boundedInput {
+		buckets = batch.Buckets(0, "tracejoin")
+	}
 	var parts, bad []beam.PCollection
 	for i, in := range []beam.PCollection{requests, responses, tracks} {
-		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter}, in)
+		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter, Buckets: buckets}, in)
 		parts, bad = append(parts, p), append(bad, d)
 	}
-	batches := batch.PerKey[Part](s, beam.Flatten(s, parts...), 0)
+	batches := batch.PerKey[tracePart](s, beam.Flatten(s, parts...), 0)
 	joined, incomplete = beam.ParDo2(s, &joinFn{
-		MaxDelayMs: opts.MaxDelay.Milliseconds(),
-		State:      state.MakeValueState[traceState]("trace"),
-		Due:        timers.InEventTime("due"),
+		MaxDelayMs:   opts.MaxDelay.Milliseconds(),
+		BoundedInput: opts.boundedInput,
+		State:        state.MakeValueState[bucketState]("trace"),
+		Due:          timers.InEventTime("due"),
 	}, batches)
 	return joined, incomplete, beam.Flatten(s, bad...), nil
 }
@@ -290,6 +304,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.boundedInput = opts.IO.FileInput()
 	return opts.IO.Pipeline(Inputs(opts), func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
 		joined, incomplete, dead, err := Build(s, in[0], in[1], in[2], opts)
 		return []endpoint.Output{{Name: opts.Output, Lines: joined, Schema: &Schema}, {Name: opts.Incomplete, Lines: incomplete, Schema: &IncompleteSchema},
@@ -298,14 +313,15 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 }
 
 type parseFn struct {
-	Kind   string
-	Filter Filter
-	kind   int8
+	Kind    string
+	Filter  Filter
+	Buckets int // batch.BucketOf: the state key of a trace
+	kind    int8
 }
 
 func (f *parseFn) Setup() { f.kind = int8(slices.Index(Kinds, f.Kind)) }
 
-func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Part), dead func(validate.DeadLetter)) {
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, tracePart), dead func(validate.DeadLetter)) {
 	id, ts, canonical, kept, err := Parse(f.Kind, line, f.Filter)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
@@ -320,5 +336,5 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		validate.Counter("filtered").Inc(ctx, 1)
 		p = Part{Kind: filteredKind, TS: ts}
 	}
-	emit(eventtime.Time(ts), id, p)
+	emit(eventtime.Time(ts), batch.BucketOf(id, f.Buckets), tracePart{Trace: id, Part: p})
 }

@@ -45,6 +45,14 @@ func (b *Buffer) Min() (ts int64, ok bool) {
 	return b.Items[0].TS, true
 }
 
+// Max returns the latest event time held; ok is false when the buffer is empty.
+func (b *Buffer) Max() (ts int64, ok bool) {
+	if len(b.Items) == 0 {
+		return 0, false
+	}
+	return b.Items[len(b.Items)-1].TS, true
+}
+
 // PopThrough removes and returns, in order, the items with TS <= ts.
 func (b *Buffer) PopThrough(ts int64) []Item {
 	n := sort.Search(len(b.Items), func(i int) bool { return b.Items[i].TS > ts })

@@ -18,6 +18,9 @@ func TestPopThroughReturnsEventTimeOrderWhateverTheArrival(t *testing.T) {
 		if ts, ok := b.Min(); !ok || ts != 1 {
 			t.Fatalf("Min = %d, %v; want 1, true", ts, ok)
 		}
+		if ts, ok := b.Max(); !ok || ts != 9 {
+			t.Fatalf("Max = %d, %v; want 9, true", ts, ok)
+		}
 		got := b.PopThrough(5)
 		if fmt.Sprint(got) != fmt.Sprint(want[:4]) {
 			t.Fatalf("seed %d: PopThrough(5) = %v, want %v", seed, got, want[:4])
@@ -32,6 +35,9 @@ func TestPopThroughEmptyAndNothingDue(t *testing.T) {
 	var b Buffer
 	if _, ok := b.Min(); ok {
 		t.Fatal("empty buffer has a minimum")
+	}
+	if _, ok := b.Max(); ok {
+		t.Fatal("empty buffer has a maximum")
 	}
 	b.Add(Item{TS: 10})
 	if got := b.PopThrough(9); len(got) != 0 || b.Len() != 1 {
