@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 
+	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
@@ -89,29 +90,77 @@ func restore(processID string, d Definitions, acts []Act) Instance {
 	return in
 }
 
+// processAct is an action on its way to its instance's state bucket.
+type processAct struct {
+	Process string // process_id
+	Act     Act
+}
+
+// instanceBucket is the state of the instances of one bucket (batch.BucketOf), each with its own
+// rules: sharing the bucket only saves state round trips.
+type instanceBucket struct {
+	Instances []instanceEntry
+}
+
+type instanceEntry struct {
+	ID    string // process_id
+	State instanceState
+}
+
+// instanceFn restores the instances of a bucket. On a stream (or after the trace join) a bucket is one
+// instance, with its expiry timer. With BoundedInput (file input: every action is read before the
+// watermark moves, so none can be late and expiry would only free state) instances share buckets and
+// no timer is set.
 type instanceFn struct {
-	Definitions Definitions
-	TTLMs       int64
-	TimeZone    string
-	State       state.Value[instanceState]
-	Expiry      timers.EventTime
+	Definitions  Definitions
+	TTLMs        int64
+	TimeZone     string
+	BoundedInput bool
+	State        state.Value[instanceBucket]
+	Expiry       timers.EventTime
 
 	loc *time.Location
 }
 
 func (f *instanceFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
 
-func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, processID string, acts []Act, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
+func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, acts []processAct, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
+	b, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("processmetrics: reading state: %w", err)
 	}
-	lastBefore := lastTS(st.Acts)
+	at := map[string]int{}
+	for i, e := range b.Instances {
+		at[e.ID] = i
+	}
+	ids, groups := batch.GroupBy(acts, func(a processAct) string { return a.Process })
+	for _, id := range ids {
+		i, ok := at[id]
+		if !ok {
+			i = len(b.Instances)
+			b.Instances = append(b.Instances, instanceEntry{ID: id})
+		}
+		st := &b.Instances[i].State
+		lastBefore := lastTS(st.Acts)
+		if err := f.add(ctx, id, st, groups[id], emit, deltas, dead); err != nil {
+			return err
+		}
+		if last := lastTS(st.Acts); !f.BoundedInput && len(st.Acts) > 0 && last != lastBefore {
+			f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime()) // the bucket is this instance
+		}
+	}
+	return f.State.Write(sp, b)
+}
+
+// add takes an instance's new actions in and emits its new row and the deltas of its contribution
+// when the row changes.
+func (f *instanceFn) add(ctx context.Context, processID string, st *instanceState, acts []processAct, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
 	seen := map[string]int{}
 	for i, a := range st.Acts {
 		seen[a.TraceID] = i
 	}
-	for _, a := range acts {
+	for _, pa := range acts {
+		a := pa.Act
 		if st.Fired && a.TS+f.TTLMs < st.Watermark {
 			validate.CountDeadLetter(ctx, validate.Late)
 			b, _ := json.Marshal(a)
@@ -136,43 +185,45 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 	if err != nil {
 		return err
 	}
-	if string(row) != string(st.LastRow) {
-		expiry := lastTS(st.Acts) + f.TTLMs
-		if st.LastRow != nil {
-			var old Instance
-			if err := json.Unmarshal(st.LastRow, &old); err != nil {
-				return fmt.Errorf("processmetrics: decoding the last row of %s: %w", processID, err)
-			}
-			for _, d := range contributions(old, -1, expiry, f.loc) {
-				deltas(d)
-			}
+	if string(row) == string(st.LastRow) {
+		return nil
+	}
+	expiry := lastTS(st.Acts) + f.TTLMs
+	if st.LastRow != nil {
+		var old Instance
+		if err := json.Unmarshal(st.LastRow, &old); err != nil {
+			return fmt.Errorf("processmetrics: decoding the last row of %s: %w", processID, err)
 		}
-		for _, d := range contributions(in, +1, expiry, f.loc) {
+		for _, d := range contributions(old, -1, expiry, f.loc) {
 			deltas(d)
 		}
-		st.Version++
-		st.LastRow = row
-		emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
 	}
-	if last := lastTS(st.Acts); last != lastBefore {
-		f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime())
+	for _, d := range contributions(in, +1, expiry, f.loc) {
+		deltas(d)
 	}
-	return f.State.Write(sp, st)
+	st.Version++
+	st.LastRow = row
+	emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
+	return nil
 }
 
-// OnTimer drops the instance's actions once the watermark passed its latest action + TTL.
-func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, processID string, timer timers.Context, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
+// OnTimer drops the instance's actions once the watermark passed its latest action + TTL (a stream's
+// bucket is one instance).
+func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
+	b, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("processmetrics: reading state on timer: %w", err)
 	}
 	wm := ts.Milliseconds()
-	if len(st.Acts) > 0 && lastTS(st.Acts)+f.TTLMs < wm {
-		st.Acts, st.LastRow = nil, nil
-		validate.Counter("instances_expired").Inc(ctx, 1)
+	for i := range b.Instances {
+		st := &b.Instances[i].State
+		if len(st.Acts) > 0 && lastTS(st.Acts)+f.TTLMs < wm {
+			st.Acts, st.LastRow = nil, nil
+			validate.Counter("instances_expired").Inc(ctx, 1)
+		}
+		st.Fired, st.Watermark = true, max(st.Watermark, wm)
 	}
-	st.Fired, st.Watermark = true, max(st.Watermark, wm)
-	return f.State.Write(sp, st)
+	return f.State.Write(sp, b)
 }
 
 func actLess(a, b Act) bool {

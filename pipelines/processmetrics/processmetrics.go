@@ -65,10 +65,10 @@ import (
 )
 
 func init() {
-	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Act), func(validate.DeadLetter)](&parseFn{})
-	register.Emitter3[beam.EventTime, string, Act]()
-	batch.Register[Act]()
-	register.DoFn8x1[context.Context, state.Provider, timers.Provider, string, []Act, func(changelog.Change), func(retract.Delta), func(validate.DeadLetter), error](&instanceFn{})
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, processAct), func(validate.DeadLetter)](&parseFn{})
+	register.Emitter3[beam.EventTime, string, processAct]()
+	batch.Register[processAct]()
+	register.DoFn8x1[context.Context, state.Provider, timers.Provider, string, []processAct, func(changelog.Change), func(retract.Delta), func(validate.DeadLetter), error](&instanceFn{})
 	register.Emitter1[changelog.Change]()
 	register.Emitter1[retract.Delta]()
 	register.DoFn2x1[retract.Agg, func(changelog.Change), error](&metricFn{})
@@ -121,6 +121,8 @@ type Options struct {
 	// IO says whether the inputs and outputs are files (the zero value) or Kafka topics; it also
 	// applies to FromRaw's inputs and Incomplete output.
 	IO endpoint.Config
+
+	boundedInput bool // set by Pipeline for file input of joined actions: shared state buckets, no expiry timers
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -190,16 +192,24 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 		return
 	}
 	s = s.Scope("processmetrics")
-	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions}, lines)
-	batches := batch.PerKey[Act](s, acts, 0)
+	// With file input every action is read before the watermark moves: instances and aggregates share
+	// state buckets and set no expiry timers (retract.Config.BoundedInput). Otherwise (a stream, or
+	// the actions the trace join writes as its timers fire) each keeps its state and timer on its own:
+	// prism runs a key's elements and timers in event-time order, so an instance whose actions are
+	// more than InstanceTTL apart is cleared in between, and a bucket's timer would step through its
+	// keys' distinct expiries one firing at a time.
+	buckets, aggBuckets := batch.Buckets(batch.OwnState, "processmetrics"), retract.OwnState
+	if opts.boundedInput {
+		buckets, aggBuckets = batch.Buckets(0, "processmetrics"), 0
+	}
+	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions, Buckets: buckets}, lines)
+	batches := batch.PerKey[processAct](s, acts, 0)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
-		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone,
-		State: state.MakeValueState[instanceState]("instance"), Expiry: timers.InEventTime("expiry"),
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.boundedInput,
+		State: state.MakeValueState[instanceBucket]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
-	// The instance and aggregate timers stay, in bounded runs too: prism runs a key's elements and
-	// timers in event-time order, so an instance whose actions are more than InstanceTTL apart is
-	// cleared in between, and a bucket's timer would step through the keys' distinct expiries.
-	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas, retract.Config{Buckets: retract.OwnState, Multisets: true}))
+	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas,
+		retract.Config{Buckets: aggBuckets, BoundedInput: opts.boundedInput, Multisets: true}))
 	return instances, metrics, beam.Flatten(s, bad, late), nil
 }
 
@@ -222,6 +232,7 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.boundedInput = opts.IO.FileInput() && opts.FromRaw == nil
 	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "request_ts"}}
 	if opts.FromRaw != nil {
 		inputs = tracejoin.Inputs(*opts.FromRaw)
@@ -253,9 +264,10 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 
 type parseFn struct {
 	Definitions Definitions
+	Buckets     int // batch.BucketOf: the state key of an instance
 }
 
-func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Act), dead func(validate.DeadLetter)) {
+func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, processAct), dead func(validate.DeadLetter)) {
 	a, err := ParseAction(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
@@ -271,7 +283,7 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		return
 	}
 	attrs, _ := json.Marshal([]*string{a.Channel, a.Product, a.Branch}) // strings: cannot fail
-	emit(eventtime.Time(a.RequestTS), *a.ProcessID, Act{
+	emit(eventtime.Time(a.RequestTS), batch.BucketOf(*a.ProcessID, f.Buckets), processAct{Process: *a.ProcessID, Act: Act{
 		TS: a.RequestTS, TraceID: a.TraceID, Proc: int32(proc), Step: int32(step), OK: a.Status != nil && *a.Status == "ok", Attrs: attrs,
-	})
+	}})
 }
