@@ -44,10 +44,11 @@
 // rule "late when more than L behind the watermark" could never catch an update that the rule above
 // does not already catch.
 //
-// Speed. A user's updates are batched per bundle (state/batch), so its state is read and written once
-// per batch and once per timer firing. A stream's timer waits for the earliest pending update; with
-// file input every update has arrived before the watermark moves, so the timer waits for the latest
-// one and a single firing applies them all, in the same order.
+// Speed. Updates are batched per bundle (state/batch), so state is read and written once per batch
+// and once per timer firing. A stream keeps each user's state on its own, with a timer at its earliest
+// pending update. With file input every update has arrived before the watermark moves: users share
+// 1,024 state buckets, and a bucket's timer waits for the latest pending update, so that a single
+// firing applies them all, each user's in the same order.
 package premiumdrop
 
 import (
@@ -201,6 +202,7 @@ type Alert struct {
 
 // Event is a dimension row or an update on its way to the per-user state.
 type Event struct {
+	User    string // the user's id: its state within the bucket
 	IsDim   bool
 	TS      int64  // gmt_modified of an update
 	Payload []byte // canonical JSON of the Dim or Update
@@ -213,8 +215,14 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		return
 	}
 	s = s.Scope("premiumdrop")
-	ue, badU := beam.ParDo2(s, &parseUpdateFn{}, updates)
-	de, badD := beam.ParDo2(s, &parseDimFn{}, dims)
+	// A stream keeps each user's state on its own: a bucket's timer would fire once per distinct
+	// pending gmt_modified of its users, each firing reading and writing all of them.
+	buckets := batch.Buckets(batch.OwnState, "premiumdrop")
+	if opts.boundedInput {
+		buckets = batch.Buckets(0, "premiumdrop")
+	}
+	ue, badU := beam.ParDo2(s, &parseUpdateFn{Buckets: buckets}, updates)
+	de, badD := beam.ParDo2(s, &parseDimFn{Buckets: buckets}, dims)
 	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
 	var lookup *mysqlio.Config
 	if opts.DimFromMySQL {
@@ -224,7 +232,7 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		DropRatio:    opts.DropRatio,
 		Lookup:       lookup,
 		BoundedInput: opts.boundedInput,
-		State:        state.MakeValueState[userState]("user"),
+		State:        state.MakeValueState[userBucket]("user"),
 		Due:          timers.InEventTime("due"),
 	}, batches)
 	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
@@ -253,21 +261,26 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	})
 }
 
-type parseUpdateFn struct{}
+type parseUpdateFn struct {
+	Buckets int // batch.BucketOf: the state key of a user
+}
 
-func (*parseUpdateFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+func (f *parseUpdateFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
 	u, err := ParseUpdate(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
 		return
 	}
 	b, _ := json.Marshal(u) // strings and numbers: cannot fail
-	emit(eventtime.Time(u.GmtModified), fmt.Sprint(u.ID), Event{TS: u.GmtModified, Payload: b})
+	id := fmt.Sprint(u.ID)
+	emit(eventtime.Time(u.GmtModified), batch.BucketOf(id, f.Buckets), Event{User: id, TS: u.GmtModified, Payload: b})
 }
 
-type parseDimFn struct{}
+type parseDimFn struct {
+	Buckets int // batch.BucketOf: the state key of a user
+}
 
-func (*parseDimFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
+func (f *parseDimFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, Event), dead func(validate.DeadLetter)) {
 	d, err := ParseDim(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
@@ -275,7 +288,8 @@ func (*parseDimFn) ProcessElement(ctx context.Context, line string, emit func(be
 	}
 	b, _ := json.Marshal(d)
 	// The minimum event time holds the watermark back until every dimension row has been read.
-	emit(mtime.MinTimestamp, fmt.Sprint(d.ID), Event{IsDim: true, Payload: b})
+	id := fmt.Sprint(d.ID)
+	emit(mtime.MinTimestamp, batch.BucketOf(id, f.Buckets), Event{User: id, IsDim: true, Payload: b})
 }
 
 type userState struct {
@@ -288,14 +302,27 @@ type userState struct {
 	Stored  int64 // the version of the row looked up in MySQL: updates not after it were applied already
 }
 
+// userBucket is the state of the users of one bucket (batch.BucketOf), each with its own rules:
+// sharing the bucket only saves state round trips.
+type userBucket struct {
+	Users []userEntry
+}
+
+type userEntry struct {
+	ID    string
+	State userState
+}
+
+// dropFn keeps the users of a bucket in one state value, with one timer. On a stream (one user per
+// bucket) the timer waits for the user's earliest pending update.
 type dropFn struct {
 	DropRatio string
 	Lookup    *mysqlio.Config // the dimension is looked up in MySQL's raw_info; nil: it comes in the stream
-	// BoundedInput (file input: every update arrives before the watermark moves) waits for a user's
-	// latest pending update rather than its earliest, so one timer firing applies all of them, in the
-	// same order (lastvalue.Config.BoundedInput).
+	// BoundedInput (file input: every update arrives before the watermark moves; users share
+	// buckets) waits for the latest pending update of the bucket's users rather than the earliest, so
+	// one timer firing applies all of them, each user's in order.
 	BoundedInput bool
-	State        state.Value[userState]
+	State        state.Value[userBucket]
 	Due          timers.EventTime
 
 	keep decimal.Decimal // 1 − DropRatio
@@ -343,12 +370,28 @@ func (f *dropFn) lookup(ctx context.Context, key string, st *userState) error {
 	return err
 }
 
-func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, events []Event, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
+func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, events []Event, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
+	b, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("premiumdrop: reading state: %w", err)
 	}
-	before, hadDue := f.due(&st.Pending)
+	before, hadDue := f.timer(&b)
+	_ = batch.Each(&b.Users, func(e *userEntry) string { return e.ID }, func(id string) userEntry { return userEntry{ID: id} },
+		events, func(e Event) string { return e.User }, func(i int, events []Event) error {
+			f.add(ctx, &b.Users[i].State, events, dead)
+			return nil
+		})
+	if err := f.State.Write(sp, b); err != nil {
+		return fmt.Errorf("premiumdrop: writing state: %w", err)
+	}
+	if next, ok := f.timer(&b); ok && (!hadDue || next != before) {
+		f.Due.Set(tp, dueTime(next))
+	}
+	return nil
+}
+
+// add takes a user's dimension rows and updates in: updates wait in Pending.
+func (f *dropFn) add(ctx context.Context, st *userState, events []Event, dead func(validate.DeadLetter)) {
 	var pending []ordered.Item
 	for _, e := range events {
 		switch {
@@ -366,24 +409,38 @@ func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timer
 		}
 	}
 	st.Pending.Add(pending...)
-	if err := f.State.Write(sp, st); err != nil {
-		return fmt.Errorf("premiumdrop: writing state: %w", err)
-	}
-	if next, ok := f.due(&st.Pending); ok && (!hadDue || next != before) {
-		f.Due.Set(tp, dueTime(next))
-	}
-	return nil
 }
 
-// OnTimer applies, in order, the updates the watermark has passed.
-func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, key string, timer timers.Context, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
+// OnTimer applies, in order, each user's updates the watermark has passed.
+func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
+	b, _, err := f.State.Read(sp)
 	if err != nil {
 		return fmt.Errorf("premiumdrop: reading state on timer: %w", err)
 	}
+	kept := b.Users[:0]
+	for _, u := range b.Users {
+		if err := f.fire(ctx, ts, u.ID, &u.State, alerts, changes); err != nil {
+			return err
+		}
+		if u.State.HasDim || u.State.Pending.Len() > 0 {
+			kept = append(kept, u)
+		}
+	}
+	b.Users = kept
+	if len(b.Users) == 0 {
+		return f.State.Clear(sp)
+	}
+	if next, ok := f.timer(&b); ok {
+		f.Due.Set(tp, dueTime(next))
+	}
+	return f.State.Write(sp, b)
+}
+
+// fire applies the user's updates up to the timer's time ts.
+func (f *dropFn) fire(ctx context.Context, ts beam.EventTime, user string, st *userState, alerts func(string), changes func(changelog.Change)) error {
 	due := st.Pending.PopThrough(ts.Milliseconds() - 1)
 	if len(due) > 0 && !st.HasDim && f.dims != nil {
-		if err := f.lookup(ctx, key, &st); err != nil {
+		if err := f.lookup(ctx, user, st); err != nil {
 			return err
 		}
 	}
@@ -396,17 +453,11 @@ func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provid
 			validate.Counter("dim_already_applied").Inc(ctx, 1)
 			continue
 		}
-		if err := f.apply(ctx, &st, it, alerts, changes); err != nil {
+		if err := f.apply(ctx, st, it, alerts, changes); err != nil {
 			return err
 		}
 	}
-	if !st.HasDim && st.Pending.Len() == 0 {
-		return f.State.Clear(sp)
-	}
-	if next, ok := f.due(&st.Pending); ok {
-		f.Due.Set(tp, dueTime(next))
-	}
-	return f.State.Write(sp, st)
+	return nil
 }
 
 func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, alerts func(string), changes func(changelog.Change)) error {
@@ -437,14 +488,21 @@ func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, aler
 	return nil
 }
 
-// due is the time of the pending update the user's timer waits for: the earliest, so that each
+// timer is the time of the pending update the bucket's timer waits for: the earliest, so that each
 // update takes effect as soon as the watermark passes it; with BoundedInput the latest, so that one
 // firing applies them all (every update has arrived before the watermark moves).
-func (f *dropFn) due(pending *ordered.Buffer) (int64, bool) {
-	if f.BoundedInput {
-		return pending.Max()
+func (f *dropFn) timer(b *userBucket) (at int64, ok bool) {
+	for i := range b.Users {
+		p := &b.Users[i].State.Pending
+		if f.BoundedInput {
+			if t, has := p.Max(); has && (!ok || t > at) {
+				at, ok = t, true
+			}
+		} else if t, has := p.Min(); has && (!ok || t < at) {
+			at, ok = t, true
+		}
 	}
-	return pending.Min()
+	return at, ok
 }
 
 // dueTime is the timer for an update at ts: the first instant the watermark has passed ts.

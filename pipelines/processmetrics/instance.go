@@ -129,25 +129,20 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 	if err != nil {
 		return fmt.Errorf("processmetrics: reading state: %w", err)
 	}
-	at := map[string]int{}
-	for i, e := range b.Instances {
-		at[e.ID] = i
-	}
-	ids, groups := batch.GroupBy(acts, func(a processAct) string { return a.Process })
-	for _, id := range ids {
-		i, ok := at[id]
-		if !ok {
-			i = len(b.Instances)
-			b.Instances = append(b.Instances, instanceEntry{ID: id})
-		}
-		st := &b.Instances[i].State
-		lastBefore := lastTS(st.Acts)
-		if err := f.add(ctx, id, st, groups[id], emit, deltas, dead); err != nil {
-			return err
-		}
-		if last := lastTS(st.Acts); !f.BoundedInput && len(st.Acts) > 0 && last != lastBefore {
-			f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime()) // the bucket is this instance
-		}
+	err = batch.Each(&b.Instances, func(e *instanceEntry) string { return e.ID }, func(id string) instanceEntry { return instanceEntry{ID: id} },
+		acts, func(a processAct) string { return a.Process }, func(i int, acts []processAct) error {
+			st := &b.Instances[i].State
+			lastBefore := lastTS(st.Acts)
+			if err := f.add(ctx, b.Instances[i].ID, st, acts, emit, deltas, dead); err != nil {
+				return err
+			}
+			if last := lastTS(st.Acts); !f.BoundedInput && len(st.Acts) > 0 && last != lastBefore {
+				f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime()) // the bucket is this instance
+			}
+			return nil
+		})
+	if err != nil {
+		return err
 	}
 	return f.State.Write(sp, b)
 }

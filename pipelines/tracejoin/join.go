@@ -242,28 +242,16 @@ type joinFn struct {
 }
 
 func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, parts []tracePart, joined, incomplete func(string)) error {
-	ids, groups := batch.GroupBy(parts, func(p tracePart) string { return p.Trace })
 	return f.step(ctx, sp, tp, joined, incomplete, false, func(m *machine, b *bucketState) error {
-		at := map[string]int{}
-		for i, e := range b.Traces {
-			at[e.ID] = i
-		}
-		for _, id := range ids {
-			i, ok := at[id]
-			if !ok {
-				i = len(b.Traces)
-				b.Traces = append(b.Traces, traceEntry{ID: id})
-			}
-			ps := make([]Part, len(groups[id]))
-			for j, p := range groups[id] {
-				ps[j] = p.Part
-			}
-			m.traceID = id
-			if err := m.add(&b.Traces[i].State, ps); err != nil {
-				return err
-			}
-		}
-		return nil
+		return batch.Each(&b.Traces, func(e *traceEntry) string { return e.ID }, func(id string) traceEntry { return traceEntry{ID: id} },
+			parts, func(p tracePart) string { return p.Trace }, func(i int, tps []tracePart) error {
+				ps := make([]Part, len(tps))
+				for j, p := range tps {
+					ps[j] = p.Part
+				}
+				m.traceID = b.Traces[i].ID
+				return m.add(&b.Traces[i].State, ps)
+			})
 	})
 }
 
