@@ -172,10 +172,6 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 		return fmt.Errorf("lastvalue: reading state of bucket %s: %w", bucket, err)
 	}
 	before, hadTimer := st.nextExpiry()
-	index := make(map[string]int, len(st.Keys))
-	for i, k := range st.Keys {
-		index[k.Key] = i
-	}
 	onTime := make([]Record, 0, len(recs))
 	for _, r := range recs {
 		if st.Fired && r.Expiry < st.Watermark {
@@ -185,18 +181,14 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 		}
 		onTime = append(onTime, r)
 	}
-	keys, byKey := batch.GroupBy(onTime, func(r Record) string { return r.Key })
 	changed := 0
-	for _, key := range keys {
-		i, ok := index[key]
-		if !ok {
-			i = len(st.Keys)
-			st.Keys = append(st.Keys, keyState{Key: key})
-		}
-		if st.Keys[i].apply(byKey[key], emit) {
-			changed++
-		}
-	}
+	_ = batch.Each(&st.Keys, func(k *keyState) string { return k.Key }, func(key string) keyState { return keyState{Key: key} },
+		onTime, func(r Record) string { return r.Key }, func(i int, recs []Record) error {
+			if st.Keys[i].apply(recs, emit) {
+				changed++
+			}
+			return nil
+		})
 	if changed == 0 {
 		return nil
 	}

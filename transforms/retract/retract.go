@@ -140,21 +140,16 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 		return fmt.Errorf("retract: reading state of bucket %s: %w", bucket, err)
 	}
 	before, hadTimer := st.nextExpiry()
-	index := make(map[string]int, len(st.Keys))
-	for i, k := range st.Keys {
-		index[k.Key] = i
-	}
-	keys, byKey := batch.GroupBy(ds, func(d Delta) string { return d.Key })
-	for _, key := range keys {
-		i, ok := index[key]
-		if !ok {
-			i = len(st.Keys)
-			st.Keys = append(st.Keys, aggState{Key: key})
-			validate.Counter("retract_opened").Inc(ctx, 1)
-		}
-		if err := st.Keys[i].update(byKey[key], f.Multisets, emit); err != nil {
-			return err
-		}
+	keys := 0
+	err = batch.Each(&st.Keys, func(k *aggState) string { return k.Key }, func(key string) aggState {
+		validate.Counter("retract_opened").Inc(ctx, 1)
+		return aggState{Key: key}
+	}, ds, func(d Delta) string { return d.Key }, func(i int, ds []Delta) error {
+		keys++
+		return st.Keys[i].update(ds, f.Multisets, emit)
+	})
+	if err != nil {
+		return err
 	}
 	if after, ok := st.nextExpiry(); ok && !f.BoundedInput && (!hadTimer || after != before) {
 		f.Clear.Set(tp, eventtime.Time(after+1).ToTime())
@@ -162,7 +157,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("retract: writing state of bucket %s: %w", bucket, err)
 	}
-	validate.Counter("retract_batches").Inc(ctx, int64(len(keys)))
+	validate.Counter("retract_batches").Inc(ctx, int64(keys))
 	return nil
 }
 
