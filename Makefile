@@ -50,7 +50,7 @@ vet:
 	$(GO) vet ./...
 
 ## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
-## prism at EVENTS lines per input table, the trace join's state bound against an interval join, and
+## prism over a workload of EVENTS generated events, the trace join's state bound against an interval join, and
 ## each pipeline's event-to-row latency streaming from Kafka at 5,000 events/s (that part takes up to
 ## about 15 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up)
 EVENTS ?= 1000000

@@ -1,10 +1,10 @@
 // Command bench prints finbeam's benchmark lines, one per measurement, for `make bench`.
 //
-// Throughput: it generates the deterministic workload (seed 1, --events lines per input table),
-// builds every pipeline's command and runs each on prism in bounded mode, measuring the whole
-// process (wall time, including prism's start, and peak resident set):
+// Throughput: it generates the deterministic workload (seed 1, --events generated events:
+// bench.Generate), builds every pipeline's command and runs each on prism in bounded mode, measuring the
+// whole process (wall time, including prism's start, and peak resident set):
 //
-//	BENCH pipeline=<name> events=<lines read> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
+//	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
 // In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
 // job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
@@ -51,7 +51,7 @@ import (
 )
 
 func main() {
-	events := flag.Int("events", 1000000, "lines per input table of the throughput workload (make bench: EVENTS)")
+	events := flag.Int("events", 1000000, "generated events of the throughput workload (make bench: EVENTS); a pipeline's events= counts the lines of its input files")
 	only := flag.String("pipelines", "", "comma-separated pipelines to measure (default: all)")
 	traces := flag.Int("traces", 200000, "traces in the state-bound workload")
 	seed := flag.Int64("seed", 1, "random seed of the workload")
@@ -110,13 +110,13 @@ func fail(err error) {
 	}
 }
 
-// workspace makes a temporary directory with the generated tables (events lines each) in in/ and
+// workspace makes a temporary directory with the generated tables (bench.Generate: events events) in in/ and
 // the pipelines' commands built in bin/.
 func workspace(pipelines []bench.Pipeline, events int) (dir string, err error) {
 	if dir, err = os.MkdirTemp("", "finbeam-bench-"); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(os.Stderr, "bench: generating %d lines per input table in %s\n", events, dir)
+	fmt.Fprintf(os.Stderr, "bench: generating a workload of %d events in %s\n", events, dir)
 	if err := bench.Generate(filepath.Join(dir, "in"), events); err != nil {
 		os.RemoveAll(dir)
 		return "", err
@@ -132,7 +132,7 @@ func workspace(pipelines []bench.Pipeline, events int) (dir string, err error) {
 	return dir, nil
 }
 
-// eachPipeline makes a workspace with events lines per table and runs measure on each pipeline in it.
+// eachPipeline makes a workspace of events generated events and runs measure on each pipeline in it.
 func eachPipeline(pipelines []bench.Pipeline, events int, measure func(dir string, p bench.Pipeline) error) error {
 	dir, err := workspace(pipelines, events)
 	if err != nil {
@@ -161,32 +161,38 @@ func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig) error {
 // throughput prints a line per pipeline and its reference, then the ceiling's (see the package doc).
 func throughput(pipelines []bench.Pipeline, events int) error {
 	return eachPipeline(pipelines, events, func(dir string, p bench.Pipeline) error {
-		res, err := bench.Run(filepath.Join(dir, "bin", p.Name), p, filepath.Join(dir, "in"), events)
+		in := filepath.Join(dir, "in")
+		res, err := bench.Run(filepath.Join(dir, "bin", p.Name), p, in)
 		if err != nil {
 			return err
 		}
 		fmt.Println(res.Line())
-		if res, err = measureChild(p.Name+"-reference", events*len(p.Inputs), dir); err != nil {
+		if res, err = measureChild(p.Name+"-reference", res.Events, dir); err != nil {
 			return err
 		}
 		fmt.Println(res.Line())
 		if p.Name != pipelines[len(pipelines)-1].Name {
 			return nil
 		}
-		if res, err = measureChild("ceiling", events, dir); err == nil {
+		lines, err := bench.CountLines(filepath.Join(in, bench.CeilingInput))
+		if err != nil {
+			return err
+		}
+		if res, err = measureChild("ceiling", lines, dir); err == nil {
 			fmt.Println(res.Line())
 		}
 		return err
 	})
 }
 
-// measureChild runs this command again with --child=name on dir and measures it.
-func measureChild(name string, events int, dir string) (bench.Result, error) {
+// measureChild runs this command again with --child=name on dir, which reads lines input lines, and
+// measures it.
+func measureChild(name string, lines int, dir string) (bench.Result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return bench.Result{}, err
 	}
-	return bench.Measure(name, events, exec.Command(self, "--child="+name, "--dir="+dir))
+	return bench.Measure(name, lines, exec.Command(self, "--child="+name, "--dir="+dir))
 }
 
 // runChild is the measured process of measureChild.

@@ -444,6 +444,9 @@ func (f *dropFn) fire(ctx context.Context, ts beam.EventTime, user string, st *u
 			return err
 		}
 	}
+	// The dimension row is decoded once and encoded back once per firing, however many updates it
+	// applies.
+	var d *Dim
 	for _, it := range due {
 		if !st.HasDim {
 			validate.Counter("not_key_user").Inc(ctx, 1)
@@ -453,20 +456,27 @@ func (f *dropFn) fire(ctx context.Context, ts beam.EventTime, user string, st *u
 			validate.Counter("dim_already_applied").Inc(ctx, 1)
 			continue
 		}
-		if err := f.apply(ctx, st, it, alerts, changes); err != nil {
+		if d == nil {
+			row, err := ParseDim(string(st.Dim))
+			if err != nil {
+				return fmt.Errorf("premiumdrop: decoding dimension row: %w", err)
+			}
+			d = &row
+		}
+		if err := f.apply(ctx, st, d, it, alerts, changes); err != nil {
 			return err
 		}
+	}
+	if d != nil {
+		st.Dim, _ = json.Marshal(d)
 	}
 	return nil
 }
 
-func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, alerts func(string), changes func(changelog.Change)) error {
-	var d Dim
-	var u Update
-	if err := json.Unmarshal(st.Dim, &d); err != nil {
-		return fmt.Errorf("premiumdrop: decoding dimension row: %w", err)
-	}
-	if err := json.Unmarshal(it.Tie, &u); err != nil {
+// apply applies one due update to the user's dimension row d.
+func (f *dropFn) apply(ctx context.Context, st *userState, d *Dim, it ordered.Item, alerts func(string), changes func(changelog.Change)) error {
+	u, err := ParseUpdate(string(it.Tie))
+	if err != nil {
 		return fmt.Errorf("premiumdrop: decoding update: %w", err)
 	}
 	raw, now := decimal.RequireFromString(d.RawPremium.String()), decimal.RequireFromString(u.NowPremium.String())
@@ -475,12 +485,11 @@ func (f *dropFn) apply(ctx context.Context, st *userState, it ordered.Item, aler
 		validate.Counter("alerts").Inc(ctx, 1)
 		alerts(string(a))
 	}
-	next := Dim{ID: d.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}
-	st.Dim, _ = json.Marshal(next)
+	*d = Dim{ID: d.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}
 	st.Applied, st.Last = true, it
 	// Versions rank by gmt_modified (× 1000), so they stay above a stored row's after a restart.
 	st.Version = max(st.Version+1, u.GmtModified*1000)
-	c, err := changelog.Upsert(fmt.Sprint(d.ID), st.Version, next)
+	c, err := changelog.Upsert(fmt.Sprint(d.ID), st.Version, *d)
 	if err != nil {
 		return err
 	}

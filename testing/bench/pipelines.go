@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,15 +53,56 @@ func (r Result) Line() string {
 		r.Pipeline, r.Events, r.Seconds, float64(r.Events)/r.Seconds, r.PeakRSSMB)
 }
 
-// Generate writes every input table of the deterministic workload (seed 1, events lines each) into
-// dir.
+// Generate writes every input table of the deterministic workload (seed 1, events generated events)
+// into dir: about one line per event in each event table, one line per key user in the dimension
+// table (raw_info.jsonl) and, in actions.jsonl, the four or so joined actions of each of events
+// process instances.
 func Generate(dir string, events int) error {
 	return gen.WriteAll(dir, gen.Config{Seed: 1, Events: events})
 }
 
-// Run runs the command binary of p on the tables in dir (events lines each) on prism, bounded,
-// writing its outputs to dir/out, and measures the whole process: wall time and peak RSS.
-func Run(bin string, p Pipeline, dir string, events int) (Result, error) {
+// Lines counts the lines of p's input tables in dir: what p reads, and so the events= of its line and
+// of its reference's. The tables differ in length: a generated event is one line of most tables, but
+// a process instance becomes several joined actions and the dimension table holds a line per key user.
+func (p Pipeline) Lines(dir string) (int, error) {
+	n := 0
+	for _, file := range p.Inputs {
+		lines, err := CountLines(filepath.Join(dir, file))
+		if err != nil {
+			return 0, err
+		}
+		n += lines
+	}
+	return n, nil
+}
+
+// CountLines counts the newline-terminated lines of a file.
+func CountLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, buf := 0, make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Run runs the command binary of p on the tables in dir on prism, bounded, writing its outputs to
+// dir/out, and measures the whole process: wall time and peak RSS; events= is p.Lines.
+func Run(bin string, p Pipeline, dir string) (Result, error) {
+	lines, err := p.Lines(dir)
+	if err != nil {
+		return Result{}, err
+	}
 	out := filepath.Join(dir, "out", p.Name)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return Result{}, err
@@ -68,7 +111,7 @@ func Run(bin string, p Pipeline, dir string, events int) (Result, error) {
 	for flag, file := range p.Inputs {
 		args = append(args, "--"+flag+"="+filepath.Join(dir, file))
 	}
-	return Measure(p.Name, events*len(p.Inputs), exec.Command(bin, args...))
+	return Measure(p.Name, lines, exec.Command(bin, args...))
 }
 
 // Measure runs cmd, which reads events input lines, and measures the whole process: wall time and

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +28,15 @@ func TestPipelineLines(t *testing.T) {
 		if p.Name != "hourlygmv" && p.Name != "tracejoin" {
 			continue
 		}
-		res, err := bench.Run(bins["./cmd/"+p.Name], p, dir, 500)
+		res, err := bench.Run(bins["./cmd/"+p.Name], p, dir)
 		beamtest.Must(t, err)
+		lines := 0
+		for _, file := range p.Inputs {
+			lines += len(beamtest.ReadLines(t, filepath.Join(dir, file)))
+		}
 		m := line.FindStringSubmatch(res.Line())
-		if m == nil || m[1] != p.Name || m[2] != map[string]string{"hourlygmv": "500", "tracejoin": "1500"}[p.Name] {
-			t.Errorf("line %q", res.Line())
+		if m == nil || m[1] != p.Name || m[2] != strconv.Itoa(lines) {
+			t.Errorf("line %q, want events=%d (the lines of its inputs)", res.Line(), lines)
 		}
 		if n := len(beamtest.ReadLines(t, filepath.Join(dir, "out", p.Name, "output.jsonl"))); n == 0 {
 			t.Errorf("%s wrote no output", p.Name)
