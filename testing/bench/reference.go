@@ -14,6 +14,7 @@ import (
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
+	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -55,6 +56,16 @@ func ReferenceDefs(d processmetrics.Definitions) []reference.ProcessDef {
 	var out []reference.ProcessDef
 	for _, p := range d.Processes {
 		out = append(out, reference.ProcessDef{Name: p.Name, Products: p.Products, Steps: p.Steps, Actions: p.Actions})
+	}
+	return out
+}
+
+// ReferenceVariables are declared variables in the reference implementation's form.
+func ReferenceVariables(vs variablepool.Variables) []reference.LoanVariable {
+	var out []reference.LoanVariable
+	for _, v := range vs.Variables {
+		out = append(out, reference.LoanVariable{Name: v.Name, Source: v.Source, Aggregation: v.Aggregation, Field: v.Field,
+			WindowMs: v.WindowMs, BucketMs: v.BucketMs, UnitMs: v.UnitMs, Filter: v.Filter})
 	}
 	return out
 }

@@ -232,6 +232,10 @@ var Files = map[string]func(Config, func(string)){
 	"responses.jsonl":   Responses,
 	"tracks.jsonl":      Tracks,
 	"actions.jsonl":     ProcessActions,
+
+	"loan_application.jsonl": LoanApplications,
+	"login.jsonl":            Logins,
+	"repayment.jsonl":        Repayments,
 }
 
 // WriteAll writes every input table of c into dir, one JSONL file each (see Files).

@@ -6,7 +6,7 @@ import (
 )
 
 // TimeFields are the sample's integer epoch-ms fields, across its tables.
-var TimeFields = []string{"ts", "log_time", "gmt_created", "gmt_modified", "pay_time", "request_ts", "response_ts", "track_ts"}
+var TimeFields = []string{"ts", "log_time", "gmt_created", "gmt_modified", "pay_time", "request_ts", "response_ts", "track_ts", "due_ts", "paid_ts"}
 
 // Live returns line with its integer field set to ms (epoch milliseconds), for replaying the sample as
 // a live stream: the sample's own event times lie in the past and in random order, so a streaming job

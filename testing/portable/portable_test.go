@@ -12,6 +12,7 @@ import (
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
+	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/portable"
@@ -37,6 +38,7 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 		{"./cmd/premiumdrop", []output{{"output", premiumdrop.Schema}, {"dim_output", premiumdrop.DimSchema}}},
 		{"./cmd/tracejoin", []output{{"output", tracejoin.Schema}, {"incomplete", tracejoin.IncompleteSchema}}},
 		{"./cmd/processmetrics", []output{{"output", processmetrics.Schema}, {"metrics_output", processmetrics.MetricsSchema}}},
+		{"./cmd/variablepool", []output{{"output", variablepool.Schema}}},
 	}
 	var pkgs []string
 	for _, c := range cases {

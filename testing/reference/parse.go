@@ -19,14 +19,16 @@ const (
 	dec
 	str
 	eventTime // an integer of epoch ms in the years 1 to 9999
+	boolean
 )
 
 // field is one column of an input table.
 type field struct {
-	name     string
-	kind     kind
-	required bool
-	nonEmpty bool
+	name        string
+	kind        kind
+	required    bool
+	nonEmpty    bool
+	nonNegative bool // a decimal
 }
 
 // record is a parsed line: values by field name (int64, decimal.Decimal, string, or nil for null) and
@@ -106,9 +108,15 @@ func parse(line string, schema []field) (record, bool) {
 					return record{}, false
 				}
 				v = s
+			case boolean:
+				b, isBool := raw.(bool)
+				if !isBool {
+					return record{}, false
+				}
+				v = b
 			}
 		}
-		if v == nil && f.required || f.nonEmpty && v == "" {
+		if d, isDec := v.(decimal.Decimal); v == nil && f.required || f.nonEmpty && v == "" || f.nonNegative && isDec && d.IsNegative() {
 			return record{}, false
 		}
 		r.v[f.name] = v
@@ -173,5 +181,19 @@ var (
 	userLog = []field{
 		{name: "log_time", kind: eventTime, required: true}, {name: "device_id", kind: str}, {name: "account_id", kind: str},
 		{name: "bury_point_type", kind: str}, {name: "page_name", kind: str},
+	}
+	loanApplication = []field{
+		{name: "user_id", kind: str, required: true, nonEmpty: true}, {name: "app_id", kind: str, required: true, nonEmpty: true},
+		{name: "amount", kind: dec, required: true, nonNegative: true}, {name: "product", kind: str}, {name: "device_id", kind: str},
+		{name: "ip", kind: str}, {name: "ts", kind: eventTime, required: true},
+	}
+	login = []field{
+		{name: "user_id", kind: str, required: true, nonEmpty: true}, {name: "device_id", kind: str}, {name: "ip", kind: str},
+		{name: "success", kind: boolean, required: true}, {name: "ts", kind: eventTime, required: true},
+	}
+	repayment = []field{
+		{name: "user_id", kind: str, required: true, nonEmpty: true}, {name: "loan_id", kind: str, required: true, nonEmpty: true},
+		{name: "amount", kind: dec, required: true, nonNegative: true}, {name: "due_ts", kind: eventTime, required: true},
+		{name: "paid_ts", kind: integer}, {name: "ts", kind: eventTime, required: true},
 	}
 )

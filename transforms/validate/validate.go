@@ -223,3 +223,27 @@ func (r *Reader) Decimal(name string) decimal.Decimal {
 	}
 	return *d
 }
+
+// OptBool reads an optional boolean field; nil when it is absent or null.
+func (r *Reader) OptBool(name string) *bool {
+	switch b := r.raw(name); b {
+	case "":
+		return nil
+	case "true", "false":
+		v := b == "true"
+		return &v
+	default:
+		r.fail(WrongType, name, "must be a JSON boolean")
+		return nil
+	}
+}
+
+// Bool reads a required boolean field.
+func (r *Reader) Bool(name string) bool {
+	v := r.OptBool(name)
+	if v == nil {
+		r.fail(MissingField, name, "is required")
+		return false
+	}
+	return *v
+}

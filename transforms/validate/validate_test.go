@@ -32,6 +32,12 @@ func TestTypeRules(t *testing.T) {
 		{`{"s": "é\n"}`, "s", func(r *Reader, f string) any { return r.String(f) }, "é\n"},
 		{`{"s": 1`, "s", func(r *Reader, f string) any { return r.String(f) }, `not_json: line is not valid JSON`},
 		{`"s"`, "s", func(r *Reader, f string) any { return r.String(f) }, `not_json: line is not a JSON object`},
+		{`{"b": true}`, "b", func(r *Reader, f string) any { return r.Bool(f) }, "true"},
+		{`{"b": false}`, "b", func(r *Reader, f string) any { return r.Bool(f) }, "false"},
+		{`{"b": "yes"}`, "b", func(r *Reader, f string) any { return r.Bool(f) }, `wrong_type: field "b" must be a JSON boolean`},
+		{`{"b": 1}`, "b", func(r *Reader, f string) any { return r.OptBool(f) }, `wrong_type: field "b" must be a JSON boolean`},
+		{`{"b": null}`, "b", func(r *Reader, f string) any { return r.Bool(f) }, `missing_field: field "b" is required`},
+		{`{}`, "b", func(r *Reader, f string) any { return r.OptBool(f) == nil }, "true"},
 	} {
 		r := NewReader(c.line)
 		v := c.read(r, c.field)
