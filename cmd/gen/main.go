@@ -17,7 +17,7 @@ import (
 func main() {
 	dir := flag.String("dir", "sample", "directory to write the files into")
 	seed := flag.Int64("seed", 1, "random seed")
-	events := flag.Int("events", 2000, "lines per input table")
+	events := flag.Int("events", 2000, "events per input table: a line each in the event tables; process instances (about four lines each) in actions.jsonl; key users are half of --users")
 	users := flag.Int("users", 0, "distinct users (default: events/8)")
 	badEvery := flag.Int("bad_every", 97, "one bad line per this many lines; negative for none")
 	flag.Parse()

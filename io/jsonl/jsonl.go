@@ -115,21 +115,28 @@ func ReadMatching(s beam.Scope, pattern string) (beam.PCollection, error) {
 // ReadFile returns the non-blank lines of a local JSONL file (a trailing "\r" removed), for commands
 // and tests that read a file outside a pipeline. Lines may be up to 64 MiB.
 func ReadFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
+	err := EachLine(path, func(line string) { out = append(out, line) })
+	return out, err
+}
+
+// EachLine calls f with each non-blank line of a local JSONL file (a trailing "\r" removed), in
+// order, without holding the file in memory. Lines may be up to 64 MiB.
+func EachLine(path string, f func(line string)) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
 		if line := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(line) != "" {
-			out = append(out, line)
+			f(line)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	return out, nil
+	return nil
 }

@@ -153,25 +153,24 @@ func Pipeline(opts Options) (*beam.Pipeline, error) {
 	})
 }
 
-// LatestEventTime returns the greatest ts of the valid-looking lines of the files the patterns match
-// (lines without an integer ts are skipped: the job dead-letters them); 0 when there is none.
+// LatestEventTime returns the greatest ts of the lines of the files the patterns match, read one
+// line at a time (lines without a valid ts are skipped: the job dead-letters them); 0 when there is
+// none.
 func LatestEventTime(patterns ...string) (int64, error) {
-	var latest int64
+	latest, found := int64(0), false
 	for _, p := range patterns {
 		files, err := jsonl.Match(p)
 		if err != nil {
 			return 0, err
 		}
 		for _, f := range files {
-			lines, err := jsonl.ReadFile(f)
-			if err != nil {
-				return 0, err
-			}
-			for _, l := range lines {
-				r := validate.NewReader(l)
-				if ts := r.EventTime("ts"); r.Err() == nil && ts > latest {
-					latest = ts
+			if err := jsonl.EachLine(f, func(line string) {
+				r := validate.NewReader(line)
+				if ts := r.EventTime("ts"); r.Err() == nil && (!found || ts > latest) {
+					latest, found = ts, true
 				}
+			}); err != nil {
+				return 0, err
 			}
 		}
 	}

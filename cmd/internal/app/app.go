@@ -31,7 +31,7 @@ import (
 var (
 	verbose      = flag.Bool("verbose", false, "show Beam's and the runner's info logging")
 	sampleSeed   = flag.Int64("sample_seed", 1, "seed of the embedded sample used when an input flag is empty")
-	sampleEvents = flag.Int("sample_events", 2000, "lines per input table of the embedded sample")
+	sampleEvents = flag.Int("sample_events", 2000, "events per input table of the embedded sample (as go run ./cmd/gen --events)")
 	cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process prism runner and its worker) to this file, for go tool pprof")
 
 	// The Beam flags a finbeam user needs; --help lists these after the command's own flags.
@@ -125,7 +125,7 @@ func (c *Command) Input(value, table string) string {
 		c.sample = filepath.Join(c.tempDir(), "sample")
 		cfg := gen.Config{Seed: *sampleSeed, Events: *sampleEvents}
 		c.Check(gen.WriteAll(c.sample, cfg))
-		Logf("no input given: running on the embedded sample (seed %d, %d lines per table; go run ./cmd/gen writes it)", cfg.Seed, cfg.Events)
+		Logf("no input given: running on the embedded sample (seed %d, %d events per table; go run ./cmd/gen writes it)", cfg.Seed, cfg.Events)
 	}
 	return filepath.Join(c.sample, table)
 }
