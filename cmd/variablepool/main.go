@@ -43,12 +43,8 @@ func main() {
 		"applications", "logins", "repayments", "output", "dead_letter", "variables", "until",
 		"kafka_applications", "kafka_logins", "kafka_repayments", "kafka_out_topic", "kafka_dead_letter_topic")
 	defer c.Close()
-	vars := variablepool.DefaultVariables()
-	if *variables != "" {
-		v, err := variablepool.LoadVariables(*variables)
-		c.Check(err)
-		vars = v
-	}
+	vars, err := variablepool.LoadVariables(*variables)
+	c.Check(err)
 	var untilMs int64
 	if *until != "" {
 		t, err := time.Parse(time.RFC3339, *until)

@@ -59,29 +59,59 @@ func (r *Reader) Get(ctx context.Context, key ...any) (row []byte, version int64
 	if len(key) != len(r.schema.Key) {
 		return nil, 0, false, fmt.Errorf("mysql: %s: %d key values for %d key columns", r.schema.Table, len(key), len(r.schema.Key))
 	}
+	err = r.where(ctx, key, func(b []byte, v int64) {
+		row, version, found = b, v, true
+	})
+	return row, version, found, err
+}
+
+// GetPrefix returns the live rows whose first key columns hold prefix (in the schema's key order),
+// e.g. every variable of one user in a table keyed by (user_id, name).
+func (r *Reader) GetPrefix(ctx context.Context, prefix ...any) ([][]byte, error) {
+	if len(prefix) == 0 || len(prefix) > len(r.schema.Key) {
+		return nil, fmt.Errorf("mysql: %s: %d key values for %d key columns", r.schema.Table, len(prefix), len(r.schema.Key))
+	}
+	var rows [][]byte
+	err := r.where(ctx, prefix, func(b []byte, _ int64) { rows = append(rows, b) })
+	return rows, err
+}
+
+// where calls each with the live rows whose first key columns hold key, retrying the query as a
+// whole on a transient error.
+func (r *Reader) where(ctx context.Context, key []any, each func(row []byte, version int64)) error {
 	where := make([]string, len(key))
-	for i, k := range r.schema.Key {
+	for i, k := range r.schema.Key[:len(key)] {
 		where[i] = quote(k) + " = ?"
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", r.cols, quote(r.schema.Table), strings.Join(where, " AND "), r.live)
-	err = retry(ctx, func() error {
+	type result struct {
+		row     []byte
+		version int64
+	}
+	var got []result
+	err := retry(ctx, func() error {
+		got = got[:0]
 		rows, err := r.db.QueryContext(ctx, q, key...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		if !rows.Next() {
-			found = false
-			return rows.Err()
+		for rows.Next() {
+			row, version, err := r.scan(rows)
+			if err != nil {
+				return err
+			}
+			got = append(got, result{row, version})
 		}
-		row, version, err = r.scan(rows)
-		found = err == nil
-		return err
+		return rows.Err()
 	})
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("mysql: looking up %s: %w", r.schema.Table, err)
+		return fmt.Errorf("mysql: looking up %s: %w", r.schema.Table, err)
 	}
-	return row, version, found, nil
+	for _, g := range got {
+		each(g.row, g.version)
+	}
+	return nil
 }
 
 // All returns every live row: primary key (a JSON array of the key columns' values) -> row.

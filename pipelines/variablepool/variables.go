@@ -84,8 +84,12 @@ func DefaultVariables() Variables {
 	return v
 }
 
-// LoadVariables reads variables from a YAML (or JSON) file.
+// LoadVariables reads variables from a YAML (or JSON) file; an empty path gives the starter set
+// (DefaultVariables).
 func LoadVariables(path string) (Variables, error) {
+	if path == "" {
+		return DefaultVariables(), nil
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Variables{}, fmt.Errorf("variables: %w", err)

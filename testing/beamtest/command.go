@@ -27,6 +27,16 @@ func MainOrTests(m *testing.M, main func(), cleanups ...func()) {
 	os.Exit(code)
 }
 
+// MainOrBeamTests is MainOrTests for a command whose tests also run pipelines in process (to make
+// the command's input): the tests run as under Main (prism, Beam initialised).
+func MainOrBeamTests(m *testing.M, main func(), cleanups ...func()) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	Main(m, cleanups...)
+}
+
 // CommandResult is what a command run printed and how it exited.
 type CommandResult struct {
 	Stdout, Stderr string

@@ -158,3 +158,6 @@ func (c *Command) Companion(file, topic string) string {
 
 // Streaming reports whether the job reads Kafka without an end: it then runs until stopped.
 func Streaming() bool { return *source == "mysqlcdc" || *source == "kafka" && *kafkaUntil == "" }
+
+// MySQL is the MySQL connection the --mysql_* flags describe, for commands that read a table.
+func (c *Command) MySQL() mysqlio.Config { return c.mysqlConfig() }

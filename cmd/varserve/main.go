@@ -1,0 +1,127 @@
+// Command varserve is the variable pool's query service: it answers a risk engine's requests for a
+// user's variables over HTTP JSON, with low latency, from the serving table that
+// cmd/variablepool fills (--store=mysql) or, by default, from a variable changelog loaded in memory
+// (--changelog; with neither, it first computes the changelog of the embedded sample).
+//
+//	GET  /v1/users/{user_id}/variables?names=a,b   one user's variables (no names: all declared)
+//	POST /v1/variables:batchGet                     {"requests":[{"user_id":"U1","names":["a"]}]}
+//	GET  /healthz                                   {"status":"ok"}
+//	GET  /metrics                                   Prometheus text format
+//
+// An answer gives each variable's value and as_of (null for a declared variable the user has no
+// value of); a name that is not declared in --variables is a 400 that lists the unknown names.
+// Requests need "Authorization: Bearer <token>" with a token from --tokens_file ("caller token"
+// lines) or $FINBEAM_VARSERVE_TOKENS ("caller:token,..."); with neither, a token for caller "local"
+// is made and written to a file whose path is logged. Tokens never appear in logs.
+//
+// Every answered user is logged to --query_log (JSONL: request id, caller, user, names, returned
+// values, latency) in the background: the log never slows or fails an answer, and a record that
+// finds the buffer full is counted (varserve_querylog_dropped_total), not lost silently.
+//
+//	go run ./cmd/varserve
+//	go run ./cmd/varserve --store=mysql --mysql_dsn='svc@tcp(127.0.0.1:3306)/finbeam' --tokens_file=tokens.txt --listen=127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/mysqlio"
+	"github.com/finbeam/finbeam/pipelines/variablepool"
+)
+
+var (
+	listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	storeKind   = flag.String("store", "memory", "where values come from: memory (--changelog) or mysql (the user_variables table, --mysql_* flags)")
+	changelogIn = flag.String("changelog", "", "with --store=memory: the variable changelog JSONL (default: computed from the embedded sample at start)")
+	variables   = flag.String("variables", "", "the declared variables, YAML: the names the service accepts (default: the shipped variables.yaml)")
+	tokensFile  = flag.String("tokens_file", "", `bearer tokens, one "caller token" per line (default: $FINBEAM_VARSERVE_TOKENS)`)
+	queryLogOut = flag.String("query_log", filepath.Join(os.TempDir(), "finbeam-varserve-queries.jsonl"), "query log JSONL, appended to")
+	logBuffer   = flag.Int("query_log_buffer", 10000, "query-log records held for the writer; beyond, records are dropped and counted")
+	timeout     = flag.Duration("timeout", 2*time.Second, "how long a request may wait for the store")
+)
+
+// TokensEnv is the environment variable read when --tokens_file is empty.
+const TokensEnv = "FINBEAM_VARSERVE_TOKENS"
+
+func main() {
+	c := app.Start("varserve", "The variable pool's query service: HTTP JSON answers of users' variables, with bearer tokens, a query log and metrics.",
+		"listen", "store", "changelog", "variables", "tokens_file", "query_log", "query_log_buffer", "timeout")
+	defer c.Close()
+	vars, err := variablepool.LoadVariables(*variables)
+	c.Check(err)
+	auth := loadAuth(c)
+	st := openStore(c, vars)
+	defer st.Close()
+	ql, err := newQueryLog(*queryLogOut, *logBuffer, app.Logf)
+	c.Check(err)
+	s := &server{names: vars.Names(), store: st, auth: auth, log: ql, metrics: newMetrics(ql), timeout: *timeout, logf: app.Logf}
+	ln, err := net.Listen("tcp", *listen)
+	c.Check(err)
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	app.Logf("varserve: serving %d variables (%s) on http://%s; query log %s", len(s.names), st.Describe(), ln.Addr(), *queryLogOut)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		c.Check(err)
+	}
+	ql.Close()
+	app.Logf("varserve: stopped; query log: %d written, %d dropped", ql.written.Load(), ql.dropped.Load())
+}
+
+// loadAuth loads the accepted tokens, or makes one for caller "local" when none is configured and
+// writes it to a file (mode 0600) whose path it logs.
+func loadAuth(c *app.Command) *tokens {
+	if *tokensFile != "" || os.Getenv(TokensEnv) != "" {
+		t, err := loadTokens(*tokensFile, TokensEnv)
+		c.Check(err)
+		return t
+	}
+	t, token := newToken("local")
+	path := filepath.Join(os.TempDir(), "finbeam-varserve.token")
+	c.Check(os.WriteFile(path, []byte(token+"\n"), 0o600))
+	app.Logf("varserve: no --tokens_file and no $%s: a token for caller local is in %s (curl -H \"Authorization: Bearer $(cat %s)\" ...)", TokensEnv, path, path)
+	return t
+}
+
+// openStore opens the store --store names; with memory and no --changelog it first runs the
+// variable pool on the embedded sample.
+func openStore(c *app.Command, vars variablepool.Variables) store {
+	switch *storeKind {
+	case "mysql":
+		r, err := mysqlio.NewReader(c.MySQL(), variablepool.Schema)
+		c.Check(err)
+		return &mysqlStore{r: r}
+	case "memory":
+	default:
+		c.Fail(fmt.Errorf("--store=%q: want memory or mysql", *storeKind))
+	}
+	path := *changelogIn
+	if path == "" {
+		out, _ := c.Output("", "user_variables.jsonl")
+		p, err := variablepool.Pipeline(variablepool.Options{Applications: c.Input("", "loan_application.jsonl"),
+			Logins: c.Input("", "login.jsonl"), Repayments: c.Input("", "repayment.jsonl"), Output: out, Variables: vars})
+		c.Check(err)
+		c.Check(c.Run(context.Background(), p))
+		path = out
+	}
+	s, err := loadChangelog(path)
+	c.Check(err)
+	return s
+}

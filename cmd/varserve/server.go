@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxBatch is the most users one batchGet may ask for.
+const MaxBatch = 100
+
+// server answers the query API (README, "Variable pool: the query service").
+type server struct {
+	names   []string // the declared variables, in the file's order
+	store   store
+	auth    *tokens
+	log     *queryLog
+	metrics *metrics
+	timeout time.Duration // per request, for the store
+	logf    func(format string, args ...any)
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/users/{user_id}/variables", s.handle("get", s.getUser))
+	mux.Handle("POST /v1/variables:batchGet", s.handle("batch_get", s.batchGet))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /metrics", s.metrics.serve)
+	return mux
+}
+
+// request is what a handler knows of the call it answers.
+type request struct {
+	id     string
+	caller string
+	start  time.Time
+}
+
+// apiError is an answer other than 200, with its JSON body.
+type apiError struct {
+	status int
+	body   map[string]any
+}
+
+func (e *apiError) Error() string { return fmt.Sprint(e.body["error"]) }
+
+func badRequest(msg string, extra ...any) *apiError {
+	body := map[string]any{"error": msg}
+	for i := 0; i+1 < len(extra); i += 2 {
+		body[extra[i].(string)] = extra[i+1]
+	}
+	return &apiError{status: http.StatusBadRequest, body: body}
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// handle authenticates the call, gives it a request id (the caller's X-Request-Id when it is a
+// plain one), runs h and counts and times the answer.
+func (s *server) handle(endpoint string, h func(ctx context.Context, r *http.Request, req request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := request{id: r.Header.Get("X-Request-Id"), start: time.Now()}
+		if !requestIDRE.MatchString(req.id) {
+			req.id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", req.id)
+		status := http.StatusOK
+		defer func() { s.metrics.observe(endpoint, status, time.Since(req.start)) }()
+		caller, ok := s.auth.caller(r.Header.Get("Authorization"))
+		if !ok {
+			status = http.StatusUnauthorized
+			w.Header().Set("WWW-Authenticate", `Bearer realm="varserve"`)
+			writeJSON(w, status, map[string]any{"error": "missing or unknown bearer token", "request_id": req.id})
+			return
+		}
+		req.caller = caller
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		body, err := h(ctx, r, req)
+		var ae *apiError
+		switch {
+		case errors.As(err, &ae):
+			status = ae.status
+			ae.body["request_id"] = req.id
+			writeJSON(w, status, ae.body)
+		case err != nil:
+			status = http.StatusServiceUnavailable
+			s.logf("request %s: %v", req.id, err)
+			writeJSON(w, status, map[string]any{"error": "the variable store did not answer", "request_id": req.id})
+		default:
+			writeJSON(w, status, body)
+		}
+	})
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// userAnswer is one user's variables in an answer.
+type userAnswer struct {
+	UserID    string           `json:"user_id"`
+	Variables map[string]value `json:"variables"`
+}
+
+// getUser answers GET /v1/users/{user_id}/variables?names=a,b (no names: every declared variable).
+func (s *server) getUser(ctx context.Context, r *http.Request, req request) (any, error) {
+	var names []string
+	if q := r.URL.Query().Get("names"); q != "" {
+		names = strings.Split(q, ",")
+	}
+	a, err := s.answer(ctx, req, r.PathValue("user_id"), names)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		RequestID string `json:"request_id"`
+		userAnswer
+	}{req.id, a}, nil
+}
+
+// batchGet answers POST /v1/variables:batchGet {"requests": [{"user_id": "...", "names": [...]}]}.
+func (s *server) batchGet(ctx context.Context, r *http.Request, req request) (any, error) {
+	var body struct {
+		Requests []struct {
+			UserID string   `json:"user_id"`
+			Names  []string `json:"names"`
+		} `json:"requests"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return nil, badRequest("the body is not a batchGet request: " + err.Error())
+	}
+	if len(body.Requests) == 0 || len(body.Requests) > MaxBatch {
+		return nil, badRequest(fmt.Sprintf("requests: want 1 to %d, got %d", MaxBatch, len(body.Requests)))
+	}
+	out := struct {
+		RequestID string       `json:"request_id"`
+		Results   []userAnswer `json:"results"`
+	}{RequestID: req.id}
+	for i, q := range body.Requests {
+		if q.UserID == "" {
+			return nil, badRequest(fmt.Sprintf("requests[%d]: user_id is required", i))
+		}
+		if _, err := s.check(q.Names); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range body.Requests {
+		a, err := s.answer(ctx, req, q.UserID, q.Names)
+		if err != nil {
+			return nil, err
+		}
+		out.Results = append(out.Results, a)
+	}
+	return out, nil
+}
+
+// check returns the names asked for (every declared one when none) or a 400 that lists the unknown.
+func (s *server) check(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return s.names, nil
+	}
+	var unknown []string
+	for _, n := range names {
+		if !slices.Contains(s.names, n) && !slices.Contains(unknown, n) {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, badRequest("unknown variables", "unknown", unknown)
+	}
+	return names, nil
+}
+
+// answer looks up one user's variables and logs the query.
+func (s *server) answer(ctx context.Context, req request, user string, names []string) (userAnswer, error) {
+	names, err := s.check(names)
+	if err != nil {
+		return userAnswer{}, err
+	}
+	got, err := s.store.Get(ctx, user, names)
+	if err != nil {
+		return userAnswer{}, err
+	}
+	a := userAnswer{UserID: user, Variables: map[string]value{}}
+	for _, n := range names {
+		if v, ok := got[n]; ok {
+			a.Variables[n] = v
+		} else {
+			a.Variables[n] = missing
+		}
+	}
+	s.log.add(queryRecord{RequestID: req.id, TS: req.start.UnixMilli(), Caller: req.caller, UserID: user, Names: names,
+		Values: a.Variables, LatencyUs: time.Since(req.start).Microseconds()})
+	return a, nil
+}
