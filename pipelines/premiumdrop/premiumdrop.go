@@ -57,7 +57,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -385,7 +384,7 @@ func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timer
 		return fmt.Errorf("premiumdrop: writing state: %w", err)
 	}
 	if next, ok := f.timer(&b); ok && (!hadDue || next != before) {
-		f.Due.Set(tp, dueTime(next))
+		f.Due.Set(tp, eventtime.Passed(next))
 	}
 	return nil
 }
@@ -431,7 +430,7 @@ func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provid
 		return f.State.Clear(sp)
 	}
 	if next, ok := f.timer(&b); ok {
-		f.Due.Set(tp, dueTime(next))
+		f.Due.Set(tp, eventtime.Passed(next))
 	}
 	return f.State.Write(sp, b)
 }
@@ -513,6 +512,3 @@ func (f *dropFn) timer(b *userBucket) (at int64, ok bool) {
 	}
 	return at, ok
 }
-
-// dueTime is the timer for an update at ts: the first instant the watermark has passed ts.
-func dueTime(ts int64) time.Time { return eventtime.Time(ts + 1).ToTime() }

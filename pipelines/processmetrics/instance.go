@@ -137,7 +137,7 @@ func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp t
 				return err
 			}
 			if last := lastTS(st.Acts); !f.BoundedInput && len(st.Acts) > 0 && last != lastBefore {
-				f.Expiry.Set(tp, eventtime.Time(last+f.TTLMs+1).ToTime()) // the bucket is this instance
+				f.Expiry.Set(tp, eventtime.Passed(last+f.TTLMs)) // the bucket is this instance
 			}
 			return nil
 		})

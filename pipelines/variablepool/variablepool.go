@@ -248,7 +248,7 @@ func (f *userFn) ProcessElement(ctx context.Context, sp state.Provider, tp timer
 		return fmt.Errorf("variablepool: writing state: %w", err)
 	}
 	if next, ok := f.timer(&b); ok && (!hadDue || next != before) {
-		f.Due.Set(tp, eventtime.Time(next+1).ToTime())
+		f.Due.Set(tp, eventtime.Passed(next))
 	}
 	return nil
 }
@@ -273,7 +273,7 @@ func (f *userFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provid
 		}
 	}
 	if next, ok := f.timer(&b); ok {
-		f.Due.Set(tp, eventtime.Time(next+1).ToTime())
+		f.Due.Set(tp, eventtime.Passed(next))
 	}
 	return f.State.Write(sp, b)
 }

@@ -48,3 +48,7 @@ func HourKey(ms int64, loc *time.Location) string {
 
 // Time converts epoch ms to a Beam event time.
 func Time(ms int64) mtime.Time { return mtime.FromMilliseconds(ms) }
+
+// Passed is the event-time timer time that fires once the watermark has passed ms: ms + 1, so that
+// every element of time ms has arrived when it fires.
+func Passed(ms int64) time.Time { return Time(ms + 1).ToTime() }

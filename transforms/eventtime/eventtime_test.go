@@ -44,3 +44,10 @@ func ExampleHourKey() {
 	fmt.Println(HourKey(ms, MustLoad("UTC")), HourKey(ms, MustLoad("Asia/Shanghai")))
 	// Output: 2024030917 2024031001
 }
+
+// A timer at Passed(ms) fires once the watermark is past ms: one millisecond after it.
+func TestPassedIsTheNextMillisecond(t *testing.T) {
+	if got, want := Passed(1710000000000), time.UnixMilli(1710000000001); !got.Equal(want) {
+		t.Errorf("Passed = %v, want %v", got, want)
+	}
+}

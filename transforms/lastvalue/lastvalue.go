@@ -197,7 +197,7 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 		return fmt.Errorf("lastvalue: writing state of bucket %s: %w", bucket, err)
 	}
 	if after, _ := st.nextExpiry(); !f.BoundedInput && (!hadTimer || after != before) {
-		f.Expiry.Set(tp, timerTime(after))
+		f.Expiry.Set(tp, eventtime.Passed(after))
 	}
 	return nil
 }
@@ -267,7 +267,7 @@ func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.P
 	}
 	validate.Counter("lastvalue_expired").Inc(ctx, int64(expired))
 	if next, ok := st.nextExpiry(); ok {
-		f.Expiry.Set(tp, timerTime(next))
+		f.Expiry.Set(tp, eventtime.Passed(next))
 	}
 	return f.State.Write(sp, st)
 }
@@ -303,9 +303,6 @@ func nextExpiry(open []Record) (int64, bool) {
 	}
 	return m, true
 }
-
-// timerTime is the firing time for a period that can change until expiry: the first instant after it.
-func timerTime(expiry int64) time.Time { return eventtime.Time(expiry + 1).ToTime() }
 
 func lateReason(r Record) string {
 	return fmt.Sprintf("%s: event time %s is in a period that closed at %s (allowed lateness passed)",

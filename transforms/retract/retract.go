@@ -152,7 +152,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 		return err
 	}
 	if after, ok := st.nextExpiry(); ok && !f.BoundedInput && (!hadTimer || after != before) {
-		f.Clear.Set(tp, eventtime.Time(after+1).ToTime())
+		f.Clear.Set(tp, eventtime.Passed(after))
 	}
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("retract: writing state of bucket %s: %w", bucket, err)
@@ -227,7 +227,7 @@ func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provide
 		return f.State.Clear(sp)
 	}
 	if next, ok := st.nextExpiry(); ok {
-		f.Clear.Set(tp, eventtime.Time(next+1).ToTime())
+		f.Clear.Set(tp, eventtime.Passed(next))
 	}
 	return f.State.Write(sp, st)
 }
