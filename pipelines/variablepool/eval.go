@@ -3,6 +3,7 @@ package variablepool
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/shopspring/decimal"
 
@@ -190,21 +191,21 @@ func (v *Variable) nextRetire(s *varState) (t int64, ok bool) {
 	return (oldest + int64(v.Buckets)) * v.BucketMs, has
 }
 
-// eval is the variable's value at instant t, after retire(t).
-func (v *Variable) eval(s *varState, t int64) value {
+// eval is the JSON of the variable's value at instant t, after retire(t).
+func (v *Variable) eval(s *varState, t int64) string {
 	switch v.Aggregation {
 	case FirstSeenAge:
 		if s.First == nil {
-			return value{}
+			return "null"
 		}
-		return value{ok: true, kind: kindNumber, num: decimal.NewFromInt(floorDiv(s.Latest-*s.First, v.UnitMs))}
+		return strconv.FormatInt(floorDiv(s.Latest-*s.First, v.UnitMs), 10)
 	case DistinctCount:
-		return value{ok: true, kind: kindNumber, num: decimal.NewFromInt(int64(len(s.Distinct)))}
+		return strconv.Itoa(len(s.Distinct))
 	case LastValue:
 		if s.Last == nil {
-			return value{}
+			return "null"
 		}
-		return value{ok: true, kind: kindString, str: s.Last.JSON} // already JSON: see valueJSON
+		return s.Last.JSON
 	}
 	var n int64
 	sum, lo, hi := decimal.Zero, "", ""
@@ -221,34 +222,23 @@ func (v *Variable) eval(s *varState, t int64) value {
 			hi = b.Max
 		}
 	}
-	switch v.Aggregation {
-	case Count:
-		return value{ok: true, kind: kindNumber, num: decimal.NewFromInt(n)}
-	case Sum:
-		return value{ok: true, kind: kindNumber, num: sum}
+	switch {
+	case v.Aggregation == Count:
+		return strconv.FormatInt(n, 10)
+	case v.Aggregation == Sum:
+		return sum.String()
+	case n == 0:
+		return "null"
+	case v.Aggregation == Min:
+		return lo
+	case v.Aggregation == Max:
+		return hi
 	}
-	if n == 0 {
-		return value{}
-	}
-	switch v.Aggregation {
-	case Min:
-		return value{ok: true, kind: kindNumber, num: dec(lo)}
-	case Max:
-		return value{ok: true, kind: kindNumber, num: dec(hi)}
-	}
-	return value{ok: true, kind: kindNumber, num: sum.DivRound(decimal.NewFromInt(n), AvgScale)} // avg
+	return sum.DivRound(decimal.NewFromInt(n), AvgScale).String() // avg
 }
 
 // AvgScale is the digits after the point of an avg, rounded half away from zero.
 const AvgScale = 4
-
-// valueJSON is the JSON of what eval returned.
-func (v *Variable) valueJSON(val value) string {
-	if v.Aggregation == LastValue && val.ok {
-		return val.str
-	}
-	return val.JSON()
-}
 
 // NoLimit is Options.Until's "no bound": retirements are evaluated as far as the watermark goes.
 const NoLimit = int64(1) << 62
@@ -280,7 +270,7 @@ func (vs *Variables) advance(user string, st *userState, through, until int64, e
 		for i := range vs.Variables {
 			v := &vs.Variables[i]
 			v.retire(&st.Vars[i], t)
-			if j := v.valueJSON(v.eval(&st.Vars[i], t)); j != st.Values[i] {
+			if j := v.eval(&st.Vars[i], t); j != st.Values[i] {
 				st.Values[i] = j
 				emit(Change{UserID: user, Name: v.Name, Value: json.RawMessage(j), AsOf: t, Version: t * 1000})
 			}
