@@ -1,15 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/testing/gen"
 )
 
@@ -76,24 +75,11 @@ func (p Pipeline) Lines(dir string) (int, error) {
 	return n, nil
 }
 
-// CountLines counts the newline-terminated lines of a file.
+// CountLines counts the non-blank lines of a file: the lines a job reads (its "read" counter).
 func CountLines(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n, buf := 0, make([]byte, 1<<20)
-	for {
-		k, err := f.Read(buf)
-		n += bytes.Count(buf[:k], []byte{'\n'})
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	n := 0
+	err := jsonl.EachLine(path, func(string) { n++ })
+	return n, err
 }
 
 // Run runs the command binary of p on the tables in dir on prism, bounded, writing its outputs to
