@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -38,19 +39,10 @@ func (e loanEvent) get(field string) any {
 		return paid.(int64) > due
 	}
 	v := e.rec.v[field]
-	if s, ok := v.(string); ok && (field == "product" || field == "device_id" || field == "ip") && isBlank(s) {
+	if s, ok := v.(string); ok && (field == "product" || field == "device_id" || field == "ip") && strings.TrimSpace(s) == "" {
 		return nil
 	}
 	return v
-}
-
-func isBlank(s string) bool {
-	for _, c := range s {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // valueJSON writes a field value as the changelog does.
