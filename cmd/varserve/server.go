@@ -122,9 +122,13 @@ type userAnswer struct {
 
 // getUser answers GET /v1/users/{user_id}/variables?names=a,b (no names: every declared variable).
 func (s *server) getUser(ctx context.Context, r *http.Request, req request) (any, error) {
-	var names []string
+	var asked []string
 	if q := r.URL.Query().Get("names"); q != "" {
-		names = strings.Split(q, ",")
+		asked = strings.Split(q, ",")
+	}
+	names, err := s.check(asked)
+	if err != nil {
+		return nil, err
 	}
 	a, err := s.answer(ctx, req, r.PathValue("user_id"), names)
 	if err != nil {
@@ -156,16 +160,18 @@ func (s *server) batchGet(ctx context.Context, r *http.Request, req request) (an
 		RequestID string       `json:"request_id"`
 		Results   []userAnswer `json:"results"`
 	}{RequestID: req.id}
+	names := make([][]string, len(body.Requests)) // every request is checked before any lookup
 	for i, q := range body.Requests {
 		if q.UserID == "" {
 			return nil, badRequest(fmt.Sprintf("requests[%d]: user_id is required", i))
 		}
-		if _, err := s.check(q.Names); err != nil {
+		var err error
+		if names[i], err = s.check(q.Names); err != nil {
 			return nil, err
 		}
 	}
-	for _, q := range body.Requests {
-		a, err := s.answer(ctx, req, q.UserID, q.Names)
+	for i, q := range body.Requests {
+		a, err := s.answer(ctx, req, q.UserID, names[i])
 		if err != nil {
 			return nil, err
 		}
@@ -191,12 +197,8 @@ func (s *server) check(names []string) ([]string, error) {
 	return names, nil
 }
 
-// answer looks up one user's variables and logs the query.
+// answer looks up one user's variables of names (checked) and logs the query.
 func (s *server) answer(ctx context.Context, req request, user string, names []string) (userAnswer, error) {
-	names, err := s.check(names)
-	if err != nil {
-		return userAnswer{}, err
-	}
 	got, err := s.store.Get(ctx, user, names)
 	if err != nil {
 		return userAnswer{}, err
