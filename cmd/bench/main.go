@@ -29,7 +29,13 @@
 //
 //	LATENCY pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> rows=<timed rows> events=<produced in the period> out_of_orderness=<bound>
 //
-// --measure picks the parts (throughput, state, latency; default all three).
+// Serve: cmd/varserve answers GET /v1/users/{id}/variables from MySQL (filled by cmd/variablepool
+// --sink=mysql over --serve_events generated events) at --serve_rate requests per second, open loop,
+// for 5 s of warm-up and --duration (bench.Serve):
+//
+//	SERVE service=varserve store=mysql rate=<r> p50_ms=<x> p99_ms=<y> max_ms=<m> requests=<n> errors=<e> users=<u> rows=<table rows> query_log=<lines>
+//
+// --measure picks the parts (throughput, state, latency, serve; default all four).
 package main
 
 import (
@@ -57,7 +63,9 @@ func main() {
 	seed := flag.Int64("seed", 1, "random seed of the workload")
 	maxDelay := flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "the trace join's bound")
 	outOfOrder := flag.Duration("out_of_order", 5*time.Second, "how far the watermark trails the latest arrival")
-	measure := flag.String("measure", "throughput,state,latency", "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming)")
+	measure := flag.String("measure", "throughput,state,latency,serve", "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming), serve (the query service)")
+	serveRate := flag.Int("serve_rate", 1000, "serve: requests per second sent to varserve")
+	serveEvents := flag.Int("serve_events", 20000, "serve: generated events whose variables varserve serves from MySQL")
 	rate := flag.Int("rate", 5000, "latency: events per second produced into each pipeline's topics")
 	duration := flag.Duration("duration", 30*time.Second, "latency: the measured period of each streaming run")
 	warmup := flag.Duration("warmup", 10*time.Second, "latency: produced before the measured period, not timed (the job starting)")
@@ -75,8 +83,8 @@ func main() {
 	}
 	parts := strings.Split(*measure, ",")
 	for _, m := range parts {
-		if !slices.Contains([]string{"throughput", "state", "latency"}, m) {
-			fail(fmt.Errorf("--measure: %q is not throughput, state or latency", m))
+		if !slices.Contains([]string{"throughput", "state", "latency", "serve"}, m) {
+			fail(fmt.Errorf("--measure: %q is not throughput, state, latency or serve", m))
 		}
 	}
 	var pipelines []bench.Pipeline
@@ -101,6 +109,23 @@ func main() {
 	if slices.Contains(parts, "latency") {
 		fail(latency(pipelines, bench.LatencyConfig{Rate: *rate, Duration: *duration, Warmup: *warmup, OutOfOrder: *ooo}))
 	}
+	if slices.Contains(parts, "serve") {
+		fail(serve(bench.ServeConfig{Rate: *serveRate, Duration: *duration, Events: *serveEvents}))
+	}
+}
+
+// serve prints the SERVE line of the query service reading MySQL (bench.Serve).
+func serve(cfg bench.ServeConfig) error {
+	return eachPipeline([]bench.Pipeline{{Name: "variablepool"}, {Name: "varserve"}}, cfg.Events, func(dir string, p bench.Pipeline) error {
+		if p.Name != "varserve" {
+			return nil
+		}
+		res, err := bench.Serve(filepath.Join(dir, "bin"), filepath.Join(dir, "in"), dir, cfg)
+		if err == nil {
+			fmt.Println(res.Line())
+		}
+		return err
+	})
 }
 
 func fail(err error) {

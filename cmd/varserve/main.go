@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/cmd/internal/loans"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 )
@@ -49,6 +50,7 @@ var (
 	queryLogOut = flag.String("query_log", filepath.Join(os.TempDir(), "finbeam-varserve-queries.jsonl"), "query log JSONL, appended to")
 	logBuffer   = flag.Int("query_log_buffer", 10000, "query-log records held for the writer; beyond, records are dropped and counted")
 	timeout     = flag.Duration("timeout", 2*time.Second, "how long a request may wait for the store")
+	mysqlConns  = flag.Int("mysql_conns", 16, "with --store=mysql: connections to MySQL open at most, each serving one lookup at a time")
 )
 
 // TokensEnv is the environment variable read when --tokens_file is empty.
@@ -56,7 +58,7 @@ const TokensEnv = "FINBEAM_VARSERVE_TOKENS"
 
 func main() {
 	c := app.Start("varserve", "The variable pool's query service: HTTP JSON answers of users' variables, with bearer tokens, a query log and metrics.",
-		"listen", "store", "changelog", "variables", "tokens_file", "query_log", "query_log_buffer", "timeout")
+		"listen", "store", "changelog", "variables", "tokens_file", "query_log", "query_log_buffer", "timeout", "mysql_conns")
 	defer c.Close()
 	vars, err := variablepool.LoadVariables(*variables)
 	c.Check(err)
@@ -105,7 +107,9 @@ func loadAuth(c *app.Command) *tokens {
 func openStore(c *app.Command, vars variablepool.Variables) store {
 	switch *storeKind {
 	case "mysql":
-		r, err := mysqlio.NewReader(c.MySQL(), variablepool.Schema)
+		cfg := c.MySQL()
+		cfg.MaxConns = *mysqlConns
+		r, err := mysqlio.NewReader(cfg, variablepool.Schema)
 		c.Check(err)
 		return &mysqlStore{r: r}
 	case "memory":
@@ -114,12 +118,7 @@ func openStore(c *app.Command, vars variablepool.Variables) store {
 	}
 	path := *changelogIn
 	if path == "" {
-		out, _ := c.Output("", "user_variables.jsonl")
-		p, err := variablepool.Pipeline(variablepool.Options{Applications: c.Input("", "loan_application.jsonl"),
-			Logins: c.Input("", "login.jsonl"), Repayments: c.Input("", "repayment.jsonl"), Output: out, Variables: vars})
-		c.Check(err)
-		c.Check(c.Run(context.Background(), p))
-		path = out
+		path = loans.SampleChangelog(c, vars)
 	}
 	s, err := loadChangelog(path)
 	c.Check(err)

@@ -79,14 +79,24 @@ type writeFn struct {
 	buf []kafka.Message
 }
 
-func (f *writeFn) Setup() error {
-	t, err := f.Cfg.Security.transport()
-	if err != nil {
-		return err
+func (f *writeFn) Setup() (err error) {
+	f.w, err = NewWriter(f.Cfg)
+	return err
+}
+
+// NewWriter returns the kafka-go writer Write uses, for programs that write outside a pipeline:
+// messages with the same key go to the same partition, a write returns once every in-sync replica
+// has the messages, and the topic is created on first write when the cluster allows it.
+func NewWriter(cfg WriteConfig) (*kafka.Writer, error) {
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
+		return nil, fmt.Errorf("kafka write: brokers and a topic are required (topic %q)", cfg.Topic)
 	}
-	f.w = &kafka.Writer{Addr: kafka.TCP(f.Cfg.Brokers...), Topic: f.Cfg.Topic, Balancer: &kafka.Hash{}, Transport: t,
-		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
-	return nil
+	t, err := cfg.Security.transport()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Hash{}, Transport: t,
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}, nil
 }
 
 func (f *writeFn) StartBundle() { f.buf = f.buf[:0] }

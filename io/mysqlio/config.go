@@ -24,7 +24,13 @@ type Config struct {
 	CAFile, CertFile, KeyFile string
 	// BatchRows caps the rows of one INSERT statement (and transaction); default DefaultBatchRows.
 	BatchRows int
+	// MaxConns caps the connections open at once (and kept idle); default DefaultMaxConns. A reader
+	// that answers many concurrent lookups (cmd/varserve) needs more.
+	MaxConns int
 }
+
+// DefaultMaxConns is Config.MaxConns when it is zero.
+const DefaultMaxConns = 4
 
 // DefaultBatchRows is Config.BatchRows when it is zero.
 const DefaultBatchRows = 500
@@ -102,7 +108,11 @@ func (c Config) Open() (*sql.DB, error) {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
 	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(4)
+	n := c.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 	return db, nil
 }

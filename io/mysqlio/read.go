@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/shopspring/decimal"
 
@@ -21,8 +22,9 @@ import (
 type Reader struct {
 	db     *sql.DB
 	schema changelog.Schema
-	cols   string // the schema's columns and the version
-	live   string // the condition of live rows
+	cols   string   // the schema's columns and the version
+	live   string   // the condition of live rows
+	stmts  sync.Map // query -> *sql.Stmt: a lookup is one round trip, not prepare, execute and close
 }
 
 func live(schema changelog.Schema) string {
@@ -50,8 +52,31 @@ func NewReader(cfg Config, schema changelog.Schema) (*Reader, error) {
 	return &Reader{db: db, schema: schema, cols: cols, live: live(schema)}, nil
 }
 
-// Close closes the connections.
-func (r *Reader) Close() error { return r.db.Close() }
+// Close closes the prepared statements and the connections.
+func (r *Reader) Close() error {
+	r.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
+	return r.db.Close()
+}
+
+// stmt returns the statement of q, prepared on first use (database/sql prepares it again on each
+// connection of the pool as needed).
+func (r *Reader) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := r.stmts.Load(q); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := r.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := r.stmts.LoadOrStore(q, s); loaded {
+		s.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return s, nil
+}
 
 // Get returns the live row whose key columns hold key (in the schema's key order) and its version;
 // found is false when there is none.
@@ -91,7 +116,11 @@ func (r *Reader) where(ctx context.Context, key []any, each func(row []byte, ver
 	var got []result
 	err := retry(ctx, func() error {
 		got = got[:0]
-		rows, err := r.db.QueryContext(ctx, q, key...)
+		stmt, err := r.stmt(ctx, q)
+		if err != nil {
+			return err
+		}
+		rows, err := stmt.QueryContext(ctx, key...)
 		if err != nil {
 			return err
 		}

@@ -64,10 +64,11 @@ type Monitor struct {
 	PSIAlert       float64 `yaml:"psi_alert,omitempty" json:"psi_alert,omitempty"`
 	MissingRateMax float64 `yaml:"missing_rate_max,omitempty" json:"missing_rate_max,omitempty"`
 	MeanShiftMax   float64 `yaml:"mean_shift_max,omitempty" json:"mean_shift_max,omitempty"`
+	MinCount       int     `yaml:"min_count,omitempty" json:"min_count,omitempty"` // values each side needs for the checks
 }
 
 // Defaults of Monitor when the file gives none.
-var DefaultMonitor = Monitor{PSIWarn: 0.1, PSIAlert: 0.25, MissingRateMax: 0.2, MeanShiftMax: 0.5}
+var DefaultMonitor = Monitor{PSIWarn: 0.1, PSIAlert: 0.25, MissingRateMax: 0.2, MeanShiftMax: 0.5, MinCount: 100}
 
 // Variables are the declared variables, in the file's order, and the monitoring defaults.
 type Variables struct {
@@ -227,7 +228,7 @@ func (v *Variable) check() error {
 }
 
 func (m *Monitor) check() error {
-	if m.PSIWarn < 0 || m.PSIAlert < 0 || m.MissingRateMax < 0 || m.MissingRateMax > 1 || m.MeanShiftMax < 0 {
+	if m.PSIWarn < 0 || m.PSIAlert < 0 || m.MissingRateMax < 0 || m.MissingRateMax > 1 || m.MeanShiftMax < 0 || m.MinCount < 0 {
 		return fmt.Errorf("thresholds must be positive (missing_rate_max at most 1)")
 	}
 	if m.PSIWarn > 0 && m.PSIAlert > 0 && m.PSIWarn > m.PSIAlert {
@@ -272,6 +273,9 @@ func (vs Variables) Monitoring(v Variable) (m Monitor, ok bool) {
 			if *p.src != 0 {
 				*p.dst = *p.src
 			}
+		}
+		if o.MinCount != 0 {
+			m.MinCount = o.MinCount
 		}
 	}
 	return m, m.Enabled == nil || *m.Enabled

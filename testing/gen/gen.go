@@ -34,6 +34,9 @@ type Config struct {
 // UTC and in Asia/Shanghai at different instants.
 var DefaultStart = time.Date(2024, 3, 9, 14, 0, 0, 0, time.UTC)
 
+// UserCount is the number of distinct users of c: Users, or its default. Users are "U000001" up to it.
+func (c Config) UserCount() int { return c.withDefaults().Users }
+
 func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = 1

@@ -14,9 +14,16 @@ import (
 // twentieth of the logins) are a burst from the drift users (every tenth user), each from a device
 // and an IP address never seen before, with larger amounts. Variables of applications and devices
 // shift in that hour; failed logins, overdue repayments and account age do not.
+//
+// Every user opened its account before the history: the first lines of the logins (one per user,
+// users in order) are each user's first login, at a time up to AccountAge before the history, so that
+// account ages spread as a lender's do, not all from the start of the file.
 
 // LoanHistory is how long before Config.Start the lender's events begin.
 const LoanHistory = 7 * 24 * time.Hour
+
+// AccountAge is how long before the history the oldest account was opened.
+const AccountAge = 2 * 365 * 24 * time.Hour
 
 // DriftHour is the start of the drift episode of c: the last hour of the span, in epoch ms.
 func DriftHour(c Config) int64 {
@@ -105,7 +112,10 @@ func Logins(c Config, emit func(string)) {
 			continue
 		}
 		m := map[string]any{}
-		if n%20 == 19 {
+		if n < g.Users {
+			from := g.Start.Add(-LoanHistory - AccountAge).UnixMilli()
+			m["user_id"], m["device_id"], m["ip"], m["success"], m["ts"] = userID(n+1), g.device(n+1), g.ip(n+1), true, from+g.r.Int63n(AccountAge.Milliseconds())
+		} else if n%20 == 19 {
 			u := g.driftUser()
 			m["user_id"], m["device_id"], m["ip"], m["success"], m["ts"] = userID(u), g.newDevice(n+g.Events), g.newIP(n+g.Events), true, g.driftTS()
 		} else {

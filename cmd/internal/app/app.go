@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,14 @@ type Command struct {
 	tmp    string
 	sample string
 	tables int // the binlog tables named so far (In)
+}
+
+// SampleEvents sets the default of --sample_events for a command that needs a larger sample; call
+// it before Start.
+func SampleEvents(n int) {
+	f := flag.Lookup("sample_events")
+	f.DefValue = strconv.Itoa(n)
+	*sampleEvents = n
 }
 
 // Start parses the flags, initialises Beam and quiets its logging unless --verbose.
