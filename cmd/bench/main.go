@@ -116,16 +116,16 @@ func main() {
 
 // serve prints the SERVE line of the query service reading MySQL (bench.Serve).
 func serve(cfg bench.ServeConfig) error {
-	return eachPipeline([]bench.Pipeline{{Name: "variablepool"}, {Name: "varserve"}}, cfg.Events, func(dir string, p bench.Pipeline) error {
-		if p.Name != "varserve" {
-			return nil
-		}
-		res, err := bench.Serve(filepath.Join(dir, "bin"), filepath.Join(dir, "in"), dir, cfg)
-		if err == nil {
-			fmt.Println(res.Line())
-		}
+	dir, err := workspace([]bench.Pipeline{{Name: "variablepool"}, {Name: "varserve"}}, cfg.Events)
+	if err != nil {
 		return err
-	})
+	}
+	defer os.RemoveAll(dir)
+	res, err := bench.Serve(filepath.Join(dir, "bin"), filepath.Join(dir, "in"), dir, cfg)
+	if err == nil {
+		fmt.Println(res.Line())
+	}
+	return err
 }
 
 func fail(err error) {

@@ -57,6 +57,7 @@ func (r report) write(dir string) (figures, html string, err error) {
 // and the period's shares.
 type chart struct {
 	Width, Height int
+	Left, Axis    float64 // the x where bars start, the y of the baseline axis
 	Bars          []bar
 	Labels        []label
 }
@@ -73,6 +74,7 @@ type label struct {
 }
 
 const (
+	chartLeft   = 30.0
 	chartBar    = 22.0
 	chartHeight = 160.0
 	chartTop    = 10.0
@@ -80,7 +82,8 @@ const (
 )
 
 func (r result) Chart() chart {
-	c := chart{Width: int(30 + float64(len(r.Bins))*(2*chartBar+14)), Height: int(chartTop + chartHeight + chartBottom)}
+	c := chart{Width: int(chartLeft + float64(len(r.Bins))*(2*chartBar+14)), Height: int(chartTop + chartHeight + chartBottom),
+		Left: chartLeft, Axis: chartTop + chartHeight}
 	top := 0.0
 	for _, b := range r.Bins {
 		top = max(top, b.Baseline, b.Period)
@@ -89,7 +92,7 @@ func (r result) Chart() chart {
 		top = 1
 	}
 	for i, b := range r.Bins {
-		x := 30 + float64(i)*(2*chartBar+14)
+		x := chartLeft + float64(i)*(2*chartBar+14)
 		for j, side := range []struct {
 			share float64
 			class string
@@ -138,7 +141,7 @@ PSI uses ten bins from the baseline's deciles. <small>Generated {{.GeneratedAt}}
 <p><small>Limits: PSI warn {{.Limits.PSIWarn}}, alert {{.Limits.PSIAlert}}; missing rate {{.Limits.MissingRateMax}}; mean shift {{.Limits.MeanShiftMax}}; at least {{.Limits.MinCount}} values a side.
 Bars: <span style="color:#9aa5b1">■ baseline</span> <span style="color:#d9480f">■ period</span>, share of values per bin.</small></p>
 {{with .Chart}}<svg width="{{.Width}}" height="{{.Height}}" role="img" aria-label="distribution against the baseline">
-<line x1="28" y1="170" x2="{{.Width}}" y2="170" stroke="#999"/>
+<line x1="{{.Left}}" y1="{{.Axis}}" x2="{{.Width}}" y2="{{.Axis}}" stroke="#999"/>
 {{range .Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
 {{end}}{{range .Labels}}<text x="{{.X}}" y="{{.Y}}" font-size="10" text-anchor="end" transform="rotate(-30 {{.X}} {{.Y}})">{{.Text}}</text>
 {{end}}</svg>{{end}}
