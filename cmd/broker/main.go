@@ -1,8 +1,10 @@
 // Command broker runs a local Kafka broker in this process, on 127.0.0.1 only, until interrupted:
 // franz-go's kfake, which speaks the real Kafka protocol. It is for trying finbeam's streaming
-// pipelines on one machine; data lives in memory and is gone when it stops.
+// pipelines on one machine; data lives in memory and is gone when it stops. It creates the topics
+// finbeam's commands read and write by default, so a job may start before its producer; other
+// topics are created when first written.
 //
-//	go run ./cmd/broker --port=9092 --topics=user_order,hs_order --partitions=4
+//	go run ./cmd/broker --port=9092 --partitions=4
 package main
 
 import (
@@ -18,7 +20,7 @@ import (
 
 func main() {
 	port := flag.Int("port", 9092, "port on 127.0.0.1 (0: a free one)")
-	topics := flag.String("topics", "", "comma-separated topics to create (others are created when first used)")
+	topics := flag.String("topics", strings.Join(kafkatest.Topics, ","), "comma-separated topics to create at start (others are created when first written)")
 	partitions := flag.Int("partitions", 4, "partitions per topic")
 	flag.Parse()
 	var names []string

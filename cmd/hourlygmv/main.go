@@ -34,7 +34,7 @@ func main() {
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "hs_order.jsonl")
 	p, err := hourlygmv.Pipeline(hourlygmv.Options{
-		Input: c.In(*input, *topic, "user_order.jsonl"), Output: out, DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		Input: c.In("input", *topic, "user_order.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
 		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
 	})
 	c.Check(err)

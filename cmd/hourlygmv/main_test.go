@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,18 +73,135 @@ func TestFilesInAndOut(t *testing.T) {
 	}
 }
 
+// Mistakes a user makes fail at once, in one line that names the flag: a usage mistake with status 2,
+// a service that does not answer with status 1, before the pipeline starts; no usage text scrolls the
+// line away and no runner log follows it.
 func TestBadFlagsFailClearly(t *testing.T) {
+	closed := "127.0.0.1:" + fmt.Sprint(freePort(t)) // nothing listens there
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--timezone=Mars/Olympus"}, 1, `time zone "Mars/Olympus"`},
+		{[]string{"--input=/nonexistent/*.jsonl", "--output=/tmp/x.jsonl"}, 1, `--input=/nonexistent/*.jsonl: no file matches`},
+		{[]string{"--runner=flink"}, 2, "--runner=flink needs --endpoint"},
+		{[]string{"--runner=dirct"}, 2, "--runner=dirct: not a runner finbeam supports; use direct or prism"},
+		{[]string{"--sample_events=-5"}, 2, "--sample_events=-5: must be at least 1"},
+		{[]string{"--nosuch"}, 2, "flag provided but not defined: -nosuch (run with --help for the flags)"},
+		{[]string{"--output"}, 2, "flag needs an argument: -output (run with --help for the flags)"},
+		{[]string{"orders.jsonl"}, 2, `unexpected argument "orders.jsonl"`},
+		{[]string{"--sink=mysql", "--mysql_dsn=root:secret@tcp(" + closed + ")/x"}, 2, "--mysql_dsn holds a password: remove it from the DSN and pass it with --mysql_password_env=VARIABLE"},
+		{[]string{"--sink=mysql", "--mysql_password_file=/nonexistent/pw"}, 2, "--mysql_password_file: stat /nonexistent/pw"},
+		{[]string{"--sink=mysql", "--mysql_dsn=root@tcp(" + closed + ")/x"}, 1, "--mysql_dsn=root@tcp(" + closed + ")/x: cannot connect"},
+		{[]string{"--source=kafka", "--kafka_brokers=" + closed}, 1, "--kafka_brokers=" + closed + ": no broker answers"},
+		{[]string{"--sink=kafka", "--kafka_brokers=" + closed}, 1, "--kafka_brokers=" + closed + ": no broker answers"},
+		{[]string{"--runner=flink", "--endpoint=" + closed}, 1, "--endpoint=" + closed + ": no job server answers there"},
+	} {
+		res := beamtest.RunCommand(t, c.args...)
+		if res.ExitCode != c.code || !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, res.ExitCode, res.Stderr, c.code, c.want)
+		}
+		oneLineErrors(t, c.args, res)
+		if strings.Contains(res.Stderr, "secret") {
+			t.Errorf("%v: stderr shows the password: %q", c.args, res.Stderr)
+		}
+	}
+}
+
+// oneLineErrors fails when a failed run's stderr has anything but finbeam's own lines (Beam's plan,
+// the runner's log, the usage text) or more than one error line.
+func oneLineErrors(t *testing.T, args []string, res beamtest.CommandResult) {
+	t.Helper()
+	var errs int
+	for _, l := range strings.Split(strings.TrimSpace(res.Stderr), "\n") {
+		switch {
+		case !strings.HasPrefix(l, "finbeam: "):
+			t.Errorf("%v: stderr has a line that is not finbeam's: %q", args, l)
+		case strings.HasPrefix(l, "finbeam: hourlygmv: ") && !strings.HasPrefix(l, "finbeam: hourlygmv: running on"):
+			errs++
+		}
+	}
+	if errs != 1 {
+		t.Errorf("%v: %d error lines, want 1:\n%s", args, errs, res.Stderr)
+	}
+}
+
+func freePort(t *testing.T) int {
+	p, err := beamtest.FreePort()
+	beamtest.Must(t, err)
+	return p
+}
+
+// MySQL that refuses the password, and a table that is missing: the first fails before the pipeline
+// starts naming the password flag, the second when the sink writes, in one line that names the step
+// and MySQL's error (no Beam plan).
+func TestMySQLErrorsAreOneLine(t *testing.T) {
+	dsn := mysqltest.Database(t)
+	pw := filepath.Join(t.TempDir(), "pw")
+	beamtest.Must(t, os.WriteFile(pw, []byte("wrong\n"), 0o600))
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--timezone=Mars/Olympus"}, `time zone "Mars/Olympus"`},
-		{[]string{"--input=/nonexistent/*.jsonl", "--output=/tmp/x.jsonl"}, `input "/nonexistent/*.jsonl": no file matches`},
-		{[]string{"--runner=flink"}, "--runner=flink needs --endpoint"},
+		{[]string{"--sink=mysql", "--mysql_dsn=" + dsn, "--mysql_password_file=" + pw}, "the server refused the user or password"},
+		{[]string{"--sink=mysql", "--mysql_dsn=" + dsn}, "pipeline failed: mysqlio.upsertFn: mysql: writing 30 rows to hs_order: Error 1146"},
 	} {
 		res := beamtest.RunCommand(t, c.args...)
 		if res.ExitCode != 1 || !strings.Contains(res.Stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", c.args, res.ExitCode, res.Stderr, c.want)
+		}
+		oneLineErrors(t, c.args, res)
+		if strings.Contains(res.Stderr, "wrong") {
+			t.Errorf("%v: stderr shows the password: %q", c.args, res.Stderr)
+		}
+	}
+}
+
+// With no --output the table goes to stdout, and the dead letters to hourlygmv.deadletter.jsonl in
+// the working directory, which the last log line names; a run without bad lines leaves no such file.
+func TestDeadLettersKeptWithoutOutput(t *testing.T) {
+	dir := t.TempDir()
+	bad := []string{"garbage", `{"id":1}`, "not json", "{}", "[1]"}
+	beamtest.Must(t, os.WriteFile(filepath.Join(dir, "garbage.jsonl"), []byte(strings.Join(bad, "\n")+"\n"), 0o644))
+	res := beamtest.RunCommandIn(t, dir, "--input=garbage.jsonl")
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "dead_lettered=5 ") || !strings.Contains(res.Stderr, "finbeam: 5 dead letters in hourlygmv.deadletter.jsonl\n") {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	if got := beamtest.ReadLines(t, filepath.Join(dir, "hourlygmv.deadletter.jsonl")); len(got) != 5 || !strings.Contains(got[0], `"reason"`) {
+		t.Errorf("hourlygmv.deadletter.jsonl holds %d lines, want the 5 bad ones with their reasons: %q", len(got), got)
+	}
+
+	clean := t.TempDir()
+	beamtest.Must(t, gen.WriteFile(filepath.Join(clean, "orders.jsonl"), gen.Config{Seed: 2, Events: 300, BadEvery: -1}, gen.Orders))
+	res = beamtest.RunCommandIn(t, clean, "--input=orders.jsonl")
+	if res.ExitCode != 0 || strings.Contains(res.Stderr, "dead letters in") {
+		t.Fatalf("clean input: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(clean, "hourlygmv.deadletter.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a run without dead letters left hourlygmv.deadletter.jsonl (%v)", err)
+	}
+}
+
+// A bounded run stopped by SIGINT or SIGTERM before it ends exits 130 saying its output is
+// incomplete, without a summary or a table that would pass for the result.
+func TestInterruptedBoundedRunFails(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "orders.jsonl")
+	beamtest.Must(t, gen.WriteFile(in, gen.Config{Seed: 3, Events: 200000}, gen.Orders))
+	for _, c := range []struct {
+		sig  syscall.Signal
+		args []string
+	}{
+		{syscall.SIGINT, []string{"--input=" + in, "--output=" + filepath.Join(dir, "out.jsonl")}},
+		{syscall.SIGTERM, []string{"--input=" + in}}, // prints the table when it ends
+	} {
+		cmd := beamtest.StartCommand(t, c.args...)
+		cmd.WaitForStderr(t, "hourlygmv: running on prism", time.Minute)
+		res := cmd.Signal(t, c.sig)
+		if res.ExitCode != 130 || !strings.Contains(res.Stderr, "finbeam: hourlygmv: interrupted: output incomplete") ||
+			strings.Contains(res.Stderr, "done:") || res.Stdout != "" {
+			t.Errorf("%v after %v: exit %d, stdout %q, stderr:\n%s", c.args, c.sig, res.ExitCode, res.Stdout, res.Stderr)
 		}
 	}
 }
@@ -125,19 +244,66 @@ func TestKafkaInAndOut(t *testing.T) {
 	}
 }
 
-// The README's streaming walkthrough: orders sent live (gen.Live, as produce --live=gmt_modified
-// does) while hourlygmv streams them into a JSONL file with the default out-of-orderness; the file's
-// table follows the orders sent so far while the job runs, and Ctrl-C (SIGINT) stops it cleanly.
+// The README's streaming walkthrough, in its order: the local broker (make kafka: kafkatest.Topics
+// created), then hourlygmv, then the producer, which sends orders live (gen.Live, as produce
+// --live=gmt_modified does) while hourlygmv streams them into a JSONL file with the default
+// out-of-orderness; the file's table follows the orders sent so far while the job runs, and Ctrl-C
+// (SIGINT) stops it cleanly.
 func TestStreamingWalkthrough(t *testing.T) {
-	b, err := kafkatest.Start(3)
+	b, err := kafkatest.Start(4, kafkatest.Topics...)
 	beamtest.Must(t, err)
 	defer b.Close()
 	out := filepath.Join(t.TempDir(), "hs_order.jsonl")
 	c := beamtest.StartCommand(t, "--source=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--output="+out)
+	c.WaitForStderr(t, "hourlygmv: running on prism", time.Minute)
+	if strings.Contains(c.Stderr(), "waiting for topic") {
+		t.Errorf("the broker of make kafka has no user_order topic:\n%s", c.Stderr())
+	}
 	table := func() map[string]string {
 		return beamtest.Changelog(t, "hs_order", beamtest.LinesSoFar(out), hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...)
 	}
 	streamOrders(t, b, c, gen.Lines(gen.Config{Seed: 9, Events: 600}, gen.Orders), "hs_order", table)
+}
+
+// A streaming job started before its topic exists waits for it, saying so; restarted with the same
+// group and --output, it appends to the file: what the first run wrote stays.
+func TestStreamingWaitsForTheTopicAndRestartAppends(t *testing.T) {
+	b, err := kafkatest.Start(2) // no topics
+	beamtest.Must(t, err)
+	defer b.Close()
+	out := filepath.Join(t.TempDir(), "hs_order.jsonl")
+	args := []string{"--source=kafka", "--kafka_brokers=" + b.Addrs()[0], "--kafka_group=gmv", "--output=" + out}
+	lines := gen.Lines(gen.Config{Seed: 10, Events: 400}, gen.Orders)
+	first, second := gen.LiveFrom(lines[:200], "gmt_modified", time.Now().UnixMilli()), lines[200:]
+
+	c := beamtest.StartCommand(t, args...)
+	c.WaitForStderr(t, "waiting for topic user_order to be created on "+b.Addrs()[0], time.Minute)
+	beamtest.Must(t, b.Produce("user_order", first, "id"))
+	c.WaitForStderr(t, "topic user_order exists now", time.Minute)
+	want, _ := reference.HourlyGMV(first, time.UTC)
+	table := func() map[string]string {
+		return beamtest.Changelog(t, "hs_order", beamtest.LinesSoFar(out), hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...)
+	}
+	beamtest.WaitForTable(t, "hs_order of the first run", table, want, c.Stderr)
+	if res := c.Interrupt(t); res.ExitCode != 0 {
+		t.Fatalf("first run: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	written := beamtest.ReadLines(t, out)
+
+	c = beamtest.StartCommand(t, args...)
+	c.WaitForStderr(t, "hourlygmv: running on prism", time.Minute)
+	beamtest.Must(t, b.Produce("user_order", gen.LiveFrom(second, "gmt_modified", time.Now().UnixMilli()), "id"))
+	deadline := time.Now().Add(time.Minute)
+	for len(beamtest.LinesSoFar(out)) <= len(written) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if res := c.Interrupt(t); res.ExitCode != 0 {
+		t.Fatalf("second run: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	after := beamtest.ReadLines(t, out)
+	if len(after) <= len(written) || strings.Join(after[:len(written)], "\n") != strings.Join(written, "\n") {
+		t.Errorf("after the restart the file has %d lines; want the first run's %d, unchanged, and more after them", len(after), len(written))
+	}
 }
 
 // streamOrders produces lines to user_order in two halves, stamped as sent, waits after each until

@@ -33,7 +33,7 @@ func main() {
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "user_last_log.jsonl")
 	p, err := lastpage.Pipeline(lastpage.Options{
-		Input: c.In(*input, *topic, "user_log.jsonl"), Output: out, DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		Input: c.In("input", *topic, "user_log.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
 		AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
 	})
 	c.Check(err)

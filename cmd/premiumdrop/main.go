@@ -39,11 +39,11 @@ func main() {
 	fromMySQL := *dim == "mysql"
 	dimFile := ""
 	if !fromMySQL {
-		dimFile = c.Input(*dim, "raw_info.jsonl")
+		dimFile = c.Input("dim", "raw_info.jsonl")
 	}
 	p, err := premiumdrop.Pipeline(premiumdrop.Options{
-		Input: c.In(*input, *topic, "update_info.jsonl"), Dim: dimFile, DimFromMySQL: fromMySQL,
-		Output: out, DimOutput: c.Companion(*dimOutput, *dimTopic), DeadLetter: c.Companion(*deadLetter, *deadTopic), DropRatio: *dropRatio,
+		Input: c.In("input", *topic, "update_info.jsonl"), Dim: dimFile, DimFromMySQL: fromMySQL,
+		Output: out, DimOutput: c.Companion(*dimOutput, *dimTopic), DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), DropRatio: *dropRatio,
 		IO: c.IO(),
 	})
 	c.Check(err)

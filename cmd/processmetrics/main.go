@@ -58,12 +58,12 @@ func main() {
 	}
 	out, print := c.Out(*output, *outTopic, "instances.jsonl")
 	opts := processmetrics.Options{
-		Output: out, MetricsOutput: c.Companion(*metrics, *metTopic), DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		Output: out, MetricsOutput: c.Companion(*metrics, *metTopic), DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
 		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone, IO: c.IO(),
 	}
 	if *fromRaw {
-		raw := &tracejoin.Options{Requests: c.In(*requests, *reqTopic, "requests.jsonl"), Responses: c.In(*responses, *respTopic, "responses.jsonl"),
-			Tracks: c.In(*tracks, *trkTopic, "tracks.jsonl"), Incomplete: c.Companion(*incomplete, *incTopic), MaxDelay: app.NonZero(*maxDelay)}
+		raw := &tracejoin.Options{Requests: c.In("requests", *reqTopic, "requests.jsonl"), Responses: c.In("responses", *respTopic, "responses.jsonl"),
+			Tracks: c.In("tracks", *trkTopic, "tracks.jsonl"), Incomplete: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"), MaxDelay: app.NonZero(*maxDelay)}
 		if *config != "" {
 			f, err := tracejoin.LoadFilter(*config)
 			c.Check(err)
@@ -71,7 +71,7 @@ func main() {
 		}
 		opts.FromRaw = raw
 	} else {
-		opts.Input = c.In(*input, *topic, "actions.jsonl")
+		opts.Input = c.In("input", *topic, "actions.jsonl")
 	}
 	p, err := processmetrics.Pipeline(opts)
 	c.Check(err)

@@ -49,9 +49,9 @@ func main() {
 	}
 	out, print := c.Out(*output, *outTopic, "actions.jsonl")
 	p, err := tracejoin.Pipeline(tracejoin.Options{
-		Requests: c.In(*requests, *reqTopic, "requests.jsonl"), Responses: c.In(*responses, *respTopic, "responses.jsonl"),
-		Tracks: c.In(*tracks, *trkTopic, "tracks.jsonl"), Output: out, Incomplete: c.Companion(*incomplete, *incTopic),
-		DeadLetter: c.Companion(*deadLetter, *deadTopic), MaxDelay: app.NonZero(*maxDelay), Filter: filter, IO: c.IO(),
+		Requests: c.In("requests", *reqTopic, "requests.jsonl"), Responses: c.In("responses", *respTopic, "responses.jsonl"),
+		Tracks: c.In("tracks", *trkTopic, "tracks.jsonl"), Output: out, Incomplete: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"),
+		DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), MaxDelay: app.NonZero(*maxDelay), Filter: filter, IO: c.IO(),
 	})
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))

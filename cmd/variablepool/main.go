@@ -55,8 +55,8 @@ func main() {
 	}
 	out, print := c.Out(*output, *outTopic, "user_variables.jsonl")
 	p, err := variablepool.Pipeline(variablepool.Options{
-		Applications: c.In(*applications, *appTopic, "loan_application.jsonl"), Logins: c.In(*logins, *loginTopic, "login.jsonl"),
-		Repayments: c.In(*repayments, *repTopic, "repayment.jsonl"), Output: out, DeadLetter: c.Companion(*deadLetter, *deadTopic),
+		Applications: c.In("applications", *appTopic, "loan_application.jsonl"), Logins: c.In("logins", *loginTopic, "login.jsonl"),
+		Repayments: c.In("repayments", *repTopic, "repayment.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
 		Variables: vars, Until: untilMs, IO: c.IO(),
 	})
 	c.Check(err)

@@ -4,7 +4,8 @@
 // the same names are paths for files and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
 // (changelogs as version-guarded upserts, append-only rows kept once; io/mysqlio), and with BigQuery
 // to a history table of every change with a view of the current rows (io/bigqueryio); the other
-// outputs (dead letters) stay JSONL files.
+// outputs (dead letters) stay JSONL files. A streaming job appends to its JSONL files; a bounded one
+// rewrites them.
 //
 // All Kafka inputs of a pipeline are read by one kafkaio.Read and split by topic, because a Flatten
 // of several unbounded reads is reported to hang on prism (apache/beam#33815). Changelog outputs
@@ -56,6 +57,12 @@ type Config struct {
 	// of its dataset (io/bigqueryio), besides MySQL when that is set too; the other outputs are JSONL
 	// files.
 	BigQuery *bigqueryio.Config
+}
+
+// Streaming reports whether the inputs have no end (Kafka without UntilEnd, the binlog): JSONL
+// outputs are then appended to, so that a restarted job keeps what the earlier run wrote.
+func (c Config) Streaming() bool {
+	return c.Source != nil && !c.Source.UntilEnd || c.Source == nil && c.CDC != nil
 }
 
 // FileInput reports whether the inputs are JSONL files: bounded, every line read before a stateful
@@ -187,6 +194,9 @@ func (c Config) write(s beam.Scope, o Output) error {
 		lines := o.Lines
 		if o.Changes.IsValid() {
 			lines = changelog.Lines(s, o.Changes)
+		}
+		if c.Streaming() {
+			return jsonl.Append(s, o.Name, lines)
 		}
 		return jsonl.Write(s, o.Name, lines)
 	}

@@ -2,7 +2,9 @@
 //
 // Read takes a path or a glob and yields the non-blank lines (a trailing "\r" removed). Write appends
 // lines to one file: the file is created (or truncated) when the pipeline is constructed, and every
-// bundle appends its lines in one write at FinishBundle, under a process-wide lock per path. It is
+// bundle appends its lines in one write at FinishBundle, under a process-wide lock per path. Append
+// is Write without the truncation, for streaming jobs whose restart must keep what the earlier run
+// wrote (a changelog read newest version per key gives the same table). It is
 // meant for runs whose workers share the driver's file system (prism, a local Flink); on a cluster
 // write to Kafka, MySQL or BigQuery instead.
 package jsonl
@@ -59,10 +61,24 @@ func nonBlank(ctx context.Context, line string, emit func(string)) {
 // Write appends the lines of a PCollection<string> to the file at path, creating or truncating it
 // (and its directory) now.
 func Write(s beam.Scope, path string, lines beam.PCollection) error {
+	return write(s, path, lines, os.O_TRUNC)
+}
+
+// Append appends the lines of a PCollection<string> to the file at path, creating it (and its
+// directory) now if it is missing and keeping what it holds.
+func Append(s beam.Scope, path string, lines beam.PCollection) error {
+	return write(s, path, lines, os.O_APPEND)
+}
+
+func write(s beam.Scope, path string, lines beam.PCollection, mode int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("output %q: %w", path, err)
 	}
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|mode, 0o644)
+	if err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("output %q: %w", path, err)
 	}
 	beam.ParDo0(s.Scope("jsonl.Write"), &writeFn{Path: path}, lines)

@@ -141,3 +141,29 @@ func (a *admin) commit(ctx context.Context, group, topic string, partition int, 
 }
 
 func partKey(topic string, partition int) string { return fmt.Sprintf("%s/%d", topic, partition) }
+
+// MissingTopics asks the brokers for the metadata of topics and returns those that do not exist
+// there; an error when no broker answers (or the connection is refused: TLS, SASL). With no topics
+// it only checks that the brokers answer. Commands call it before a pipeline starts, so a wrong
+// address or a missing topic is one clear line rather than a failed job.
+func MissingTopics(ctx context.Context, brokers []string, sec Security, topics []string) ([]string, error) {
+	a, err := newAdmin(brokers, sec)
+	if err != nil {
+		return nil, err
+	}
+	md, err := a.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	for _, t := range md.Topics {
+		found[t.Name] = t.Error == nil && len(t.Partitions) > 0
+	}
+	var missing []string
+	for _, t := range topics {
+		if !found[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
+}

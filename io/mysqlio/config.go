@@ -1,7 +1,9 @@
 package mysqlio
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -35,6 +37,9 @@ const DefaultMaxConns = 4
 // DefaultBatchRows is Config.BatchRows when it is zero.
 const DefaultBatchRows = 500
 
+// ErrPasswordInDSN is Validate's error for a DSN that holds a password.
+var ErrPasswordInDSN = errors.New("mysql DSN holds a password: put it in an environment variable or a file and name that instead")
+
 // Validate checks the settings without reading the password, naming the setting at fault.
 func (c Config) Validate() error {
 	if c.DSN == "" {
@@ -45,7 +50,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mysql DSN: %s", strings.ReplaceAll(err.Error(), c.DSN, "<dsn>"))
 	}
 	if cfg.Passwd != "" {
-		return fmt.Errorf("mysql DSN holds a password: put it in an environment variable or a file and name that instead")
+		return ErrPasswordInDSN
 	}
 	if c.PasswordEnv != "" && c.PasswordFile != "" {
 		return fmt.Errorf("mysql password: name an environment variable or a file, not both")
@@ -115,4 +120,15 @@ func (c Config) Open() (*sql.DB, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db, nil
+}
+
+// Ping connects with the password read from the environment or the file and checks that the server
+// answers and accepts the credentials; commands call it before a pipeline starts.
+func (c Config) Ping(ctx context.Context) error {
+	db, err := c.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.PingContext(ctx)
 }

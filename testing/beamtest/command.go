@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,10 +44,17 @@ type CommandResult struct {
 	ExitCode       int
 }
 
-// RunCommand runs the command under test (the test binary, as main) with args.
+// RunCommand runs the command under test (the test binary, as main) with args, in a working
+// directory of its own (what a command leaves there is removed with the test's temporary files).
 func RunCommand(t testing.TB, args ...string) CommandResult {
 	t.Helper()
-	c := StartCommand(t, args...)
+	return RunCommandIn(t, t.TempDir(), args...)
+}
+
+// RunCommandIn is RunCommand in working directory dir.
+func RunCommandIn(t testing.TB, dir string, args ...string) CommandResult {
+	t.Helper()
+	c := StartCommandIn(t, dir, args...)
 	return c.result(t, c.cmd.Wait())
 }
 
@@ -63,12 +71,20 @@ func RunBinary(t testing.TB, path string, args ...string) CommandResult {
 	return c.result(t, c.cmd.Wait())
 }
 
-// StartCommand starts the command under test (the test binary, as main) with args and returns
-// without waiting; Interrupt stops it. The test's cleanup kills it if it still runs.
+// StartCommand starts the command under test (the test binary, as main) with args, in a working
+// directory of its own, and returns without waiting; Interrupt stops it. The test's cleanup kills it
+// if it still runs.
 func StartCommand(t testing.TB, args ...string) *Command {
+	t.Helper()
+	return StartCommandIn(t, t.TempDir(), args...)
+}
+
+// StartCommandIn is StartCommand in working directory dir.
+func StartCommandIn(t testing.TB, dir string, args ...string) *Command {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd.Dir = dir
 	return start(t, cmd)
 }
 
@@ -91,10 +107,29 @@ func start(t testing.TB, cmd *exec.Cmd) *Command {
 // Stderr is what the command has written to standard error so far.
 func (c *Command) Stderr() string { return c.err.String() }
 
+// WaitForStderr waits up to timeout for the command to write want to standard error; it fails the
+// test when the command exits or the time runs out first.
+func (c *Command) WaitForStderr(t testing.TB, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(c.Stderr(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the command did not log %q within %s; stderr:\n%s", want, timeout, c.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Interrupt sends SIGINT, as Ctrl-C does, and waits up to a minute for the command to exit.
 func (c *Command) Interrupt(t testing.TB) CommandResult {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	return c.Signal(t, syscall.SIGINT)
+}
+
+// Signal sends sig and waits up to a minute for the command to exit.
+func (c *Command) Signal(t testing.TB, sig os.Signal) CommandResult {
+	t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("interrupting the command: %v", err)
 	}
 	done := make(chan error, 1)
@@ -104,7 +139,7 @@ func (c *Command) Interrupt(t testing.TB) CommandResult {
 		return c.result(t, err)
 	case <-time.After(time.Minute):
 		c.cmd.Process.Kill()
-		t.Fatalf("the command did not exit within a minute of SIGINT; stderr:\n%s", c.Stderr())
+		t.Fatalf("the command did not exit within a minute of %v; stderr:\n%s", sig, c.Stderr())
 		return CommandResult{}
 	}
 }

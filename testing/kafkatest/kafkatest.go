@@ -16,6 +16,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// Topics are the topics finbeam's commands read by default (--kafka_topic, --kafka_requests, ...)
+// and their main outputs (--kafka_out_topic, varquality's --kafka_alert_topic): cmd/broker (make
+// kafka) creates them at start, so that a job may start before its producer.
+var Topics = []string{"user_order", "update_info", "user_log", "requests", "responses", "tracks", "actions",
+	"loan_application", "login", "repayment",
+	"hs_order", "wechat_activity_user", "user_last_log", "process_instances", "user_variables", "variable_alerts"}
+
 // Broker is a running in-process Kafka cluster.
 type Broker struct {
 	cluster *kfake.Cluster

@@ -5,12 +5,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -24,6 +27,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx" // registers every runner
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -54,7 +60,12 @@ type Command struct {
 	Doc    string // one paragraph for --help
 	tmp    string
 	sample string
-	tables int // the binlog tables named so far (In)
+	tables int             // the binlog tables named so far (In)
+	mysql  *mysqlio.Config // the MySQL connection the job uses, checked before the run
+
+	printing bool         // Output chose a temporary output that the command prints
+	kept     []keptOutput // outputs kept in the working directory because nothing else named them (Kept)
+	topics   []string     // the Kafka topics read (In), checked before the run
 }
 
 // SampleEvents sets the default of --sample_events for a command that needs a larger sample; call
@@ -65,20 +76,94 @@ func SampleEvents(n int) {
 	*sampleEvents = n
 }
 
-// Start parses the flags, initialises Beam and quiets its logging unless --verbose.
+// usageError is a wrong flag or argument: Fail exits with status 2 for it.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// UsageError marks err as a mistake in the command line (status 2).
+func UsageError(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Start parses the flags, checks those every command shares, initialises Beam and quiets its logging
+// unless --verbose. A flag error is one line and a pointer to --help (status 2); --help prints the
+// whole usage (status 0).
 func Start(name, doc string, ownFlags ...string) *Command {
 	c := &Command{Name: name, Doc: doc}
+	flag.Usage = func() {} // Parse's own usage and message are replaced below
+	flag.CommandLine.Init(name, flag.ContinueOnError)
+	flag.CommandLine.SetOutput(io.Discard)
+	if err := flag.CommandLine.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.usage(ownFlags)
+			os.Exit(0)
+		}
+		c.Fail(UsageError("%v (run with --help for the flags)", err))
+	}
+	if flag.NArg() > 0 {
+		c.Fail(UsageError("unexpected argument %q: every input is a flag (run with --help for the flags)", flag.Arg(0)))
+	}
+	if *sampleEvents < 1 {
+		c.Fail(UsageError("--sample_events=%d: must be at least 1", *sampleEvents))
+	}
+	if _, err := RunnerName(); err != nil {
+		c.Fail(usageError{err})
+	}
+	if strings.EqualFold(*runners.Runner, "direct") {
+		Logf("--runner=direct runs on prism: Beam's legacy direct runner cannot execute state and timers")
+	}
 	flag.Usage = func() { c.usage(ownFlags) }
-	flag.Parse()
 	beam.Init()
 	if !*verbose {
 		log.SetupLogging("warn", "text")
+		// The runner's ERROR records repeat the run's error with Beam's plan of the failed stage;
+		// Run reports that error in one line instead (--verbose shows them all).
+		slog.SetDefault(slog.New(belowError{slog.Default().Handler()}))
 	}
 	return c
 }
 
+// belowError passes on the records of a handler below slog.LevelError.
+type belowError struct{ slog.Handler }
+
+func (h belowError) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h belowError) WithAttrs(as []slog.Attr) slog.Handler {
+	return belowError{h.Handler.WithAttrs(as)}
+}
+
+func (h belowError) WithGroup(name string) slog.Handler { return belowError{h.Handler.WithGroup(name)} }
+
+// doFnName finds the DoFn a Beam error names ("Name: github.com/.../mysqlio.upsertFn]").
+var doFnName = regexp.MustCompile(`Name: (?:[^\]\s]*/)?([^/\]\s]+)\]`)
+
+// Cause is the part of a failed run's error a person acts on: Beam's error carries the plan of the
+// failed stage, then "caused by:", the failing DoFn and its error; Cause keeps the DoFn's short
+// name and its error. An error of another shape is returned whole.
+func Cause(err error) string {
+	msg := err.Error()
+	i := strings.LastIndex(msg, "caused by:")
+	if i < 0 {
+		return msg
+	}
+	var parts []string
+	for _, l := range strings.Split(msg[i+len("caused by:"):], "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if m := doFnName.FindStringSubmatch(l); m != nil && strings.HasPrefix(l, "DoFn[") {
+			parts = append(parts, m[1]+":")
+			continue
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, " ")
+}
+
 func (c *Command) usage(own []string) {
-	w := flag.CommandLine.Output()
+	w := io.Writer(os.Stderr)
 	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\n\nFlags:\n", c.Name, c.Doc)
 	show := func(names []string) {
 		for _, n := range names {
@@ -98,13 +183,20 @@ func (c *Command) usage(own []string) {
 	show(kafkaFlags)
 	fmt.Fprintf(w, "\nRunner flags (Beam's; see runners.md):\n")
 	show(beamFlags)
-	fmt.Fprintf(w, "\n--runner=direct runs on prism; prism, universal, flink, spark and dataflow pass through to Beam.\n")
+	fmt.Fprintf(w, "\n--runner: %s.\n", runnerHelp)
 }
 
-// Fail logs err and exits with status 1.
+// Fail logs err and exits: with status 2 for a usage error (UsageError), 130 for an interrupted
+// bounded run (ErrInterrupted), else 1.
 func (c *Command) Fail(err error) {
 	Logf("%s: %v", c.Name, err)
 	c.Close()
+	switch {
+	case errors.As(err, new(usageError)):
+		os.Exit(2)
+	case errors.Is(err, ErrInterrupted):
+		os.Exit(130)
+	}
 	os.Exit(1)
 }
 
@@ -124,10 +216,15 @@ func (c *Command) tempDir() string {
 	return c.tmp
 }
 
-// Input returns the flag's value, or when it is empty the path of table in the embedded sample,
-// which it generates on first use.
-func (c *Command) Input(value, table string) string {
-	if value != "" {
+// Input returns the value of the flag named fileFlag (a path or glob), checking that it names a
+// file; when fileFlag is "" or the flag is empty, the path of table in the embedded sample, which it
+// generates on first use.
+func (c *Command) Input(fileFlag, table string) string {
+	if f := flag.Lookup(fileFlag); fileFlag != "" && f.Value.String() != "" {
+		value := f.Value.String()
+		if files, err := filepath.Glob(value); err != nil || len(files) == 0 {
+			c.Fail(fmt.Errorf("--%s=%s: no file matches", fileFlag, value))
+		}
 		return value
 	}
 	if c.sample == "" {
@@ -145,6 +242,7 @@ func (c *Command) Output(value, name string) (path string, toStdout bool) {
 	if value != "" {
 		return value, false
 	}
+	c.printing = true
 	return filepath.Join(c.tempDir(), name), true
 }
 
@@ -155,20 +253,25 @@ func (c *Command) Close() {
 	}
 }
 
+// runnerHelp lists the runners finbeam supports, for --help and for an unknown --runner.
+const runnerHelp = "direct or prism (Beam's prism in this process; the default), flink, spark, universal or portable " +
+	"(a Beam job server at --endpoint), or dataflow (Google Cloud Dataflow)"
+
 // RunnerName maps the --runner flag to the Beam runner to use: "" and "direct" run on prism, because
-// Beam's legacy direct runner cannot execute state and timers; every other name passes through.
+// Beam's legacy direct runner cannot execute state and timers; the other runners finbeam supports
+// pass through, and any other name is an error that lists them.
 func RunnerName() (string, error) {
 	r := strings.ToLower(*runners.Runner)
 	switch r {
-	case "", "prism":
-		return "prism", nil
-	case "direct":
-		Logf("--runner=direct runs on prism: Beam's legacy direct runner cannot execute state and timers")
+	case "", "prism", "direct":
 		return "prism", nil
 	case "universal", "flink", "spark", "portable":
 		if *jobopts.Endpoint == "" {
 			return "", fmt.Errorf("--runner=%s needs --endpoint=host:port of a job server (see runners.md)", r)
 		}
+	case "dataflow":
+	default:
+		return "", fmt.Errorf("--runner=%s: not a runner finbeam supports; use %s", *runners.Runner, runnerHelp)
 	}
 	return r, nil
 }
@@ -181,6 +284,10 @@ func portable(runner string) bool {
 	}
 	return false
 }
+
+// ErrInterrupted is what Run returns when a bounded run was stopped (SIGINT, SIGTERM) before it
+// finished: its outputs are incomplete.
+var ErrInterrupted = errors.New("interrupted: output incomplete")
 
 // Run executes p on the runner chosen by --runner and logs a one-line summary of finbeam's counters.
 func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
@@ -200,6 +307,16 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := c.preflight(ctx, r); err != nil {
+		switch {
+		case ctx.Err() == nil:
+			return err
+		case Streaming():
+			Logf("%s stopped", c.Name)
+			return nil
+		}
+		return ErrInterrupted
+	}
 	runCtx, stopped, ran := ctx, make(chan string, 1), make(chan struct{})
 	defer close(ran)
 	if portable(r) {
@@ -236,22 +353,83 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		}
 		defer stopProfile()
 	}
+	if r != "prism" && *jobopts.WorkerBinary == "" {
+		Logf("building the Go worker binary that %s stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", r)
+	}
+	Logf("%s: running on %s", c.Name, r)
 	var res beam.PipelineResult
 	err = beamtest.WithPrivateTemp(func() (err error) {
 		res, err = beam.Run(runCtx, r, p)
 		return err
 	})
 	if ctx.Err() != nil {
-		Logf("%s %s", c.Name, <-stopped)
+		how := <-stopped
+		if !Streaming() {
+			if how != "stopped" {
+				return fmt.Errorf("%w (%s)", ErrInterrupted, how)
+			}
+			return ErrInterrupted
+		}
+		Logf("%s %s", c.Name, how)
+		c.reportKept()
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("pipeline failed: %w", err)
+		if *verbose {
+			return fmt.Errorf("pipeline failed: %w", err)
+		}
+		return fmt.Errorf("pipeline failed: %s (--verbose shows the runner's whole error)", Cause(err))
 	}
 	if res != nil {
 		Logf("%s", Summary(c.Name, beamtest.Counters(res)))
 	}
+	c.reportKept()
 	return nil
+}
+
+// keptOutput is an output a person reads after the run (Kept).
+type keptOutput struct {
+	path, what string
+	ours       bool // named by the command, not by a flag: removed when it stayed empty
+}
+
+// Kept is the name of an output a person must be able to read after the run (dead letters,
+// incomplete traces), what it holds in words ("dead letters"): the topic flag's value when the sink
+// is Kafka; else the file flag's value; else, when the command prints its result, the file
+// "<command>.<suffix>.jsonl" in the working directory (a temporary one would be gone at exit); else
+// the file named after output (endpoint.Config.Default). Call it after Out. Run names the file and
+// its line count in its last log line.
+func (c *Command) Kept(file, topic, output, suffix, what string) string {
+	if *sink == "kafka" {
+		return topic
+	}
+	k := keptOutput{path: file, what: what}
+	switch {
+	case file != "":
+	case c.printing:
+		k.path, k.ours = c.Name+"."+suffix+".jsonl", true
+	default:
+		k.path = endpoint.Config{}.Default("", output, suffix)
+	}
+	c.kept = append(c.kept, k)
+	return k.path
+}
+
+// reportKept logs where each kept output is and how many lines it holds; a file the command named
+// that stayed empty is removed.
+func (c *Command) reportKept() {
+	for _, k := range c.kept {
+		n := 0
+		if err := jsonl.EachLine(k.path, func(string) { n++ }); err != nil {
+			continue // not written: the pipeline had nothing for it
+		}
+		switch {
+		case n > 0:
+			Logf("%d %s in %s", n, k.what, k.path)
+		case k.ours:
+			os.Remove(k.path)
+		}
+	}
 }
 
 // startCPUProfile starts writing the process's CPU profile to path; stop ends it and closes the file.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -18,8 +19,6 @@ func TestSummaryNamesEveryCounter(t *testing.T) {
 }
 
 func TestRunnerMapping(t *testing.T) {
-	var logs bytes.Buffer
-	Stderr = &logs
 	defer func() { *runners.Runner, *jobopts.Endpoint = "", "" }()
 	for _, c := range []struct{ runner, endpoint, want, err string }{
 		{"", "", "prism", ""},
@@ -28,6 +27,7 @@ func TestRunnerMapping(t *testing.T) {
 		{"flink", "", "", "needs --endpoint"},
 		{"flink", "localhost:8099", "flink", ""},
 		{"universal", "localhost:8073", "universal", ""},
+		{"dirct", "", "", "--runner=dirct: not a runner finbeam supports; use direct or prism"},
 	} {
 		*runners.Runner, *jobopts.Endpoint = c.runner, c.endpoint
 		got, err := RunnerName()
@@ -35,8 +35,21 @@ func TestRunnerMapping(t *testing.T) {
 			t.Errorf("--runner=%q --endpoint=%q: %q, %v; want %q, %q", c.runner, c.endpoint, got, err, c.want, c.err)
 		}
 	}
-	if strings.Count(logs.String(), "runs on prism") != 1 {
-		t.Errorf("want one log line for direct, got %q", logs.String())
+}
+
+// A failed run's error as the Go SDK returns it from prism: the plan of the failed stage, then the
+// DoFn and its error. Cause keeps the last two.
+func TestCauseDropsTheStagePlan(t *testing.T) {
+	err := errors.New("job job-001 failed:\nbundle inst006 stage-006 failed:process bundle failed for instruction inst006 using plan stage-006 : while executing FinishBundle for Plan[stage-006]:\n" +
+		"1: DataSource[S[stage-006_source@localhost:36251], i0] Out:8 Coder:W;cwv_n17<KV;c22_lp<string;c0,I;c21_lp<LP;c12_lp<R[retract.Delta]>>[[]retract.Delta]>>!GWC \n" +
+		"2: ParDo[mysqlio.upsertFn] Out:[] Sig: func(context.Context, changelog.Change) error, SideInputs: []\n\tcaused by:\n" +
+		"DoFn[UID:2, PID:e21, Name: github.com/finbeam/finbeam/io/mysqlio.upsertFn] failed:\nmysql: writing 30 rows to hs_order: Error 1146 (42S02): Table 'finbeam.hs_order' doesn't exist")
+	want := "mysqlio.upsertFn: mysql: writing 30 rows to hs_order: Error 1146 (42S02): Table 'finbeam.hs_order' doesn't exist"
+	if got := Cause(err); got != want {
+		t.Errorf("Cause = %q\nwant    %q", got, want)
+	}
+	if got := Cause(errors.New("dial tcp: refused")); got != "dial tcp: refused" {
+		t.Errorf("an error without a plan: Cause = %q", got)
 	}
 }
 

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/finbeam/finbeam/io/bigqueryio"
@@ -58,8 +60,7 @@ var kafkaFlags = []string{"source", "sink", "kafka_brokers", "kafka_group", "kaf
 // IO is the endpoint configuration the source and sink flags select.
 func (c *Command) IO() endpoint.Config {
 	var cfg endpoint.Config
-	sec := kafkaio.Security{TLS: *kafkaTLS, CAFile: *kafkaCA, CertFile: *kafkaCert, KeyFile: *kafkaKey,
-		SASL: *kafkaSASL, Username: *kafkaUser, PasswordEnv: *kafkaPwEnv, PasswordFile: *kafkaPwFile}
+	sec := c.kafkaSecurity()
 	brokers := strings.Split(*kafkaBrokers, ",")
 	switch *source {
 	case "file":
@@ -96,25 +97,40 @@ func (c *Command) IO() endpoint.Config {
 	return cfg
 }
 
-// mysqlConfig is the MySQL connection the flags describe, for the sink and the binlog source.
+// kafkaSecurity is the TLS and SASL setting the --kafka_* flags describe.
+func (c *Command) kafkaSecurity() kafkaio.Security {
+	return kafkaio.Security{TLS: *kafkaTLS, CAFile: *kafkaCA, CertFile: *kafkaCert, KeyFile: *kafkaKey,
+		SASL: *kafkaSASL, Username: *kafkaUser, PasswordEnv: *kafkaPwEnv, PasswordFile: *kafkaPwFile}
+}
+
+// mysqlConfig is the MySQL connection the flags describe, for the sink and the binlog source; Run
+// checks before the pipeline starts that the server answers and takes the credentials.
 func (c *Command) mysqlConfig() mysqlio.Config {
 	m := mysqlio.Config{DSN: *mysqlDSN, PasswordEnv: *mysqlPwEnv, PasswordFile: *mysqlPwFile, CreateTables: *mysqlCreate,
 		TLS: *mysqlTLS, CAFile: *mysqlCA, CertFile: *mysqlCert, KeyFile: *mysqlKey}
 	if *mysqlPwFile != "" {
 		m.PasswordEnv = ""
+		if _, err := os.Stat(*mysqlPwFile); err != nil {
+			c.Fail(UsageError("--mysql_password_file: %v", err))
+		}
 	}
-	if err := m.Validate(); err != nil {
-		c.Fail(fmt.Errorf("--mysql_dsn: %w", err))
+	switch err := m.Validate(); {
+	case errors.Is(err, mysqlio.ErrPasswordInDSN):
+		c.Fail(UsageError("--mysql_dsn holds a password: remove it from the DSN and pass it with --mysql_password_env=VARIABLE (default MYSQL_PASSWORD) or --mysql_password_file=FILE"))
+	case err != nil:
+		c.Fail(UsageError("--mysql_dsn: %v", err))
 	}
+	c.mysql = &m
 	return m
 }
 
-// In is an input's name: the topic flag's value when the source is Kafka; with the binlog, the next
-// name of --cdc_tables (the inputs are named in order) or the sample table's name; else the file
-// flag's value or the sample table.
-func (c *Command) In(file, topic, table string) string {
+// In is an input's name: the topic flag's value when the source is Kafka (Run checks that the topic
+// exists before it starts); with the binlog, the next name of --cdc_tables (the inputs are named in
+// order) or the sample table's name; else Input(fileFlag, table).
+func (c *Command) In(fileFlag, topic, table string) string {
 	switch *source {
 	case "kafka":
+		c.topics = append(c.topics, topic)
 		return topic
 	case "mysqlcdc":
 		c.tables++
@@ -127,7 +143,7 @@ func (c *Command) In(file, topic, table string) string {
 		}
 		return strings.TrimSpace(names[c.tables-1])
 	}
-	return c.Input(file, table)
+	return c.Input(fileFlag, table)
 }
 
 // Out is an output's name: the topic flag's value when the sink is Kafka; with MySQL or BigQuery,
