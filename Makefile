@@ -58,13 +58,20 @@ EVENTS ?= 1000000
 bench:
 	$(GO) run ./cmd/bench --events=$(EVENTS)
 
-## kafka: run a local Kafka broker on 127.0.0.1:9092 until Ctrl-C (in memory, for trying streaming)
+## kafka: run a local Kafka broker on 127.0.0.1:$(KAFKA_PORT) until Ctrl-C (in memory, for trying
+## streaming), with the topics the commands use created. Ctrl-C prints "broker: stopped"; the shell then
+## shows status 130, as for any command stopped with Ctrl-C, and make prints no error.
+KAFKA_PORT ?= 9092
 kafka:
-	$(GO) run ./cmd/broker --port=9092
+	@$(GO) build -o bin/broker ./cmd/broker
+	@trap '' INT; bin/broker --port=$(KAFKA_PORT)
 
-## mysql: run a throwaway MariaDB on 127.0.0.1:3306 with database finbeam until Ctrl-C (for --sink=mysql)
+## mysql: run a throwaway MariaDB on 127.0.0.1:$(MYSQL_PORT) with database finbeam until Ctrl-C (for
+## --sink=mysql); Ctrl-C as with make kafka
+MYSQL_PORT ?= 3306
 mysql: mariadb
-	$(GO) run ./cmd/mariadb --port=3306 --database=finbeam
+	@$(GO) build -o bin/mariadb ./cmd/mariadb
+	@trap '' INT; bin/mariadb --port=$(MYSQL_PORT) --database=finbeam
 
 ## bigquery: run a BigQuery emulator until Ctrl-C, REST on 127.0.0.1:9050 and gRPC on 127.0.0.1:9060,
 ## project and dataset finbeam, in memory (for --sink=bigquery; README, "Writing to BigQuery")

@@ -61,16 +61,17 @@ func main() {
 	defer c.Close()
 	vars, err := variablepool.LoadVariables(*variables)
 	c.Check(err)
+	period, baseline := periodFlags(c) // checked before the sample is computed
+	sink := alertSinkOf(c)
 	path := *changelogIn
 	if path == "" {
 		path = loans.SampleChangelog(c, vars)
 	}
 	files, err := changelogFiles(path)
 	c.Check(err)
-	period, baseline := periods(c, files)
+	defaultPeriods(c, files, &period, &baseline)
 	r, err := run(vars, files, period, baseline)
 	c.Check(err)
-	sink := alertSinkOf(c)
 	figures, html, err := r.write(*reportDir)
 	c.Check(err)
 	as := r.alerts()
@@ -84,9 +85,9 @@ func main() {
 	fmt.Printf("report:  %s\nfigures: %s\n", html, figures)
 }
 
-// periods returns the period and the baseline the flags give; the flags are checked before the
-// changelog is read.
-func periods(c *app.Command, files []string) (period, baseline span) {
+// periodFlags returns the period and the baseline --period and --baseline give (zero when empty),
+// failing on a bad value before anything is computed.
+func periodFlags(c *app.Command) (period, baseline span) {
 	var err error
 	for _, f := range []struct {
 		name, value string
@@ -94,22 +95,28 @@ func periods(c *app.Command, files []string) (period, baseline span) {
 	}{{"period", *periodFlag, &period}, {"baseline", *baseFlag, &baseline}} {
 		if f.value != "" {
 			if *f.dst, err = parseSpan(f.value); err != nil {
-				c.Fail(fmt.Errorf("--%s %w", f.name, err))
+				c.Fail(app.UsageError("--%s %w", f.name, err))
 			}
 		}
 	}
 	if *baseFlag == "" && *baseShift <= 0 {
-		c.Fail(fmt.Errorf("--baseline_shift %s: want a positive duration", *baseShift))
+		c.Fail(app.UsageError("--baseline_shift %s: want a positive duration", *baseShift))
 	}
+	return period, baseline
+}
+
+// defaultPeriods fills what the flags left empty: the period is the UTC hour of the changelog's
+// newest as_of, the baseline the period moved back by --baseline_shift.
+func defaultPeriods(c *app.Command, files []string, period, baseline *span) {
 	if *periodFlag == "" {
-		period, err = lastHour(files)
+		p, err := lastHour(files)
 		c.Check(err)
+		*period = p
 	}
 	if *baseFlag == "" {
 		d := baseShift.Milliseconds()
-		baseline = span{period.Start - d, period.End - d}
+		*baseline = span{period.Start - d, period.End - d}
 	}
-	return period, baseline
 }
 
 // run reads the changelog into the two populations and evaluates every declared variable.

@@ -164,17 +164,20 @@ func TestErrors(t *testing.T) {
 	beamtest.Must(t, os.WriteFile(notOp, []byte(`{"op":"insert","user_id":"A","name":"x","value":1,"as_of":1,"version":1}`+"\n"), 0o644))
 	for _, c := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"--changelog=" + bad}, `bad.jsonl line 8: field "user_id" or "name" is missing`},
-		{[]string{"--changelog=" + notOp}, `op.jsonl line 1: field "op" is "insert", want upsert or delete`},
-		{[]string{"--changelog=" + filepath.Join(dir, "none*.jsonl")}, `--changelog "` + filepath.Join(dir, "none*.jsonl") + `": no such file`},
-		{[]string{"--changelog=" + bad, "--period=2024-03-10T00:00:00Z"}, `--period "2024-03-10T00:00:00Z": want START/END`},
-		{[]string{"--changelog=" + bad, "--baseline=2024-03-10T02:00:00Z/2024-03-10T01:00:00Z"}, `--baseline "2024-03-10T02:00:00Z/2024-03-10T01:00:00Z": want START/END, two RFC 3339 times with END after START`},
+		{[]string{"--changelog=" + bad}, 1, `bad.jsonl line 8: field "user_id" or "name" is missing`},
+		{[]string{"--changelog=" + notOp}, 1, `op.jsonl line 1: field "op" is "insert", want upsert or delete`},
+		{[]string{"--changelog=" + filepath.Join(dir, "none*.jsonl")}, 1, `--changelog "` + filepath.Join(dir, "none*.jsonl") + `": no such file`},
+		{[]string{"--changelog=" + bad, "--period=2024-03-10T00:00:00Z"}, 2, `--period "2024-03-10T00:00:00Z": want START/END`},
+		{[]string{"--changelog=" + bad, "--baseline=2024-03-10T02:00:00Z/2024-03-10T01:00:00Z"}, 2, `--baseline "2024-03-10T02:00:00Z/2024-03-10T01:00:00Z": want START/END, two RFC 3339 times with END after START`},
+		// Without --changelog: refused before the sample's variable pool is computed.
+		{[]string{"--period=yesterday"}, 2, `--period "yesterday": want START/END`},
 	} {
 		res := beamtest.RunCommand(t, append(c.args, "--report_dir="+dir)...)
-		if res.ExitCode != 1 || !strings.Contains(res.Stderr, c.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", c.args, res.ExitCode, res.Stderr, c.want)
+		if res.ExitCode != c.code || !strings.Contains(res.Stderr, c.want) || strings.Contains(res.Stderr, "embedded sample") {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q, and no sample computed", c.args, res.ExitCode, res.Stderr, c.code, c.want)
 		}
 	}
 }

@@ -5,7 +5,7 @@
 //
 //	GET  /v1/users/{user_id}/variables?names=a,b   one user's variables (no names: all declared)
 //	POST /v1/variables:batchGet                     {"requests":[{"user_id":"U1","names":["a"]}]}
-//	GET  /healthz                                   {"status":"ok"}
+//	GET  /healthz                                   {"status":"ok"}, or 503 {"status":"unavailable",...} when the store does not answer
 //	GET  /metrics                                   Prometheus text format
 //
 // An answer gives each variable's value and as_of (null for a declared variable the user has no
@@ -62,14 +62,22 @@ func main() {
 	defer c.Close()
 	vars, err := variablepool.LoadVariables(*variables)
 	c.Check(err)
+	ln, err := net.Listen("tcp", *listen) // before the store: a busy port fails at once
+	if err != nil {
+		c.Fail(fmt.Errorf("--listen=%s: %w", *listen, err))
+	}
 	auth := loadAuth(c)
 	st := openStore(c, vars)
 	defer st.Close()
 	ql, err := newQueryLog(*queryLogOut, *logBuffer, app.Logf)
 	c.Check(err)
 	s := &server{names: vars.Names(), store: st, auth: auth, log: ql, metrics: newMetrics(ql), timeout: *timeout, logf: app.Logf}
-	ln, err := net.Listen("tcp", *listen)
-	c.Check(err)
+	check, cancel := context.WithTimeout(context.Background(), app.PreflightTimeout)
+	if err := st.Check(check); err != nil {
+		s.storeFailed(err)
+		app.Logf("varserve: the store does not answer yet (%v): lookups answer 503 and /healthz says unavailable until it does", err)
+	}
+	cancel()
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	app.Logf("varserve: serving %d variables (%s) on http://%s; query log %s", len(s.names), st.Describe(), ln.Addr(), *queryLogOut)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

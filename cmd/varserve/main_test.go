@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -233,5 +234,53 @@ func TestTokens(t *testing.T) {
 	}
 	if _, err := parseTokens("a:short", true); err == nil || strings.Contains(err.Error(), "short") {
 		t.Errorf("short token: %v, want an error that does not show it", err)
+	}
+}
+
+// /healthz follows the store: ok while MySQL answers; once it is gone, 503 "unavailable" with the
+// error, as the lookups are; every other method or path answers a JSON error.
+func TestHealthFollowsTheStore(t *testing.T) {
+	srv := mysqltest.Private(t, mysqltest.Options{})
+	dsn, err := srv.CreateDatabase("finbeam")
+	beamtest.Must(t, err)
+	sample(t, dsn)
+	c, base, _ := serve(t, "--store=mysql", "--mysql_dsn="+dsn)
+	if code, body := call(t, "GET", base+"/healthz", "", ""); code != 200 || body["status"] != "ok" || body["last_error"] != nil {
+		t.Errorf("/healthz with MySQL up: %d %v", code, body)
+	}
+	for _, m := range []struct{ method, path, allow string }{
+		{"GET", "/v1/variables:batchGet", "POST"}, {"POST", "/v1/users/U000001/variables", "GET"}, {"DELETE", "/healthz", "GET"},
+	} {
+		if code, body := call(t, m.method, base+m.path, token, ""); code != 405 || !strings.Contains(fmt.Sprint(body["error"]), "use "+m.allow) {
+			t.Errorf("%s %s: %d %v, want 405 and a JSON error", m.method, m.path, code, body)
+		}
+	}
+	if code, body := call(t, "GET", base+"/v2/nothing", token, ""); code != 404 || body["error"] == nil {
+		t.Errorf("GET /v2/nothing: %d %v, want 404 and a JSON error", code, body)
+	}
+
+	srv.Close()
+	if code, _ := call(t, "GET", base+"/v1/users/U000001/variables", token, ""); code != 503 {
+		t.Errorf("a lookup with MySQL down: %d, want 503", code)
+	}
+	code, body := call(t, "GET", base+"/healthz", "", "")
+	last, _ := body["last_error"].(map[string]any)
+	if code != 503 || body["status"] != "unavailable" || body["error"] == nil || last == nil || last["at"] == nil {
+		t.Errorf("/healthz with MySQL down: %d %v, want 503, unavailable, the error and the last error with its time", code, body)
+	}
+	if res := c.Interrupt(t); res.ExitCode != 0 {
+		t.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+}
+
+// A busy --listen address fails at once, before the sample is computed, naming the flag.
+func TestBusyPortFailsFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	beamtest.Must(t, err)
+	defer ln.Close()
+	res := beamtest.RunCommand(t, "--listen="+ln.Addr().String())
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "--listen="+ln.Addr().String()+": listen tcp") ||
+		!strings.Contains(res.Stderr, "address already in use") || strings.Contains(res.Stderr, "embedded sample") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 naming --listen before any sample is computed", res.ExitCode, res.Stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,17 +27,54 @@ type server struct {
 	metrics *metrics
 	timeout time.Duration // per request, for the store
 	logf    func(format string, args ...any)
+
+	lastErr atomic.Pointer[storeError] // the store's newest failure, for /healthz
+}
+
+// storeError is a failure of the store and when it happened.
+type storeError struct {
+	Error string `json:"error"`
+	At    string `json:"at"` // RFC 3339, UTC
+}
+
+func (s *server) storeFailed(err error) {
+	s.lastErr.Store(&storeError{Error: err.Error(), At: time.Now().UTC().Format(time.RFC3339)})
 }
 
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/users/{user_id}/variables", s.handle("get", s.getUser))
 	mux.Handle("POST /v1/variables:batchGet", s.handle("batch_get", s.batchGet))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /metrics", s.metrics.serve)
+	// Every other call gets a JSON error too, not the mux's plain text.
+	for path, method := range map[string]string{"/v1/users/{user_id}/variables": "GET", "/v1/variables:batchGet": "POST", "/healthz": "GET", "/metrics": "GET"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", method)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s %s: method not allowed, use %s", r.Method, path, method)})
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("%s %s: no such endpoint", r.Method, r.URL.Path)})
+	})
 	return mux
+}
+
+// health answers GET /healthz: 200 {"status":"ok"} when the store answers a check now, else 503
+// {"status":"unavailable","error":...}; both carry the store's newest failure, if any ("last_error").
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	body := map[string]any{"status": "ok", "store": s.store.Describe()}
+	status := http.StatusOK
+	if err := s.store.Check(ctx); err != nil {
+		s.storeFailed(err)
+		status, body["status"], body["error"] = http.StatusServiceUnavailable, "unavailable", err.Error()
+	}
+	if e := s.lastErr.Load(); e != nil {
+		body["last_error"] = e
+	}
+	writeJSON(w, status, body)
 }
 
 // request is what a handler knows of the call it answers.
@@ -94,6 +132,7 @@ func (s *server) handle(endpoint string, h func(ctx context.Context, r *http.Req
 			writeJSON(w, status, ae.body)
 		case err != nil:
 			status = http.StatusServiceUnavailable
+			s.storeFailed(err)
 			s.logf("request %s: %v", req.id, err)
 			writeJSON(w, status, map[string]any{"error": "the variable store did not answer", "request_id": req.id})
 		default:

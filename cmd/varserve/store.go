@@ -23,6 +23,7 @@ var missing = value{Value: json.RawMessage("null")}
 // store answers a user's variables: the values it holds of names (absent names have none).
 type store interface {
 	Get(ctx context.Context, user string, names []string) (map[string]value, error)
+	Check(ctx context.Context) error // nil when lookups can be answered
 	Describe() string
 	Close() error
 }
@@ -75,6 +76,8 @@ func (s *memStore) Describe() string {
 
 func (s *memStore) Close() error { return nil }
 
+func (s *memStore) Check(context.Context) error { return nil }
+
 // mysqlStore reads the serving table user_variables, which variablepool fills with --sink=mysql:
 // one query per user.
 type mysqlStore struct {
@@ -111,3 +114,5 @@ func (s *mysqlStore) Get(ctx context.Context, user string, names []string) (map[
 func (s *mysqlStore) Describe() string { return "MySQL table " + variablepool.Schema.Table }
 
 func (s *mysqlStore) Close() error { return s.r.Close() }
+
+func (s *mysqlStore) Check(ctx context.Context) error { return s.r.Check(ctx) }

@@ -52,6 +52,17 @@ func NewReader(cfg Config, schema changelog.Schema) (*Reader, error) {
 	return &Reader{db: db, schema: schema, cols: cols, live: live(schema)}, nil
 }
 
+// Check reads one row of the table: an error when the server does not answer, refuses the
+// credentials or has no such table (a service's readiness check).
+func (r *Reader) Check(ctx context.Context) error {
+	var one int
+	err := r.db.QueryRowContext(ctx, "SELECT 1 FROM "+quote(r.schema.Table)+" LIMIT 1").Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("mysql: reading %s: %w", r.schema.Table, err)
+	}
+	return nil
+}
+
 // Close closes the prepared statements and the connections.
 func (r *Reader) Close() error {
 	r.stmts.Range(func(_, s any) bool {

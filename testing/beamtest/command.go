@@ -61,7 +61,7 @@ func RunCommandIn(t testing.TB, dir string, args ...string) CommandResult {
 // Command is a command under test running in the background (see StartCommand).
 type Command struct {
 	cmd      *exec.Cmd
-	out, err syncBuffer
+	out, err Buffer
 }
 
 // RunBinary runs the program at path (a command built by the test) with args.
@@ -158,19 +158,19 @@ func (c *Command) result(t testing.TB, err error) CommandResult {
 	return res
 }
 
-// syncBuffer is a bytes.Buffer that a running command writes while the test reads it.
-type syncBuffer struct {
+// Buffer is a bytes.Buffer that a running command writes while the test reads it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

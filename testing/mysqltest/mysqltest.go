@@ -32,6 +32,8 @@ type Server struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan error
+
+	closeOnce sync.Once
 }
 
 // ErrNotInstalled says that mariadbd or mariadb-install-db is not on this machine.
@@ -165,8 +167,11 @@ func (s *Server) CreateDatabase(name string) (string, error) {
 	return s.DSN(name), nil
 }
 
-// Close stops the server and removes its data.
-func (s *Server) Close() {
+// Close stops the server and removes its data; it may be called again (a test that stops its
+// server early, and the cleanup of Private).
+func (s *Server) Close() { s.closeOnce.Do(s.close) }
+
+func (s *Server) close() {
 	if s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
