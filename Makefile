@@ -3,15 +3,16 @@
 # builds the BigQuery emulator).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb netns mysql bqemulator bigquery sample bench kafka
+.PHONY: test fmt-check vet mariadb netns chromium mysql bqemulator bigquery sample bench kafka
 
 ## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL and
 ## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1; the portable-runner
-## test starts prism's job server in a network namespace of its own)
-test: fmt-check vet mariadb netns bqemulator
+## test starts prism's job server in a network namespace of its own; the report tests render pages
+## in headless Chromium and keep the screenshots and printouts in out/test-artifacts)
+test: fmt-check vet mariadb netns chromium bqemulator
 	@rm -rf .portable-bin
 	$(GO) build -o .portable-bin/ github.com/apache/beam/sdks/v2/go/cmd/prism ./cmd/...
-	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin $(GO) test -count=1 ./...
+	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin FINBEAM_ARTIFACTS=$(CURDIR)/out/test-artifacts $(GO) test -count=1 ./...
 
 # apt_install: install Debian package $(2) unless command $(1) is there (in $PATH or /usr/sbin).
 apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; then \
@@ -25,6 +26,10 @@ apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; t
 ## mariadb: install MariaDB from the distribution's packages when it is not there (the tests start it)
 mariadb:
 	@$(call apt_install,mariadbd,mariadb-server)
+
+## chromium: install headless Chromium from the distribution's packages (the report tests look at pages with it)
+chromium:
+	@$(call apt_install,chromium,chromium)
 
 ## netns: install what the portable-runner test needs to give prism's job server a network
 ## namespace of its own: unshare (util-linux) and ip (iproute2)

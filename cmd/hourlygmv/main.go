@@ -40,6 +40,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, hourlygmv.KeyColumns, hourlygmv.Columns)
+		c.PrintChangelog(out, hourlygmv.KeyColumns, hourlygmv.Columns, nil)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -131,6 +132,16 @@ func freePort(t *testing.T) int {
 	p, err := beamtest.FreePort()
 	beamtest.Must(t, err)
 	return p
+}
+
+// Submitting to a job server that answers, without LOOPBACK or --worker_binary, first builds the
+// worker: the command says so before the minute or two it takes (the test stops it there).
+func TestSaysWhatItBuilds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // answers the preflight dial; no job service
+	beamtest.Must(t, err)
+	defer ln.Close()
+	c := beamtest.StartCommand(t, "--runner=flink", "--endpoint="+ln.Addr().String(), "--environment_type=EXTERNAL", "--environment_config=127.0.0.1:1")
+	c.WaitForStderr(t, "building the Go worker binary that flink stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", time.Minute)
 }
 
 // MySQL that refuses the password, and a table that is missing: the first fails before the pipeline

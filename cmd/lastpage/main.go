@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
@@ -39,6 +40,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, lastpage.KeyColumns, lastpage.Columns)
+		c.PrintChangelog(out, lastpage.KeyColumns, lastpage.Columns, app.Shows{}.Times(time.UTC, "log_time"))
 	}
 }

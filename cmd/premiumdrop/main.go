@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
@@ -49,6 +50,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintLines(out, []string{"gmt_modified", "id", "raw_premium", "now_premium", "raw_info", "now_info"}, []string{"gmt_modified", "id"})
+		c.PrintLines(out, []string{"gmt_modified", "id", "raw_premium", "now_premium", "raw_info", "now_info"}, []string{"gmt_modified", "id"}, app.Shows{}.Times(time.UTC, "gmt_modified"))
 	}
 }

@@ -66,6 +66,14 @@ func TestDropRatioOutOfRangeFails(t *testing.T) {
 	}
 }
 
+// A --dim that names no file fails before the pipeline, naming the flag.
+func TestMissingDimensionNamesTheFlag(t *testing.T) {
+	res := beamtest.RunCommand(t, "--dim=nosuch.jsonl")
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "finbeam: premiumdrop: --dim=nosuch.jsonl: no file matches") || strings.Contains(res.Stderr, "running on") {
+		t.Errorf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
 // Bounded Kafka run: updates from a topic, the dimension from its file; the same alerts, dimension
 // table and dead letters as the file run, in topics.
 func TestKafkaInAndOut(t *testing.T) {

@@ -12,16 +12,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
+	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
 var (
 	input       = flag.String("input", "", "joined actions JSONL (tracejoin's output): a path or a glob (default: the embedded sample)")
-	output      = flag.String("output", "", "process instance changelog JSONL (default: print the final instances to stdout)")
+	output      = flag.String("output", "", "process instance changelog JSONL (default: print the final instances and hourly metrics to stdout)")
 	metrics     = flag.String("metrics_output", "", "aggregate changelog JSONL: per hour, process, channel, product and branch, and the share by channel (default: <output>.metrics.jsonl)")
 	timeZone    = flag.String("timezone", "UTC", "IANA time zone of the aggregates' hours")
 	deadLetter  = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
@@ -57,8 +62,12 @@ func main() {
 		defs = d
 	}
 	out, print := c.Out(*output, *outTopic, "instances.jsonl")
+	metricsOut := c.Companion(*metrics, *metTopic)
+	if print && metricsOut == "" {
+		metricsOut, _ = c.Output("", "process_metrics.jsonl")
+	}
 	opts := processmetrics.Options{
-		Output: out, MetricsOutput: c.Companion(*metrics, *metTopic), DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
+		Output: out, MetricsOutput: metricsOut, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
 		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone, IO: c.IO(),
 	}
 	if *fromRaw {
@@ -77,6 +86,51 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, processmetrics.KeyColumns, []string{"process_id", "process", "channel", "product", "started_at", "current_step", "actions", "rollbacks", "failures", "completed", "duration_ms"})
+		zone, err := eventtime.Load(*timeZone)
+		c.Check(err)
+		c.PrintChangelog(out, processmetrics.KeyColumns, []string{"process_id", "process", "channel", "product", "started_at", "current_step", "actions", "rollbacks", "failures", "completed", "duration_ms"},
+			app.Shows{}.Times(zone, "started_at").Durations("duration_ms"))
+		fmt.Println()
+		c.PrintChangelog(metricsOut, processmetrics.MetricKeyColumns, processmetrics.MetricsSchema.Names(), app.Shows{"steps": {Header: "steps (mean/p95)", Format: steps}, "by_channel": {Format: byChannel}})
 	}
+}
+
+// steps shows an instances row's time per step as "apply 4h53m11s/5h0m0s, review ...": the mean and
+// the 95th percentile, to the second; "-" for a step no instance finished.
+func steps(raw []byte) string {
+	var ss []struct {
+		Step  string `json:"step"`
+		Count int64  `json:"count"`
+		Mean  int64  `json:"mean_ms"`
+		P95   int64  `json:"p95_ms"`
+	}
+	if json.Unmarshal(raw, &ss) != nil {
+		return string(raw)
+	}
+	d := func(ms int64) string { return (time.Duration(ms) * time.Millisecond).Round(time.Second).String() }
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.Step + " -"
+		if s.Count > 0 {
+			parts[i] = fmt.Sprintf("%s %s/%s", s.Step, d(s.Mean), d(s.P95))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// byChannel shows a channel_share row's shares as "customer 3 (50%), external 3 (50%)".
+func byChannel(raw []byte) string {
+	var cs []struct {
+		Channel string  `json:"channel"`
+		Started int64   `json:"started"`
+		Share   float64 `json:"share"`
+	}
+	if json.Unmarshal(raw, &cs) != nil {
+		return string(raw)
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s %d (%.0f%%)", c.Channel, c.Started, 100*c.Share)
+	}
+	return strings.Join(parts, ", ")
 }

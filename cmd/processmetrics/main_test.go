@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"maps"
 	"math/rand"
 	"os"
@@ -31,12 +32,39 @@ func defs(d processmetrics.Definitions) []reference.ProcessDef {
 	return out
 }
 
-func TestDefaultRunPrintsTheInstances(t *testing.T) {
+// The default run prints the instances, their start as an ISO 8601 time and their duration as a
+// duration, then the hourly metrics, one row per row of the reference's table.
+func TestDefaultRunPrintsTheInstancesAndTheMetrics(t *testing.T) {
 	res := beamtest.RunCommand(t, "--runner=direct")
-	want, _ := reference.ProcessInstances(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.ProcessActions), defs(processmetrics.DefaultDefinitions()))
-	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
-	if res.ExitCode != 0 || !strings.HasPrefix(rows[0], "process_id") || len(rows)-1 != len(want) || len(want) == 0 {
-		t.Fatalf("exit %d, %d rows after %q, want %d: %s", res.ExitCode, len(rows)-1, rows[0], len(want), res.Stderr)
+	lines := gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.ProcessActions)
+	d := defs(processmetrics.DefaultDefinitions())
+	want, _ := reference.ProcessInstances(lines, d)
+	wantMetrics := reference.ProcessMetrics(lines, d, time.UTC)
+	tables := strings.Split(strings.TrimSpace(res.Stdout), "\n\n")
+	if res.ExitCode != 0 || len(tables) != 2 {
+		t.Fatalf("exit %d, %d tables printed, want 2: %s", res.ExitCode, len(tables), res.Stderr)
+	}
+	rows, metrics := strings.Split(tables[0], "\n"), strings.Split(tables[1], "\n")
+	if !strings.HasPrefix(rows[0], "process_id") || !strings.HasSuffix(rows[0], "  duration") || len(rows)-1 != len(want) || len(want) == 0 {
+		t.Fatalf("%d rows after %q, want %d", len(rows)-1, rows[0], len(want))
+	}
+	if !strings.HasPrefix(metrics[0], "metric") || len(metrics)-1 != len(wantMetrics) || len(wantMetrics) == 0 {
+		t.Errorf("%d metric rows after %q, want %d", len(metrics)-1, metrics[0], len(wantMetrics))
+	}
+	started := map[string]string{} // process_id -> started_at as printed
+	for _, r := range rows[1:] {
+		f := strings.Fields(r)
+		started[f[0]] = f[4]
+	}
+	for _, w := range want {
+		var row struct {
+			ProcessID string `json:"process_id"`
+			StartedAt int64  `json:"started_at"`
+		}
+		beamtest.Must(t, json.Unmarshal([]byte(w), &row))
+		if got, want := started[row.ProcessID], time.UnixMilli(row.StartedAt).UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Errorf("%s: started_at printed %q, want %q", row.ProcessID, got, want)
+		}
 	}
 }
 

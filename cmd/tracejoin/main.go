@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
@@ -56,6 +57,7 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintLines(out, []string{"request_ts", "trace_id", "process_id", "action", "channel", "product", "branch", "status", "page", "latency_ms"}, []string{"request_ts", "trace_id"})
+		c.PrintLines(out, []string{"request_ts", "trace_id", "process_id", "action", "channel", "product", "branch", "status", "page", "latency_ms"}, []string{"request_ts", "trace_id"},
+			app.Shows{}.Times(time.UTC, "request_ts").Durations("latency_ms"))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +31,19 @@ func TestDefaultRunPrintsTheJoinedActions(t *testing.T) {
 	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
 	if res.ExitCode != 0 || !strings.HasPrefix(rows[0], "request_ts") || len(rows)-1 != len(joined) || len(joined) == 0 {
 		t.Fatalf("exit %d, %d rows after %q, want %d: %s", res.ExitCode, len(rows)-1, rows[0], len(joined), res.Stderr)
+	}
+	// The summary counts joined actions, not changelog lines, and says where the incomplete traces and
+	// dead letters are; the table shows request times in ISO 8601 and latencies as durations.
+	for _, want := range []string{fmt.Sprintf(" joined=%d", len(joined)), " incomplete traces in tracejoin.incomplete.jsonl", " dead letters in tracejoin.deadletter.jsonl"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	if strings.Contains(res.Stderr, "emitted=") {
+		t.Errorf("the summary counts changelog lines of a job that writes none:\n%s", res.Stderr)
+	}
+	if f := strings.Fields(rows[1]); !regexp.MustCompile(`^2024-03-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(f[0]) || !strings.HasSuffix(rows[0], "latency") {
+		t.Errorf("first rows %q, %q: want request_ts as ISO 8601 and a latency column", rows[0], rows[1])
 	}
 }
 

@@ -62,6 +62,6 @@ func main() {
 	c.Check(err)
 	c.Check(c.Run(context.Background(), p))
 	if print {
-		c.PrintChangelog(out, variablepool.Schema.Key, variablepool.Schema.Names())
+		c.PrintChangelog(out, variablepool.Schema.Key, variablepool.Schema.Names(), app.Shows{}.Times(time.UTC, "as_of"))
 	}
 }

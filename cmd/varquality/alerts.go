@@ -38,12 +38,21 @@ type alertSink interface {
 	String() string
 }
 
-type fileSink struct{ path string }
+// fileSink writes alert lines to a file: appended to a file the user named (a log of every run's
+// alerts), or replacing the default one beside the report (this run's alerts only).
+type fileSink struct {
+	path    string
+	replace bool
+}
 
 func (s fileSink) String() string { return s.path }
 
 func (s fileSink) write(_ context.Context, as []alert) error {
-	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	mode := os.O_APPEND
+	if s.replace {
+		mode = os.O_TRUNC
+	}
+	f, err := os.OpenFile(s.path, os.O_CREATE|mode|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}

@@ -22,6 +22,7 @@ var severity = map[string]int{StatusOff: 0, StatusInsufficient: 1, StatusOK: 2, 
 // result is one variable's figures and verdict: a row of the report and of figures.json.
 type result struct {
 	Variable  string               `json:"variable"`
+	Kind      string               `json:"kind"` // KindNumber, KindAmount, KindTime or KindText: how the report shows values
 	Status    string               `json:"status"`
 	PSI       num                  `json:"psi"`
 	MeanShift num                  `json:"mean_shift"`
@@ -46,9 +47,11 @@ type finding struct {
 // nil for missing) and checks them against m: PSI at or above psi_alert is an alert, at or above
 // psi_warn a warning; a missing rate above missing_rate_max and a mean shift above mean_shift_max
 // are alerts. Either side with fewer than min_count values is insufficient: figures, no checks.
-func evaluate(name string, baseline, period []json.RawMessage, m variablepool.Monitor, monitored bool) result {
-	r := result{Variable: name, Baseline: summarize(baseline), Period: summarize(period), Limits: m, Findings: []finding{}}
-	r.Numeric = numeric(r.Baseline, r.Period)
+func evaluate(name, kind string, baseline, period []json.RawMessage, m variablepool.Monitor, monitored bool) result {
+	r := result{Variable: name, Kind: kind, Baseline: summarize(baseline), Period: summarize(period), Limits: m, Findings: []finding{}}
+	if r.Numeric = numeric(r.Baseline, r.Period); !r.Numeric {
+		r.Kind = KindText
+	}
 	p, bins := psi(r.Baseline.values, r.Period.values, r.Numeric)
 	r.PSI, r.Bins = num(p), bins
 	r.MeanShift = num(meanShift(r.Baseline, r.Period))
@@ -77,7 +80,7 @@ func evaluate(name string, baseline, period []json.RawMessage, m variablepool.Mo
 		add(StatusAlert, "missing_rate", r.Period.MissingRate, m.MissingRateMax, "missing rate %s is above %g (baseline %s)", r.Period.MissingRate, m.MissingRateMax, r.Baseline.MissingRate)
 	}
 	if s := float64(r.MeanShift); s > m.MeanShiftMax || math.IsInf(s, 1) {
-		add(StatusAlert, "mean_shift", r.MeanShift, m.MeanShiftMax, "mean %s moved %s baseline standard deviations from %s (limit %g)", r.Period.Mean, r.MeanShift, r.Baseline.Mean, m.MeanShiftMax)
+		add(StatusAlert, "mean_shift", r.MeanShift, m.MeanShiftMax, "mean %s moved %s baseline standard deviations from %s (limit %g)", r.Value(r.Period.Mean), r.MeanShift, r.Value(r.Baseline.Mean), m.MeanShiftMax)
 	}
 	return r
 }

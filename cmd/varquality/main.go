@@ -50,7 +50,7 @@ var (
 	baseFlag    = flag.String("baseline", "", "the baseline period, START/END in RFC 3339 (default: --period moved back by --baseline_shift)")
 	baseShift   = flag.Duration("baseline_shift", 24*time.Hour, "without --baseline: how far before the period the baseline lies")
 	reportDir   = flag.String("report_dir", filepath.Join(os.TempDir(), "finbeam-varquality"), "where report.html and figures.json are written")
-	alertsOut   = flag.String("alerts", "", "alert JSONL, appended to (default: <report_dir>/alerts.jsonl); with --sink=kafka see --kafka_alert_topic")
+	alertsOut   = flag.String("alerts", "", "alert JSONL, appended to across runs (default: <report_dir>/alerts.jsonl, this run's alerts only); with --sink=kafka see --kafka_alert_topic")
 	alertTopic  = flag.String("kafka_alert_topic", "variable_alerts", "with --sink=kafka: the alert topic, keyed by variable")
 )
 
@@ -63,15 +63,16 @@ func main() {
 	c.Check(err)
 	period, baseline := periodFlags(c) // checked before the sample is computed
 	sink := alertSinkOf(c)
-	path := *changelogIn
+	path, source := *changelogIn, "the changelog "+*changelogIn
 	if path == "" {
-		path = loans.SampleChangelog(c, vars)
+		path, source = loans.SampleChangelog(c, vars), "the variable pool of "+c.Sample()
 	}
 	files, err := changelogFiles(path)
 	c.Check(err)
 	defaultPeriods(c, files, &period, &baseline)
 	r, err := run(vars, files, period, baseline)
 	c.Check(err)
+	r.Source = source
 	figures, html, err := r.write(*reportDir)
 	c.Check(err)
 	as := r.alerts()
@@ -129,7 +130,7 @@ func run(vars variablepool.Variables, files []string, period, baseline span) (re
 		BaselineUsers: len(ps[0].users), PeriodUsers: len(ps[1].users)}
 	for _, v := range vars.Variables {
 		m, on := vars.Monitoring(v)
-		r.Variables = append(r.Variables, evaluate(v.Name, ps[0].values(v.Name), ps[1].values(v.Name), m, on))
+		r.Variables = append(r.Variables, evaluate(v.Name, kindOf(v), ps[0].values(v.Name), ps[1].values(v.Name), m, on))
 	}
 	return r, nil
 }
@@ -141,10 +142,9 @@ func alertSinkOf(c *app.Command) alertSink {
 		cfg.Topic = *alertTopic
 		return kafkaSink{cfg: cfg}
 	}
-	path := *alertsOut
-	if path == "" {
-		c.Check(os.MkdirAll(*reportDir, 0o755))
-		path = filepath.Join(*reportDir, "alerts.jsonl")
+	if *alertsOut != "" {
+		return fileSink{path: *alertsOut}
 	}
-	return fileSink{path: path}
+	c.Check(os.MkdirAll(*reportDir, 0o755))
+	return fileSink{path: filepath.Join(*reportDir, "alerts.jsonl"), replace: true}
 }

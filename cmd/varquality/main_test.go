@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	imagepng "image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/browser"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 )
@@ -107,6 +111,63 @@ func TestSampleDrift(t *testing.T) {
 	}
 	if !strings.Contains(res.Stdout, filepath.Join(dir, "report.html")) {
 		t.Errorf("stdout %q does not name the report", res.Stdout)
+	}
+	printable(t, string(html), filepath.Join(dir, "report.html"))
+}
+
+// printable checks that the report reads on paper: axes with percentages and each bar's share
+// written, no number in scientific notation, times as dates, the not-monitored variable explained,
+// the footer naming the sample rather than a temporary file; and it renders the page in headless
+// Chromium, a screenshot and a PDF, kept in $FINBEAM_ARTIFACTS when set (make test: out/test-artifacts).
+func printable(t *testing.T, html, path string) {
+	t.Helper()
+	for _, want := range []string{">50%</text>", `class="value"`, ">share of users</text>", "* Not monitored", "Not monitored: figures for reference only",
+		"2024-03-", "from the variable pool of the embedded sample (seed 1, 20000 events per table)", "@media print"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`[0-9]e[+-][0-9]`).FindString(html); m != "" {
+		t.Errorf("report.html shows a number in scientific notation (%s)", m)
+	}
+	if strings.Contains(html, os.TempDir()+"/finbeam-") {
+		t.Errorf("report.html names a temporary file")
+	}
+	out := os.Getenv("FINBEAM_ARTIFACTS")
+	if out == "" {
+		out = t.TempDir()
+	}
+	beamtest.Must(t, os.MkdirAll(out, 0o755))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	png, pdf := filepath.Join(out, "varquality-report.png"), filepath.Join(out, "varquality-report.pdf")
+	err := browser.Screenshot(ctx, "file://"+path, png, 1280, 2400)
+	beamtest.NeedService(t, err, browser.ErrNotInstalled)
+	beamtest.Must(t, browser.PDF(ctx, "file://"+path, pdf))
+	f, err := os.Open(png)
+	beamtest.Must(t, err)
+	defer f.Close()
+	img, err := imagepng.Decode(f)
+	beamtest.Must(t, err)
+	// What a person sees: the alert rows' background and the period's bars, in the page's width.
+	seen := map[string]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			switch [3]uint32{r >> 8, g >> 8, bl >> 8} {
+			case [3]uint32{0xff, 0xdd, 0xdd}:
+				seen["alert rows"] = true
+			case [3]uint32{0xd9, 0x48, 0x0f}:
+				seen["period bars"] = true
+			}
+		}
+	}
+	if b.Dx() != 1280 || !seen["alert rows"] || !seen["period bars"] {
+		t.Errorf("screenshot %s: %dx%d, saw %v; want 1280 wide with alert rows and period bars", png, b.Dx(), b.Dy(), seen)
+	}
+	if st, err := os.Stat(pdf); err != nil || st.Size() < 20000 {
+		t.Errorf("printout %s: %v, %v", pdf, st, err)
 	}
 }
 

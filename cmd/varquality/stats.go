@@ -97,6 +97,7 @@ type bin struct {
 	Label    string  `json:"label"`
 	Baseline float64 `json:"baseline"` // share of the baseline's values, before Epsilon
 	Period   float64 `json:"period"`
+	lo, hi   float64 // a numeric bin's bounds: (lo, hi]
 }
 
 // binning assigns values to bins made from the baseline.
@@ -185,7 +186,13 @@ func psi(baseline, period []value, isNumeric bool) (float64, []bin) {
 	bins := make([]bin, len(b.labels))
 	total := 0.0
 	for i := range bins {
-		bins[i] = bin{Label: b.labels[i], Baseline: bs[i], Period: ps[i]}
+		bins[i] = bin{Label: b.labels[i], Baseline: bs[i], Period: ps[i], lo: math.Inf(-1), hi: math.Inf(1)}
+		if b.numeric && i > 0 {
+			bins[i].lo = b.edges[i-1]
+		}
+		if b.numeric && i < len(b.edges) {
+			bins[i].hi = b.edges[i]
+		}
 		p, q := max(ps[i], Epsilon), max(bs[i], Epsilon)
 		total += (p - q) * math.Log(p/q)
 	}

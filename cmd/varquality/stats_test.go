@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/finbeam/finbeam/pipelines/variablepool"
+	"github.com/finbeam/finbeam/testing/beamtest"
 )
 
 // raws turns JSON texts into values as the changelog holds them ("" for a user without a row).
@@ -68,7 +71,7 @@ func TestPSIByHand(t *testing.T) {
 		bins: []string{`"a"`, `"b"`, "other"},
 	}} {
 		t.Run(c.name, func(t *testing.T) {
-			r := evaluate("v", c.baseline, c.period, variablepool.Monitor{PSIWarn: 0.1, PSIAlert: 0.25}, true)
+			r := evaluate("v", KindNumber, c.baseline, c.period, variablepool.Monitor{PSIWarn: 0.1, PSIAlert: 0.25}, true)
 			if !near(float64(r.PSI), c.want) {
 				t.Errorf("PSI %.7f, want %.7f", float64(r.PSI), c.want)
 			}
@@ -87,7 +90,7 @@ func TestPSIByHand(t *testing.T) {
 func TestFiguresByHand(t *testing.T) {
 	// Baseline 1, 2, 3 and two missing (null, no row): mean 2, variance ((1)²+0+(1)²)/2 = 1.
 	// Period 4, 5, null: mean 4.5, shift |4.5-2|/1 = 2.5.
-	r := evaluate("v", raws("1", "null", "2", "", "3"), raws("4", "5", "null"), variablepool.DefaultMonitor, true)
+	r := evaluate("v", KindNumber, raws("1", "null", "2", "", "3"), raws("4", "5", "null"), variablepool.DefaultMonitor, true)
 	b, p := r.Baseline, r.Period
 	if b.Count != 5 || b.Missing != 2 || !near(float64(b.MissingRate), 0.4) || !near(float64(b.Mean), 2) || !near(float64(b.Variance), 1) {
 		t.Errorf("baseline %+v, want count 5, missing 2 (0.4), mean 2, variance 1", b)
@@ -99,11 +102,11 @@ func TestFiguresByHand(t *testing.T) {
 		t.Errorf("mean shift %v, want 2.5", r.MeanShift)
 	}
 	// A constant baseline and another mean: an infinite shift, written "+Inf"; no values: null.
-	r = evaluate("v", ints(7, 7, 7), ints(7, 8), variablepool.DefaultMonitor, true)
+	r = evaluate("v", KindNumber, ints(7, 7, 7), ints(7, 8), variablepool.DefaultMonitor, true)
 	if b, _ := json.Marshal(r.MeanShift); string(b) != `"+Inf"` {
 		t.Errorf("constant baseline: mean shift %s, want \"+Inf\"", b)
 	}
-	r = evaluate("v", raws("null"), raws(), variablepool.DefaultMonitor, true)
+	r = evaluate("v", KindNumber, raws("null"), raws(), variablepool.DefaultMonitor, true)
 	if b, _ := json.Marshal(r); !strings.Contains(string(b), `"psi":null,"mean_shift":null`) || !strings.Contains(string(b), `"mean":null`) {
 		t.Errorf("no values: %s, want null figures", b)
 	}
@@ -138,7 +141,7 @@ func TestChecks(t *testing.T) {
 		{"off", ten, ints(50, 60, 70, 80, 90), false, StatusOff, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := evaluate("v", c.baseline, c.per, m, c.monitored)
+			r := evaluate("v", KindNumber, c.baseline, c.per, m, c.monitored)
 			var checks []string
 			for _, f := range r.Findings {
 				checks = append(checks, f.Check)
@@ -147,5 +150,23 @@ func TestChecks(t *testing.T) {
 				t.Errorf("status %s, findings %q (PSI %v, shift %v); want %s, %q", r.Status, checks, r.PSI, r.MeanShift, c.status, c.checks)
 			}
 		})
+	}
+}
+
+// The default alert file beside the report holds this run's alerts only; a file the user names
+// (--alerts) collects every run's.
+func TestAlertFileReplacedOrAppended(t *testing.T) {
+	as := []alert{{Variable: "a"}, {Variable: "b"}}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		sink fileSink
+		want int
+	}{{fileSink{path: filepath.Join(dir, "default.jsonl"), replace: true}, 2}, {fileSink{path: filepath.Join(dir, "named.jsonl")}, 4}} {
+		for range 2 {
+			beamtest.Must(t, c.sink.write(context.Background(), as))
+		}
+		if n := len(beamtest.ReadLines(t, c.sink.path)); n != c.want {
+			t.Errorf("%s after two runs of two alerts: %d lines, want %d", c.sink.path, n, c.want)
+		}
 	}
 }

@@ -92,12 +92,13 @@ func start(t testing.TB, cmd *exec.Cmd) *Command {
 	t.Helper()
 	c := &Command{cmd: cmd}
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.err
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children (a go build) go with it
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("starting %v: %v", cmd.Args, err)
 	}
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {
-			c.cmd.Process.Kill()
+			syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 			c.cmd.Wait()
 		}
 	})

@@ -231,9 +231,15 @@ func (c *Command) Input(fileFlag, table string) string {
 		c.sample = filepath.Join(c.tempDir(), "sample")
 		cfg := gen.Config{Seed: *sampleSeed, Events: *sampleEvents}
 		c.Check(gen.WriteAll(c.sample, cfg))
-		Logf("no input given: running on the embedded sample (seed %d, %d events per table; go run ./cmd/gen writes it)", cfg.Seed, cfg.Events)
+		Logf("no input given: running on %s; go run ./cmd/gen writes it", c.Sample())
 	}
 	return filepath.Join(c.sample, table)
+}
+
+// Sample describes the embedded sample the flags select: "the embedded sample (seed 1, 2000 events
+// per table)".
+func (c *Command) Sample() string {
+	return fmt.Sprintf("the embedded sample (seed %d, %d events per table)", *sampleSeed, *sampleEvents)
 }
 
 // Output returns the flag's value, or when it is empty a temporary file and true: the command then
@@ -353,7 +359,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		}
 		defer stopProfile()
 	}
-	if r != "prism" && *jobopts.WorkerBinary == "" {
+	if (r == "dataflow" || portable(r) && !jobopts.IsLoopback()) && *jobopts.WorkerBinary == "" {
 		Logf("building the Go worker binary that %s stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", r)
 	}
 	Logf("%s: running on %s", c.Name, r)
@@ -446,7 +452,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 // Summary renders counters as one line: read, dead-lettered (total and by reason), filtered, late,
-// emitted, then the others in name order.
+// emitted (when the job writes a changelog), then the others in name order.
 func Summary(name string, counters map[string]int64) string {
 	var dead int64
 	var reasons, others []string
@@ -465,7 +471,10 @@ func Summary(name string, counters map[string]int64) string {
 	if len(reasons) > 0 {
 		line += " (" + strings.Join(reasons, " ") + ")"
 	}
-	line += fmt.Sprintf(" filtered=%d late=%d emitted=%d", counters["filtered"], counters["deadletter_"+validate.Late], counters["emitted"])
+	line += fmt.Sprintf(" filtered=%d late=%d", counters["filtered"], counters["deadletter_"+validate.Late])
+	if n, ok := counters["emitted"]; ok { // changelog lines: a job of plain rows (tracejoin) has none
+		line += fmt.Sprintf(" emitted=%d", n)
+	}
 	if len(others) > 0 {
 		line += " " + strings.Join(others, " ")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
@@ -55,8 +56,35 @@ func TestCauseDropsTheStagePlan(t *testing.T) {
 
 func TestPrintRowsAlignsAndUnquotes(t *testing.T) {
 	var b bytes.Buffer
-	err := PrintRows(&b, []string{"k", "v"}, []map[string][]byte{{"k": []byte(`"a b"`), "v": []byte("12.5")}, {"k": []byte(`"c"`), "v": []byte("null")}})
+	err := PrintRows(&b, []string{"k", "v"}, []map[string][]byte{{"k": []byte(`"a b"`), "v": []byte("12.5")}, {"k": []byte(`"c"`), "v": []byte("null")}}, nil)
 	if err != nil || b.String() != "k    v\na b  12.5\nc    null\n" {
 		t.Errorf("got %q, %v", b.String(), err)
+	}
+}
+
+// Printed tables show epoch-ms times as ISO 8601 in the job's zone and ms durations as durations,
+// under the column's name without _ms; null stays null, and the other columns are as they were.
+func TestPrintRowsShowsTimesAndDurations(t *testing.T) {
+	var b bytes.Buffer
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []map[string][]byte{
+		{"at": []byte("1710033692072"), "took_ms": []byte("65250544"), "n": []byte("3")},
+		{"at": []byte("null"), "took_ms": []byte("250"), "n": []byte("4")},
+	}
+	err = PrintRows(&b, []string{"at", "took_ms", "n"}, rows, Shows{}.Times(shanghai, "at").Durations("took_ms"))
+	want := "at                             took          n\n" +
+		"2024-03-10T09:21:32.072+08:00  18h7m30.544s  3\n" +
+		"null                           250ms         4\n"
+	if err != nil || b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s(%v)", b.String(), want, err)
+	}
+}
+
+func TestSummaryShowsEmittedOnlyForChangelogs(t *testing.T) {
+	if got := Summary("tracejoin", map[string]int64{"read": 5, "joined": 2}); strings.Contains(got, "emitted") {
+		t.Errorf("a job without changelog lines: %q", got)
 	}
 }
