@@ -1,7 +1,9 @@
 // Command gen writes the deterministic sample inputs of every finbeam pipeline as JSONL files:
-// user_order.jsonl (hourlygmv), update_info.jsonl and raw_info.jsonl (premiumdrop) and user_log.jsonl
-// (lastpage). The same --seed and --events give the same files, byte for byte; a few lines in each
-// are bad on purpose, for the dead-letter output.
+// user_order.jsonl (hourlygmv), update_info.jsonl and raw_info.jsonl (premiumdrop), user_log.jsonl
+// (lastpage), requests.jsonl, responses.jsonl and tracks.jsonl (tracejoin), actions.jsonl
+// (processmetrics), loan_application.jsonl, login.jsonl and repayment.jsonl (variablepool), and says
+// how many lines each holds. The same --seed and --events give the same files, byte for byte; a few
+// lines in each are bad on purpose, for the dead-letter output.
 //
 //	go run ./cmd/gen --dir=sample --events=100000 --seed=7
 package main
@@ -9,7 +11,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/finbeam/finbeam/testing/gen"
 )
@@ -22,9 +26,14 @@ func main() {
 	badEvery := flag.Int("bad_every", 97, "one bad line per this many lines; negative for none")
 	flag.Parse()
 	cfg := gen.Config{Seed: *seed, Events: *events, Users: *users, BadEvery: *badEvery}
-	if err := gen.WriteAll(*dir, cfg); err != nil {
+	lines, err := gen.WriteAll(*dir, cfg)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "gen: wrote %d files of %d lines into %s\n", len(gen.Files), *events, *dir)
+	names := slices.Sorted(maps.Keys(lines))
+	fmt.Fprintf(os.Stderr, "gen: wrote %d files into %s (seed %d, %d events):\n", len(names), *dir, *seed, *events)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-24s %9d lines\n", n, lines[n])
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -27,6 +29,21 @@ func TestSameSeedSameBytes(t *testing.T) {
 		}
 		if string(x) == string(z) {
 			t.Errorf("%s: seeds 5 and 6 gave the same file", name)
+		}
+	}
+}
+
+// gen says how many lines each file holds, which is not --events for every file.
+func TestSaysTheLinesOfEachFile(t *testing.T) {
+	dir := t.TempDir()
+	res := beamtest.RunCommand(t, "--dir="+dir, "--events=300")
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	for name := range gen.Files {
+		n := len(beamtest.ReadLines(t, filepath.Join(dir, name)))
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + ` +` + fmt.Sprint(n) + ` lines$`).MatchString(res.Stderr) {
+			t.Errorf("stderr does not say %s holds %d lines:\n%s", name, n, res.Stderr)
 		}
 	}
 }

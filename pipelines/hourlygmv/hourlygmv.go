@@ -1,6 +1,6 @@
-// Package hourlygmv computes the insurer's hourly operations figures (table hs_order; see
-// ../shared/DOMAIN.md, section 1): per hour, the total premium, the number of policies and the number
-// of policy holders, counting only each user's last order of the day.
+// Package hourlygmv computes the insurer's hourly operations figures (table hs_order, which its
+// streaming SQL job keeps in a relational database): per hour, the total premium, the number of
+// policies and the number of policy holders, counting only each user's last order of the day.
 //
 // Input user_order, one JSON object per line:
 //

@@ -1,5 +1,5 @@
 // Package lastpage keeps each user's last visited page per device, the feature the insurer's
-// recommendation system reads (table user_last_log; see ../shared/DOMAIN.md, section 1).
+// recommendation system reads (table user_last_log).
 //
 // Input user_log, one JSON object per line:
 //

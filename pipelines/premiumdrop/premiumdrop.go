@@ -1,5 +1,7 @@
 // Package premiumdrop alerts a business manager when a key user's insured amount drops, and writes
-// the new amount back to the key-user dimension (see ../shared/DOMAIN.md, section 1).
+// the new amount back to the key-user dimension: an insurer's streaming SQL job that joins the
+// update_info stream with the raw_info table of key users at processing time and sends a user whose
+// current amount fell by more than 15% to table wechat_activity_user.
 //
 // Inputs, one JSON object per line. update_info:
 //

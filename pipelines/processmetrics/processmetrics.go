@@ -1,5 +1,5 @@
 // Package processmetrics restores business process instances from the joined actions of the trace
-// join (see ../shared/DOMAIN.md, section 2): hundreds of processes (card issuing: apply, review,
+// join (pipelines/tracejoin): a bank's hundreds of processes (card issuing: apply, review,
 // issue, make, deliver, activate) whose actions are spread over systems that do not talk to each
 // other.
 //

@@ -1,7 +1,8 @@
 // Package tracejoin restores business actions from the three log records every action of a bank
 // leaves with one globally unique trace number: the request, the response and a front-end tracking
-// record (see ../shared/DOMAIN.md, section 2). It is the bank's third design: filter early, union the
-// three streams, key by trace number, and keep per trace only the parts not matched yet.
+// record, which arrive from systems that do not talk to each other, most within seconds and some up
+// to an hour late. It is the bank's third design: filter early, union the three streams, key by
+// trace number, and keep per trace only the parts not matched yet.
 //
 // Inputs, one JSON object per line; every record has trace_id (string, required, non-empty) and ts
 // (integer epoch ms, required: event time):

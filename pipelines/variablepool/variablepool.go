@@ -1,5 +1,5 @@
-// Package variablepool computes a lender's real-time variable pool (see ../shared/DOMAIN.md, section
-// 3): per user, variables declared in a YAML file (Variables; variables.yaml is the starter set) over
+// Package variablepool computes a lender's real-time variable pool, the risk features its loan
+// approval reads: per user, variables declared in a YAML file (Variables; variables.yaml is the starter set) over
 // three streams, served to the risk engine by cmd/varserve and watched by cmd/varquality.
 //
 // Atomic layer (code): each stream's lines are validated (Parse; bad lines go to the dead-letter

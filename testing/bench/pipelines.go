@@ -57,7 +57,8 @@ func (r Result) Line() string {
 // table (raw_info.jsonl) and, in actions.jsonl, the four or so joined actions of each of events
 // process instances.
 func Generate(dir string, events int) error {
-	return gen.WriteAll(dir, gen.Config{Seed: 1, Events: events})
+	_, err := gen.WriteAll(dir, gen.Config{Seed: 1, Events: events})
+	return err
 }
 
 // Lines counts the lines of p's input tables in dir: what p reads, and so the events= of its line and

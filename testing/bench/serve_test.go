@@ -20,7 +20,8 @@ func TestServeAnswersEveryRequest(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	cfg := bench.ServeConfig{Rate: 200, Duration: 2 * time.Second, Warmup: time.Second, Events: 400}
-	beamtest.Must(t, gen.WriteAll(in, gen.Config{Seed: 1, Events: cfg.Events}))
+	_, err := gen.WriteAll(in, gen.Config{Seed: 1, Events: cfg.Events})
+	beamtest.Must(t, err)
 	res, err := bench.Serve(filepath.Dir(bins["./cmd/varserve"]), in, dir, cfg)
 	beamtest.NeedService(t, err, mysqltest.ErrNotInstalled)
 	// 200/s: 200 warm-up requests and 400 timed; each answers one user and logs one record.

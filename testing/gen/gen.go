@@ -241,35 +241,45 @@ var Files = map[string]func(Config, func(string)){
 	"repayment.jsonl":        Repayments,
 }
 
-// WriteAll writes every input table of c into dir, one JSONL file each (see Files).
-func WriteAll(dir string, c Config) error {
+// WriteAll writes every input table of c into dir, one JSONL file each (see Files), and returns the
+// lines written per file name.
+func WriteAll(dir string, c Config) (map[string]int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
+	lines := map[string]int{}
 	for name, f := range Files {
-		if err := WriteFile(filepath.Join(dir, name), c, f); err != nil {
-			return err
+		n, err := writeFile(filepath.Join(dir, name), c, f)
+		if err != nil {
+			return nil, err
 		}
+		lines[name] = n
 	}
-	return nil
+	return lines, nil
 }
 
 // WriteFile writes the lines of one generator to path.
 func WriteFile(path string, c Config, f func(Config, func(string))) error {
+	_, err := writeFile(path, c, f)
+	return err
+}
+
+func writeFile(path string, c Config, f func(Config, func(string))) (lines int, err error) {
 	file, err := os.Create(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	w := bufio.NewWriter(file)
 	f(c, func(l string) {
 		w.WriteString(l)
 		w.WriteByte('\n')
+		lines++
 	})
 	if err := w.Flush(); err != nil {
 		file.Close()
-		return err
+		return 0, err
 	}
-	return file.Close()
+	return lines, file.Close()
 }
 
 // Lines collects the lines of one generator.

@@ -230,7 +230,8 @@ func (c *Command) Input(fileFlag, table string) string {
 	if c.sample == "" {
 		c.sample = filepath.Join(c.tempDir(), "sample")
 		cfg := gen.Config{Seed: *sampleSeed, Events: *sampleEvents}
-		c.Check(gen.WriteAll(c.sample, cfg))
+		_, err := gen.WriteAll(c.sample, cfg)
+		c.Check(err)
 		Logf("no input given: running on %s; go run ./cmd/gen writes it", c.Sample())
 	}
 	return filepath.Join(c.sample, table)
