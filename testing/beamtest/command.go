@@ -71,6 +71,13 @@ func RunBinary(t testing.TB, path string, args ...string) CommandResult {
 	return c.result(t, c.cmd.Wait())
 }
 
+// StartMake starts make with args (e.g. "-C", "../..", "kafka") in a process group of its own, as a
+// terminal would run it; InterruptGroup then sends it Ctrl-C.
+func StartMake(t testing.TB, args ...string) *Command {
+	t.Helper()
+	return start(t, exec.Command("make", args...))
+}
+
 // StartCommand starts the command under test (the test binary, as main) with args, in a working
 // directory of its own, and returns without waiting; Interrupt stops it. The test's cleanup kills it
 // if it still runs.
@@ -127,12 +134,27 @@ func (c *Command) Interrupt(t testing.TB) CommandResult {
 	return c.Signal(t, syscall.SIGINT)
 }
 
+// InterruptGroup sends SIGINT to the command's whole process group, as Ctrl-C in a terminal does, and
+// waits up to a minute for the command to exit.
+func (c *Command) InterruptGroup(t testing.TB) CommandResult {
+	t.Helper()
+	if err := syscall.Kill(-c.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatalf("interrupting the command's group: %v", err)
+	}
+	return c.wait(t, syscall.SIGINT)
+}
+
 // Signal sends sig and waits up to a minute for the command to exit.
 func (c *Command) Signal(t testing.TB, sig os.Signal) CommandResult {
 	t.Helper()
 	if err := c.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("interrupting the command: %v", err)
+		t.Fatalf("signalling the command: %v", err)
 	}
+	return c.wait(t, sig)
+}
+
+func (c *Command) wait(t testing.TB, sig os.Signal) CommandResult {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- c.cmd.Wait() }()
 	select {

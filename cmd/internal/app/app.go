@@ -220,7 +220,7 @@ func (c *Command) tempDir() string {
 // file; when fileFlag is "" or the flag is empty, the path of table in the embedded sample, which it
 // generates on first use.
 func (c *Command) Input(fileFlag, table string) string {
-	if f := flag.Lookup(fileFlag); fileFlag != "" && f.Value.String() != "" {
+	if f := flag.Lookup(fileFlag); f != nil && f.Value.String() != "" {
 		value := f.Value.String()
 		if files, err := filepath.Glob(value); err != nil || len(files) == 0 {
 			c.Fail(fmt.Errorf("--%s=%s: no file matches", fileFlag, value))
