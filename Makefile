@@ -1,15 +1,15 @@
 # finbeam's commands. `make test` is what CI runs (.ci/run) on a fresh clone; it needs Go, network
-# access to the Go module proxy, and Debian's packages (it installs mariadb-server when missing, and
-# builds the BigQuery emulator).
+# access to the Go module proxy, Maven Central and Debian's packages (it installs mariadb-server,
+# chromium, Java 17 and Maven when missing, builds the BigQuery emulator and fetches Flink's jars).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb netns chromium mysql bqemulator bigquery sample bench kafka
+.PHONY: test fmt-check vet mariadb netns chromium jvm mysql bqemulator bigquery sample bench kafka flink
 
 ## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL and
 ## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1; the portable-runner
 ## test starts prism's job server in a network namespace of its own; the report tests render pages
 ## in headless Chromium and keep the screenshots and printouts in out/test-artifacts)
-test: fmt-check vet mariadb netns chromium bqemulator
+test: fmt-check vet mariadb netns chromium jvm bqemulator
 	@rm -rf .portable-bin
 	$(GO) build -o .portable-bin/ github.com/apache/beam/sdks/v2/go/cmd/prism ./cmd/...
 	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin FINBEAM_ARTIFACTS=$(CURDIR)/out/test-artifacts $(GO) test -count=1 ./...
@@ -26,6 +26,12 @@ apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; t
 ## mariadb: install MariaDB from the distribution's packages when it is not there (the tests start it)
 mariadb:
 	@$(call apt_install,mariadbd,mariadb-server)
+
+## jvm: install Java 17 and Maven from the distribution's packages when they are missing (the Flink
+## cluster's JVMs; its jars come from Maven Central, see make flink)
+jvm:
+	@$(call apt_install,java,openjdk-17-jre-headless)
+	@$(call apt_install,mvn,maven)
 
 ## chromium: install headless Chromium from the distribution's packages (the report tests look at pages with it)
 chromium:
@@ -70,6 +76,16 @@ KAFKA_PORT ?= 9092
 kafka:
 	@$(GO) build -o bin/broker ./cmd/broker
 	@trap '' INT; bin/broker --port=$(KAFKA_PORT)
+
+## flink: run a Flink 1.20 session cluster on 127.0.0.1 until Ctrl-C: REST API and web UI on
+## http://127.0.0.1:$(FLINK_REST_PORT), a JobManager and one TaskManager (JVMs), exactly-once checkpoints
+## every 5 s with RocksDB state in $(FLINK_DIR). The jars come from Maven Central once, pinned and checked
+## (testing/flinktest/cluster); it needs java and mvn.
+FLINK_REST_PORT ?= 8081
+FLINK_DIR ?= out/flink
+flink: jvm
+	@$(GO) build -o bin/flink ./cmd/flink
+	@trap '' INT; bin/flink --rest_port=$(FLINK_REST_PORT) --dir=$(FLINK_DIR)
 
 ## mysql: run a throwaway MariaDB on 127.0.0.1:$(MYSQL_PORT) with database finbeam until Ctrl-C (for
 ## --sink=mysql); Ctrl-C as with make kafka

@@ -1,0 +1,418 @@
+// Package flinktest runs an Apache Flink session cluster on 127.0.0.1 for tests and local trials:
+// a JobManager and TaskManagers as separate JVMs, started from Flink's jars on Maven Central (the
+// distribution's flink-dist jar is not served here), configured for exactly-once checkpoints every
+// few seconds to a local directory, retained on cancel, RocksDB state and a fixed-delay restart
+// strategy, with the REST API and web UI on 127.0.0.1.
+//
+// Fetch copies the jars that cluster/pom.xml pins (and what they need) once into a cache that
+// survives between runs (CacheDir), and checks every jar against cluster/jars.sha256; nothing is
+// downloaded by hand. It needs java (17) and mvn on $PATH.
+package flinktest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+)
+
+// Version is the Flink version cluster/pom.xml pins.
+const Version = "1.20.4"
+
+var (
+	//go:embed cluster/pom.xml
+	pom []byte
+	//go:embed cluster/jars.sha256
+	sums []byte
+)
+
+// ErrNotInstalled says that java or mvn is not on this machine.
+var ErrNotInstalled = errors.New("flinktest: java and mvn are needed (Debian: apt-get install -y openjdk-17-jre-headless maven)")
+
+// CacheDir is where fetched jars are kept between runs: $FINBEAM_CACHE, else $XDG_CACHE_HOME/finbeam,
+// else ~/.cache/finbeam.
+func CacheDir() string {
+	if d := os.Getenv("FINBEAM_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "finbeam")
+	}
+	return filepath.Join(os.TempDir(), "finbeam-cache")
+}
+
+// Fetch returns the directory holding the cluster's jars, copying them from Maven Central into the
+// cache first when they are not there; every jar must match jars.sha256, and no other may be there.
+func Fetch(ctx context.Context, logf func(string, ...any)) (string, error) {
+	for _, tool := range []string{"java", "mvn"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", ErrNotInstalled
+		}
+	}
+	dir := filepath.Join(CacheDir(), "flink-"+Version)
+	lib := filepath.Join(dir, "lib")
+	if verify(lib) == nil {
+		return lib, nil
+	}
+	logf("fetching Flink %s's jars from Maven Central into %s (once; about 110 MB)", Version, dir)
+	if err := os.RemoveAll(lib); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pom.xml"), pom, 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "mvn", "-B", "-q", "-C", "-Dmaven.repo.local="+filepath.Join(CacheDir(), "m2"),
+		"dependency:copy-dependencies", "-DoutputDirectory="+lib)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("flinktest: mvn dependency:copy-dependencies: %w\n%s", err, tail(string(out), 20))
+	}
+	if err := verify(lib); err != nil {
+		return "", err
+	}
+	return lib, nil
+}
+
+// verify checks that lib holds exactly the jars of jars.sha256, each with its digest.
+func verify(lib string) error {
+	want := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 {
+			want[f[1]] = f[0]
+		}
+	}
+	got, err := filepath.Glob(filepath.Join(lib, "*.jar"))
+	if err != nil || len(got) == 0 {
+		return fmt.Errorf("flinktest: no jars in %s", lib)
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("flinktest: %s holds %d jars, jars.sha256 lists %d", lib, len(got), len(want))
+	}
+	for _, path := range got {
+		sum, ok := want[filepath.Base(path)]
+		if !ok {
+			return fmt.Errorf("flinktest: %s is not in jars.sha256", filepath.Base(path))
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if h := sha256.Sum256(b); hex.EncodeToString(h[:]) != sum {
+			return fmt.Errorf("flinktest: %s does not match its SHA-256 in jars.sha256", filepath.Base(path))
+		}
+	}
+	return nil
+}
+
+// Options of Start. Zero values take the defaults.
+type Options struct {
+	RestPort           int           // REST API and web UI; 0: a free port
+	TaskManagers       int           // default 1
+	Slots              int           // task slots per TaskManager; default 2
+	CheckpointInterval time.Duration // default 5s
+	Dir                string        // checkpoints, savepoints, configuration and logs; default: a temporary directory, removed by Close
+	Logf               func(format string, args ...any)
+}
+
+// DefaultCheckpointInterval is Options.CheckpointInterval when it is zero.
+const DefaultCheckpointInterval = 5 * time.Second
+
+func (o *Options) withDefaults() {
+	if o.TaskManagers <= 0 {
+		o.TaskManagers = 1
+	}
+	if o.Slots <= 0 {
+		o.Slots = 2
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+}
+
+// Cluster is a running session cluster.
+type Cluster struct {
+	REST string // http://127.0.0.1:port: the REST API and the web UI
+	Dir  string // Checkpoints, Savepoints, Conf and the logs are under it
+	opts Options
+	jm   *jvm
+	tms  []*jvm
+	temp bool
+}
+
+// jvm is one of the cluster's processes.
+type jvm struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	err  error         // how it exited, once done is closed
+}
+
+// Checkpoints is the directory checkpoints are written to (retained when a job is cancelled).
+func (c *Cluster) Checkpoints() string { return filepath.Join(c.Dir, "checkpoints") }
+
+// Savepoints is the default savepoint directory.
+func (c *Cluster) Savepoints() string { return filepath.Join(c.Dir, "savepoints") }
+
+// Logs is the directory of the JobManager's and the TaskManagers' logs.
+func (c *Cluster) Logs() string { return filepath.Join(c.Dir, "log") }
+
+// jvmOpens are the module openings Flink 1.20 needs on Java 17 (its flink-conf's env.java.opts.all).
+var jvmOpens = []string{
+	"--add-exports=java.base/sun.net.util=ALL-UNNAMED", "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+	"--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
+	"--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+	"--add-opens=java.base/java.text=ALL-UNNAMED", "--add-opens=java.base/java.time=ALL-UNNAMED",
+	"--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+}
+
+// Start fetches the jars, writes the configuration and starts the JobManager, then the TaskManagers,
+// and returns once every TaskManager has registered (about 20 s); on an error nothing is left running.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	o.withDefaults()
+	lib, err := Fetch(ctx, o.Logf)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: o.Dir, opts: o}
+	if c.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "finbeam-flink-"); err != nil {
+			return nil, err
+		}
+		c.temp = true
+	}
+	for _, d := range []string{"conf", "log", "checkpoints", "savepoints"} {
+		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	rpc, err := beamtest.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	if o.RestPort == 0 {
+		if o.RestPort, err = beamtest.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	c.REST = fmt.Sprintf("http://127.0.0.1:%d", o.RestPort)
+	if err := os.WriteFile(filepath.Join(c.Dir, "conf", "config.yaml"), []byte(c.config(rpc, o)), 0o644); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+		}
+	}()
+	if c.jm, err = c.java(lib, "jobmanager", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"); err != nil {
+		return nil, err
+	}
+	for i := range o.TaskManagers {
+		tm, err := c.java(lib, fmt.Sprintf("taskmanager-%d", i), "org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
+		if err != nil {
+			return nil, err
+		}
+		c.tms = append(c.tms, tm)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers == o.TaskManagers {
+			ok = true
+			return c, nil
+		}
+		if err := c.exited(); err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("flinktest: the cluster did not register %d TaskManagers within 2 minutes; JobManager log:\n%s", o.TaskManagers, c.logTail("jobmanager"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// config is the cluster's config.yaml: everything on 127.0.0.1, memory set explicitly (a
+// TaskManager started by hand has no defaults for it), checkpoints exactly-once to Checkpoints,
+// retained on cancel, RocksDB state, a fixed-delay restart strategy.
+func (c *Cluster) config(rpc int, o Options) string {
+	return fmt.Sprintf(`# Written by testing/flinktest.
+jobmanager.rpc.address: 127.0.0.1
+jobmanager.rpc.port: %d
+jobmanager.bind-host: 127.0.0.1
+jobmanager.memory.process.size: 1024m
+taskmanager.host: 127.0.0.1
+taskmanager.bind-host: 127.0.0.1
+taskmanager.numberOfTaskSlots: %d
+taskmanager.cpu.cores: %d
+taskmanager.memory.framework.heap.size: 128m
+taskmanager.memory.framework.off-heap.size: 128m
+taskmanager.memory.task.heap.size: 512m
+taskmanager.memory.task.off-heap.size: 0m
+taskmanager.memory.managed.size: 256m
+taskmanager.memory.network.min: 64m
+taskmanager.memory.network.max: 64m
+taskmanager.memory.jvm-metaspace.size: 256m
+taskmanager.memory.jvm-overhead.min: 192m
+taskmanager.memory.jvm-overhead.max: 192m
+rest.address: 127.0.0.1
+rest.bind-address: 127.0.0.1
+rest.port: %d
+state.backend.type: rocksdb
+state.checkpoints.dir: file://%s
+state.savepoints.dir: file://%s
+execution.checkpointing.interval: %s
+execution.checkpointing.mode: EXACTLY_ONCE
+execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
+restart-strategy.type: fixed-delay
+restart-strategy.fixed-delay.attempts: 10
+restart-strategy.fixed-delay.delay: 2s
+`, rpc, o.Slots, o.Slots, o.RestPort, c.Checkpoints(), c.Savepoints(), o.CheckpointInterval)
+}
+
+// java starts one of the cluster's JVMs with its log in Logs.
+func (c *Cluster) java(lib, name, main string) (*jvm, error) {
+	log, err := os.Create(filepath.Join(c.Logs(), name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	args := append(append([]string{}, jvmOpens...), "-Xmx900m", "-cp", filepath.Join(lib, "*"), main, "--configDir", filepath.Join(c.Dir, "conf"))
+	cmd := exec.Command("java", args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("flinktest: starting the %s: %w", name, err)
+	}
+	j := &jvm{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		j.err = cmd.Wait()
+		log.Close()
+		close(j.done)
+	}()
+	return j, nil
+}
+
+// exited says which JVM ended before the cluster was up, with its log's last lines.
+func (c *Cluster) exited() error {
+	for _, j := range append([]*jvm{c.jm}, c.tms...) {
+		select {
+		case <-j.done:
+			return fmt.Errorf("flinktest: the %s exited (%v):\n%s", j.name, j.err, c.logTail(j.name))
+		default:
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) logTail(name string) string {
+	b, _ := os.ReadFile(filepath.Join(c.Logs(), name+".log"))
+	return tail(string(b), 15)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Overview is the cluster's /overview.
+type Overview struct {
+	TaskManagers   int    `json:"taskmanagers"`
+	SlotsTotal     int    `json:"slots-total"`
+	SlotsAvailable int    `json:"slots-available"`
+	JobsRunning    int    `json:"jobs-running"`
+	FlinkVersion   string `json:"flink-version"`
+}
+
+// Overview asks the REST API for the cluster's overview.
+func (c *Cluster) Overview(ctx context.Context) (Overview, error) {
+	var ov Overview
+	return ov, c.Get(ctx, "/overview", &ov)
+}
+
+// Config is the JobManager's effective configuration (/jobmanager/config) as key -> value.
+func (c *Cluster) Config(ctx context.Context) (map[string]string, error) {
+	var kvs []struct{ Key, Value string }
+	if err := c.Get(ctx, "/jobmanager/config", &kvs); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		out[kv.Key] = kv.Value
+	}
+	return out, nil
+}
+
+// Get decodes the JSON answer of a GET of the REST API path into v.
+func (c *Cluster) Get(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", c.REST+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("flinktest: GET %s: %s: %s", path, resp.Status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Close stops the TaskManagers, then the JobManager (SIGTERM, then SIGKILL after 10 s), and removes
+// a temporary Dir.
+func (c *Cluster) Close() error {
+	for _, j := range append(append([]*jvm{}, c.tms...), c.jm) {
+		j.stop()
+	}
+	if c.temp {
+		return os.RemoveAll(c.Dir)
+	}
+	return nil
+}
+
+func (j *jvm) stop() {
+	if j == nil {
+		return
+	}
+	syscall.Kill(-j.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-j.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
+		<-j.done
+	}
+}
+
+// Summary is what runs where, for a person: one line.
+func (c *Cluster) Summary() string {
+	return fmt.Sprintf("Flink %s session cluster: REST API and web UI %s (%d TaskManager(s), %d slots each); exactly-once checkpoints every %s with RocksDB state, retained on cancel, in %s; savepoints in %s; logs in %s",
+		Version, c.REST, c.opts.TaskManagers, c.opts.Slots, c.opts.CheckpointInterval, c.Checkpoints(), c.Savepoints(), c.Logs())
+}
