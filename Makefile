@@ -72,10 +72,12 @@ bench:
 ## kafka: run a local Kafka broker on 127.0.0.1:$(KAFKA_PORT) until Ctrl-C (in memory, for trying
 ## streaming), with the topics the commands use created. Ctrl-C prints "broker: stopped"; the shell then
 ## shows status 130, as for any command stopped with Ctrl-C, and make prints no error.
+## KAFKA_REAL=1 runs Apache Kafka itself (KRaft, in a JVM; its jars from Maven Central once) instead.
 KAFKA_PORT ?= 9092
-kafka:
+KAFKA_REAL ?=
+kafka: $(if $(KAFKA_REAL),jvm)
 	@$(GO) build -o bin/broker ./cmd/broker
-	@trap '' INT; bin/broker --port=$(KAFKA_PORT)
+	@trap '' INT; bin/broker --port=$(KAFKA_PORT) $(if $(KAFKA_REAL),--real)
 
 ## flink: run a Flink 1.20 session cluster on 127.0.0.1 until Ctrl-C: REST API and web UI on
 ## http://127.0.0.1:$(FLINK_REST_PORT), a JobManager and one TaskManager (JVMs), exactly-once checkpoints

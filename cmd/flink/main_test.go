@@ -14,7 +14,7 @@ import (
 // make flink as the README runs it: the cluster answers on the REST port with a TaskManager, says
 // what runs where, and Ctrl-C (SIGINT to make's process group) stops it without an error from make.
 func TestMakeFlinkStartsAndStopsCleanly(t *testing.T) {
-	if _, err := flinktest.Fetch(t.Context(), t.Logf); err != nil {
+	if _, err := flinktest.Jars.Fetch(t.Context(), t.Logf); err != nil {
 		beamtest.NeedService(t, err, flinktest.ErrNotInstalled)
 	}
 	port, err := beamtest.FreePort()

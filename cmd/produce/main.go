@@ -17,11 +17,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 )
@@ -71,10 +71,14 @@ func run(brokers, topic, input, table string, cfg gen.Config, rate float64, keyF
 		}
 		lines = gen.Lines(cfg, g)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(strings.Split(brokers, ",")...), Topic: topic, Balancer: &kafka.Hash{},
-		BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true}
+	// The sink's writer: keyed messages to the same partition, each acknowledged by every in-sync
+	// replica, so that a message is either written or reported.
+	w, err := kafkaio.NewWriter(kafkaio.WriteConfig{Brokers: strings.Split(brokers, ","), Topic: topic})
+	if err != nil {
+		return 0, err
+	}
 	defer w.Close()
-	sent, err := kafkatest.Paced(context.Background(), w, len(lines), rate, func(i int, now int64) kafka.Message {
+	sent, err := kafkatest.Paced(context.Background(), func(ctx context.Context, m []kafka.Message) error { return kafkaio.WriteAll(ctx, w, m) }, len(lines), rate, func(i int, now int64) kafka.Message {
 		l := lines[i]
 		if live != "" {
 			l = gen.Live(l, live, now)

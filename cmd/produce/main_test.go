@@ -14,6 +14,7 @@ import (
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/testing/mavenjars"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
@@ -102,5 +103,25 @@ func TestLiveStampsTheTimeOfSending(t *testing.T) {
 	}
 	if stamped < 190 {
 		t.Errorf("%d of 200 messages stamped", stamped)
+	}
+}
+
+// To a real Kafka broker, into a topic that does not exist yet: the first write creates it, and the
+// messages that found no leader for a moment are written again, none twice.
+func TestProducesIntoANewTopicOfARealBroker(t *testing.T) {
+	b, err := kafkatest.StartReal(t.Context(), kafkatest.RealOptions{Partitions: 2, Logf: t.Logf})
+	beamtest.NeedService(t, err, mavenjars.ErrNotInstalled)
+	defer b.Close()
+	res := beamtest.RunCommand(t, "--brokers="+b.Addrs()[0], "--topic=fresh", "--table=user_order", "--events=300", "--key_field=id")
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "wrote 300 messages") {
+		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	got, err := b.Values("fresh")
+	beamtest.Must(t, err)
+	want := gen.Lines(gen.Config{Seed: 1, Events: 300}, gen.Orders)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the topic holds %d messages, want the table's %d, each once", len(got), len(want))
 	}
 }

@@ -90,7 +90,7 @@ func (s kafkaSink) write(ctx context.Context, as []alert) error {
 		}
 		msgs[i] = kafka.Message{Key: []byte(a.Variable), Value: b}
 	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
+	if err := kafkaio.WriteAll(ctx, w, msgs); err != nil {
 		w.Close()
 		return fmt.Errorf("alerts: writing %d messages to %s: %w", len(msgs), s.cfg.Topic, err)
 	}

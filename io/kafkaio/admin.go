@@ -101,15 +101,18 @@ func (a *admin) committed(ctx context.Context, group string, parts []kafka.Parti
 	for _, p := range parts {
 		req[p.Topic] = append(req[p.Topic], p.ID)
 	}
-	res, err := a.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: req})
-	if err != nil {
-		return nil, fmt.Errorf("fetching the committed offsets of group %s: %w", group, err)
-	}
-	if errors.Is(res.Error, kafka.GroupIdNotFound) { // a group that never committed (kfake says so)
+	var res *kafka.OffsetFetchResponse
+	err := retryTemporary(ctx, func() (err error) {
+		if res, err = a.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: req}); err == nil {
+			err = res.Error
+		}
+		return err
+	})
+	if errors.Is(err, kafka.GroupIdNotFound) { // a group that never committed (kfake says so)
 		return map[string]int64{}, nil
 	}
-	if res.Error != nil {
-		return nil, fmt.Errorf("fetching the committed offsets of group %s: %w", group, res.Error)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the committed offsets of group %s: %w", group, err)
 	}
 	out := map[string]int64{}
 	for topic, ps := range res.Topics {
@@ -125,20 +128,45 @@ func (a *admin) committed(ctx context.Context, group string, parts []kafka.Parti
 // commit stores next as the group's position in one partition, as a consumer outside group
 // management does (generation -1), so lag tools show the job's progress.
 func (a *admin) commit(ctx context.Context, group, topic string, partition int, next int64) error {
-	res, err := a.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1,
-		Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: partition, Offset: next}}}})
-	if err != nil {
-		return err
-	}
-	for _, ps := range res.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return p.Error
+	return retryTemporary(ctx, func() error {
+		res, err := a.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1,
+			Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: partition, Offset: next}}}})
+		if err != nil {
+			return err
+		}
+		for _, ps := range res.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					return p.Error
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
+
+// retryTemporary runs op until it succeeds, fails with an error Kafka does not call temporary, or
+// has failed for TemporaryFor: a group coordinator that is still being elected or loading (a new
+// cluster creates __consumer_offsets on the first group request), a leader that is moving.
+func retryTemporary(ctx context.Context, op func() error) error {
+	deadline, wait := time.Now().Add(TemporaryFor), 100*time.Millisecond
+	for {
+		err := op()
+		var ke kafka.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// TemporaryFor is how long retryTemporary tries again.
+const TemporaryFor = 30 * time.Second
 
 func partKey(topic string, partition int) string { return fmt.Sprintf("%s/%d", topic, partition) }
 

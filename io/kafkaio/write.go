@@ -1,7 +1,9 @@
 package kafkaio
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -112,12 +114,36 @@ func (f *writeFn) FinishBundle(ctx context.Context) error {
 	if len(f.buf) == 0 {
 		return nil
 	}
-	if err := f.w.WriteMessages(ctx, f.buf...); err != nil {
+	if err := WriteAll(ctx, f.w, f.buf); err != nil {
 		return fmt.Errorf("kafkaio: writing %d messages to %s: %w", len(f.buf), f.Cfg.Topic, err)
 	}
 	validate.Counter("kafka_written").Inc(ctx, int64(len(f.buf)))
 	f.buf = f.buf[:0]
 	return nil
+}
+
+// WriteAll writes msgs with w and returns once Kafka has them all. The messages that fail with an
+// error Kafka calls temporary are written again, for up to TemporaryFor: a topic the write itself
+// created has no leader for a moment on a real cluster (UnknownTopicOrPartition, LeaderNotAvailable),
+// and a leader may move. The others are not written twice.
+func WriteAll(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error {
+	return retryTemporary(ctx, func() error {
+		err := w.WriteMessages(ctx, msgs...)
+		var we kafka.WriteErrors
+		if !errors.As(err, &we) {
+			return err
+		}
+		var failed []kafka.Message
+		var first error
+		for i, e := range we {
+			if e != nil {
+				failed = append(failed, msgs[i])
+				first = cmp.Or(first, e)
+			}
+		}
+		msgs = failed
+		return first
+	})
 }
 
 func (f *writeFn) Teardown() error {

@@ -208,7 +208,7 @@ func liveEvents(p Pipeline, n int) ([]event, error) {
 func produce(brokers []string, events []event, timeField string, rate int) ([]int64, error) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000}
 	defer w.Close()
-	sent, err := kafkatest.Paced(context.Background(), w, len(events), float64(rate), func(i int, now int64) kafka.Message {
+	sent, err := kafkatest.Paced(context.Background(), func(ctx context.Context, m []kafka.Message) error { return kafkaio.WriteAll(ctx, w, m) }, len(events), float64(rate), func(i int, now int64) kafka.Message {
 		e := events[i]
 		return kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, timeField, now))}
 	})

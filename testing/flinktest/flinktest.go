@@ -4,31 +4,26 @@
 // few seconds to a local directory, retained on cancel, RocksDB state and a fixed-delay restart
 // strategy, with the REST API and web UI on 127.0.0.1.
 //
-// Fetch copies the jars that cluster/pom.xml pins (and what they need) once into a cache that
-// survives between runs (CacheDir), and checks every jar against cluster/jars.sha256; nothing is
-// downloaded by hand. It needs java (17) and mvn on $PATH.
+// Jars.Fetch copies the jars that cluster/pom.xml pins (and what they need) once into the cache of
+// testing/mavenjars and checks every jar against cluster/jars.sha256; nothing is downloaded by hand.
+// It needs java (17) and mvn on $PATH.
 package flinktest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/mavenjars"
 )
 
 // Version is the Flink version cluster/pom.xml pins.
@@ -42,86 +37,10 @@ var (
 )
 
 // ErrNotInstalled says that java or mvn is not on this machine.
-var ErrNotInstalled = errors.New("flinktest: java and mvn are needed (Debian: apt-get install -y openjdk-17-jre-headless maven)")
+var ErrNotInstalled = mavenjars.ErrNotInstalled
 
-// CacheDir is where fetched jars are kept between runs: $FINBEAM_CACHE, else $XDG_CACHE_HOME/finbeam,
-// else ~/.cache/finbeam.
-func CacheDir() string {
-	if d := os.Getenv("FINBEAM_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "finbeam")
-	}
-	return filepath.Join(os.TempDir(), "finbeam-cache")
-}
-
-// Fetch returns the directory holding the cluster's jars, copying them from Maven Central into the
-// cache first when they are not there; every jar must match jars.sha256, and no other may be there.
-func Fetch(ctx context.Context, logf func(string, ...any)) (string, error) {
-	for _, tool := range []string{"java", "mvn"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "", ErrNotInstalled
-		}
-	}
-	dir := filepath.Join(CacheDir(), "flink-"+Version)
-	lib := filepath.Join(dir, "lib")
-	if verify(lib) == nil {
-		return lib, nil
-	}
-	logf("fetching Flink %s's jars from Maven Central into %s (once; about 110 MB)", Version, dir)
-	if err := os.RemoveAll(lib); err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pom.xml"), pom, 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, "mvn", "-B", "-q", "-C", "-Dmaven.repo.local="+filepath.Join(CacheDir(), "m2"),
-		"dependency:copy-dependencies", "-DoutputDirectory="+lib)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("flinktest: mvn dependency:copy-dependencies: %w\n%s", err, tail(string(out), 20))
-	}
-	if err := verify(lib); err != nil {
-		return "", err
-	}
-	return lib, nil
-}
-
-// verify checks that lib holds exactly the jars of jars.sha256, each with its digest.
-func verify(lib string) error {
-	want := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(sums))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 {
-			want[f[1]] = f[0]
-		}
-	}
-	got, err := filepath.Glob(filepath.Join(lib, "*.jar"))
-	if err != nil || len(got) == 0 {
-		return fmt.Errorf("flinktest: no jars in %s", lib)
-	}
-	if len(got) != len(want) {
-		return fmt.Errorf("flinktest: %s holds %d jars, jars.sha256 lists %d", lib, len(got), len(want))
-	}
-	for _, path := range got {
-		sum, ok := want[filepath.Base(path)]
-		if !ok {
-			return fmt.Errorf("flinktest: %s is not in jars.sha256", filepath.Base(path))
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if h := sha256.Sum256(b); hex.EncodeToString(h[:]) != sum {
-			return fmt.Errorf("flinktest: %s does not match its SHA-256 in jars.sha256", filepath.Base(path))
-		}
-	}
-	return nil
-}
+// Jars are the cluster's pinned jars.
+var Jars = mavenjars.Set{Name: "flink-" + Version, POM: pom, Sums: sums}
 
 // Options of Start. Zero values take the defaults.
 type Options struct {
@@ -194,7 +113,7 @@ var jvmOpens = []string{
 // and returns once every TaskManager has registered (about 20 s); on an error nothing is left running.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
 	o.withDefaults()
-	lib, err := Fetch(ctx, o.Logf)
+	lib, err := Jars.Fetch(ctx, o.Logf)
 	if err != nil {
 		return nil, err
 	}
@@ -330,12 +249,7 @@ func (c *Cluster) exited() error {
 
 func (c *Cluster) logTail(name string) string {
 	b, _ := os.ReadFile(filepath.Join(c.Logs(), name+".log"))
-	return tail(string(b), 15)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return mavenjars.Tail(string(b), 15)
 }
 
 // Overview is the cluster's /overview.

@@ -23,9 +23,12 @@ var Topics = []string{"user_order", "update_info", "user_log", "requests", "resp
 	"loan_application", "login", "repayment",
 	"hs_order", "wechat_activity_user", "user_last_log", "process_instances", "user_variables", "variable_alerts"}
 
-// Broker is a running in-process Kafka cluster.
+// Broker is a running Kafka broker: franz-go's kfake in this process (Start), or a real Apache Kafka
+// broker in a JVM of its own (StartReal). Its helpers are Kafka clients and work with both; Outage
+// needs kfake.
 type Broker struct {
 	cluster *kfake.Cluster
+	real    *realBroker
 }
 
 // Start starts a one-broker cluster on 127.0.0.1 (a free port) with the given topics, each with
@@ -61,10 +64,21 @@ func start(port int, partitions int32, topics []string, extra ...kfake.Opt) (*Br
 }
 
 // Addrs are the brokers' host:port addresses.
-func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
+func (b *Broker) Addrs() []string {
+	if b.real != nil {
+		return []string{b.real.addr}
+	}
+	return b.cluster.ListenAddrs()
+}
 
-// Close stops the cluster.
-func (b *Broker) Close() { b.cluster.Close() }
+// Close stops the broker (a real one's data is removed).
+func (b *Broker) Close() {
+	if b.real != nil {
+		b.real.close()
+		return
+	}
+	b.cluster.Close()
+}
 
 // ReadPartition reads n messages from one partition of topic, from its start, waiting up to timeout;
 // fewer is an error that says how many came.
@@ -117,10 +131,11 @@ func (b *Broker) Produce(topic string, lines []string, keyField string) error {
 	return nil
 }
 
-// Paced writes n messages with w at rate messages per second from now (0: as fast as it can), each
-// time the messages that are due, at most 1,000 at once; msg makes message i given the time (epoch
-// ms) its batch is sent. It returns the send time of every message written.
-func Paced(ctx context.Context, w *kafka.Writer, n int, rate float64, msg func(i int, now int64) kafka.Message) ([]int64, error) {
+// Paced writes n messages with write (kafkaio.WriteAll, say) at rate messages per second from now
+// (0: as fast as it can), each time the messages that are due, at most 1,000 at once; msg makes
+// message i given the time (epoch ms) its batch is sent. It returns the send time of every message
+// written.
+func Paced(ctx context.Context, write func(context.Context, []kafka.Message) error, n int, rate float64, msg func(i int, now int64) kafka.Message) ([]int64, error) {
 	start := time.Now()
 	sent := make([]int64, 0, n)
 	for len(sent) < n {
@@ -138,7 +153,7 @@ func Paced(ctx context.Context, w *kafka.Writer, n int, rate float64, msg func(i
 		for i := len(sent); i < due; i++ {
 			msgs = append(msgs, msg(i, now))
 		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
+		if err := write(ctx, msgs); err != nil {
 			return sent, err
 		}
 		for range msgs {
@@ -218,8 +233,9 @@ func (b *Broker) Committed(group, topic string) (int64, error) {
 	return sum, nil
 }
 
-// Outage makes the broker unreachable for d from now: it closes every client connection that sends
-// a request, as a broker that went away does; its data stays.
+// Outage makes the in-process broker unreachable for d from now: it closes every client connection
+// that sends a request, as a broker that went away does; its data stays. A real broker (StartReal)
+// is stopped and started instead, by a test that needs it.
 func (b *Broker) Outage(d time.Duration) {
 	until := time.Now().Add(d)
 	b.cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {

@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/mavenjars"
 )
 
 // kafka-go writes keyed messages to the in-process broker and reads every one back, by partition.
@@ -98,7 +102,7 @@ func TestPacedKeepsTheRate(t *testing.T) {
 	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "paced", BatchTimeout: time.Millisecond}
 	defer w.Close()
 	start := time.Now()
-	sent, err := Paced(context.Background(), w, 60, 400, func(i int, now int64) kafka.Message {
+	sent, err := Paced(context.Background(), func(ctx context.Context, m []kafka.Message) error { return w.WriteMessages(ctx, m...) }, 60, 400, func(i int, now int64) kafka.Message {
 		return kafka.Message{Value: []byte(fmt.Sprintf("%d %d", i, now))}
 	})
 	if err != nil {
@@ -115,5 +119,27 @@ func TestPacedKeepsTheRate(t *testing.T) {
 		if want := fmt.Sprintf("%d %d", i, sent[i]); string(m.Value) != want || (i > 0 && sent[i] < sent[i-1]) {
 			t.Fatalf("message %d is %q, want %q (sent at %v)", i, m.Value, want, sent)
 		}
+	}
+}
+
+// A real Kafka broker from the pinned jars: its topics are ready when StartReal returns, the helpers
+// produce to and read from it, and Close removes it.
+func TestRealBroker(t *testing.T) {
+	b, err := StartReal(t.Context(), RealOptions{Partitions: 2, Topics: []string{"t"}, Logf: t.Logf})
+	beamtest.NeedService(t, err, mavenjars.ErrNotInstalled)
+	defer b.Close()
+	lines := []string{`{"id":1}`, `{"id":2}`, `{"id":3}`}
+	beamtest.Must(t, b.Produce("t", lines, "id"))
+	got, err := b.Values("t")
+	beamtest.Must(t, err)
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(lines, ",") {
+		t.Errorf("read back %q, want %q", got, lines)
+	}
+	addr := b.Addrs()[0]
+	b.Close()
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Errorf("the broker still listens on %s after Close", addr)
 	}
 }

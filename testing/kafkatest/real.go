@@ -1,0 +1,212 @@
+package kafkatest
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/mavenjars"
+)
+
+// KafkaVersion is the Apache Kafka version broker/pom.xml pins.
+const KafkaVersion = "4.1.1"
+
+var (
+	//go:embed broker/pom.xml
+	brokerPOM []byte
+	//go:embed broker/jars.sha256
+	brokerSums []byte
+)
+
+// BrokerJars are the real broker's pinned jars (testing/mavenjars).
+var BrokerJars = mavenjars.Set{Name: "kafka-" + KafkaVersion, POM: brokerPOM, Sums: brokerSums}
+
+// RealOptions of StartReal. Zero values take the defaults.
+type RealOptions struct {
+	Port       int      // the client listener on 127.0.0.1; 0: a free one
+	Partitions int32    // of each topic created, and of auto-created ones; default 4
+	Topics     []string // created at start, each ready (a leader per partition) when StartReal returns
+	Dir        string   // the log directory and the broker's log; default: a temporary one, removed by Close
+	Logf       func(format string, args ...any)
+}
+
+// realBroker is a Kafka broker in a JVM of its own.
+type realBroker struct {
+	addr string
+	dir  string
+	temp bool
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartReal starts a real Apache Kafka broker (KRaft: broker and controller in one JVM, one node) on
+// 127.0.0.1 from the pinned jars, formats its storage, creates topics and returns once the broker
+// answers (about 5 s). Topics that are written before they exist are created with Partitions.
+func StartReal(ctx context.Context, o RealOptions) (*Broker, error) {
+	if o.Partitions <= 0 {
+		o.Partitions = 4
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	lib, err := BrokerJars.Fetch(ctx, o.Logf)
+	if err != nil {
+		return nil, err
+	}
+	r := &realBroker{dir: o.Dir, done: make(chan struct{})}
+	if r.dir == "" {
+		if r.dir, err = os.MkdirTemp("", "finbeam-kafka-"); err != nil {
+			return nil, err
+		}
+		r.temp = true
+	}
+	port, controller := o.Port, 0
+	if port == 0 {
+		if port, err = beamtest.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if controller, err = beamtest.FreePort(); err != nil {
+		return nil, err
+	}
+	r.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	props := filepath.Join(r.dir, "server.properties")
+	data := filepath.Join(r.dir, "data")
+	if err := os.WriteFile(props, []byte(fmt.Sprintf(`# Written by testing/kafkatest.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:%d
+listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d
+advertised.listeners=PLAINTEXT://127.0.0.1:%d
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=%s
+num.partitions=%d
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+`, controller, port, controller, port, data, o.Partitions)), 0o644); err != nil {
+		return nil, err
+	}
+	classpath := filepath.Join(lib, "*")
+	format := exec.CommandContext(ctx, "java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", "ZmluYmVhbS10ZXN0LWthZg", "-c", props)
+	if out, err := format.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("kafkatest: formatting the broker's storage: %w\n%s", err, mavenjars.Tail(string(out), 10))
+	}
+	log, err := os.Create(filepath.Join(r.dir, "broker.log"))
+	if err != nil {
+		return nil, err
+	}
+	r.cmd = exec.Command("java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", props)
+	r.cmd.Stdout, r.cmd.Stderr = log, log
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
+	}
+	go func() {
+		r.err = r.cmd.Wait()
+		log.Close()
+		close(r.done)
+	}()
+	b := &Broker{real: r}
+	if err := r.ready(ctx, o.Topics, int(o.Partitions)); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// ready waits until the broker answers and every topic exists with a leader for each partition,
+// creating the topics.
+func (r *realBroker) ready(ctx context.Context, topics []string, partitions int) error {
+	c := &kafka.Client{Addr: kafka.TCP(r.addr), Timeout: 5 * time.Second}
+	deadline := time.Now().Add(time.Minute)
+	created := false
+	for {
+		select {
+		case <-r.done:
+			b, _ := os.ReadFile(filepath.Join(r.dir, "broker.log"))
+			return fmt.Errorf("kafkatest: the broker exited (%v):\n%s", r.err, mavenjars.Tail(string(b), 15))
+		default:
+		}
+		err := r.check(ctx, c, topics)
+		if err == nil {
+			return nil
+		}
+		if !created && len(topics) > 0 {
+			var ts []kafka.TopicConfig
+			for _, t := range topics {
+				ts = append(ts, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
+			}
+			if res, cerr := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: ts}); cerr == nil {
+				created = true
+				for t, e := range res.Errors {
+					if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+						return fmt.Errorf("kafkatest: creating topic %s: %w", t, e)
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("kafkatest: the broker on %s was not ready within a minute: %v", r.addr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// check is nil when the broker answers and each topic has a leader for every partition.
+func (r *realBroker) check(ctx context.Context, c *kafka.Client, topics []string) error {
+	conn, err := net.DialTimeout("tcp", r.addr, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	if len(topics) == 0 {
+		return nil
+	}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return err
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil || len(t.Partitions) == 0 {
+			return fmt.Errorf("topic %s: %v", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			if p.Leader.ID < 0 || p.Error != nil {
+				return fmt.Errorf("topic %s partition %d has no leader yet", t.Name, p.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// close stops the JVM (SIGTERM, then SIGKILL after 10 s) and removes a temporary directory.
+func (r *realBroker) close() {
+	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-r.done
+	}
+	if r.temp {
+		os.RemoveAll(r.dir)
+	}
+}
