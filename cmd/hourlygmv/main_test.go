@@ -234,8 +234,24 @@ func TestKafkaInAndOut(t *testing.T) {
 	b, err := kafkatest.Start(3)
 	beamtest.Must(t, err)
 	defer b.Close()
-	cfg := gen.Config{Seed: 4, Events: 1500}
-	lines := gen.Lines(cfg, gen.Orders)
+	kafkaInAndOut(t, b)
+}
+
+// The same bounded Kafka run against a real Apache Kafka broker in a JVM of its own (not the
+// in-process one): the input topic made by the test, the output and dead-letter topics created by
+// the job's first writes.
+func TestKafkaInAndOutOnARealBroker(t *testing.T) {
+	b, err := kafkatest.StartReal(t.Context(), kafkatest.RealOptions{Partitions: 3, Topics: []string{"user_order"}, Logf: t.Logf})
+	beamtest.NeedService(t, err, mavenjars.ErrNotInstalled)
+	defer b.Close()
+	kafkaInAndOut(t, b)
+}
+
+// kafkaInAndOut produces the sample's orders to b, runs hourlygmv from and to b's topics with
+// --kafka_until=end and checks the tables, the dead letters, the summary and the group's commits.
+func kafkaInAndOut(t *testing.T, b *kafkatest.Broker) {
+	t.Helper()
+	lines := gen.Lines(gen.Config{Seed: 4, Events: 1500}, gen.Orders)
 	beamtest.Must(t, b.Produce("user_order", lines, "id"))
 	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
 		"--kafka_out_of_orderness=1000h", "--kafka_group=gmv")
@@ -253,6 +269,9 @@ func TestKafkaInAndOut(t *testing.T) {
 	}
 	if !strings.Contains(res.Stderr, fmt.Sprintf("read=%d ", len(lines))) {
 		t.Errorf("summary does not count %d lines read:\n%s", len(lines), res.Stderr)
+	}
+	if committed, err := b.Committed("gmv", "user_order"); err != nil || committed != int64(len(lines)) {
+		t.Errorf("group gmv committed %d of %d (%v)", committed, len(lines), err)
 	}
 }
 
@@ -336,34 +355,6 @@ func streamOrders(t *testing.T, b *kafkatest.Broker, c *beamtest.Command, lines 
 	}
 	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
 		t.Fatalf("after SIGINT: exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
-	}
-}
-
-// The same bounded Kafka run against a real Apache Kafka broker in a JVM of its own (not the
-// in-process one): the input topic made by the test, the output and dead-letter topics created by
-// the job's first writes.
-func TestKafkaInAndOutOnARealBroker(t *testing.T) {
-	b, err := kafkatest.StartReal(t.Context(), kafkatest.RealOptions{Partitions: 3, Topics: []string{"user_order"}, Logf: t.Logf})
-	beamtest.NeedService(t, err, mavenjars.ErrNotInstalled)
-	defer b.Close()
-	lines := gen.Lines(gen.Config{Seed: 4, Events: 1500}, gen.Orders)
-	beamtest.Must(t, b.Produce("user_order", lines, "id"))
-	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
-		"--kafka_out_of_orderness=1000h", "--kafka_group=gmv")
-	if res.ExitCode != 0 {
-		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
-	}
-	want, bad := reference.HourlyGMV(lines, time.UTC)
-	out, err := b.Values("hs_order")
-	beamtest.Must(t, err)
-	beamtest.SameTable(t, "hs_order", beamtest.Changelog(t, "hs_order", out, hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...), want)
-	dead, err := b.Values("hs_order.deadletter")
-	beamtest.Must(t, err)
-	if len(dead) != bad {
-		t.Errorf("%d dead letters, want %d", len(dead), bad)
-	}
-	if committed, err := b.Committed("gmv", "user_order"); err != nil || committed != int64(len(lines)) {
-		t.Errorf("group gmv committed %d of %d (%v)", committed, len(lines), err)
 	}
 }
 

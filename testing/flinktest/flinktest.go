@@ -17,9 +17,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -75,17 +73,9 @@ type Cluster struct {
 	REST string // http://127.0.0.1:port: the REST API and the web UI
 	Dir  string // Checkpoints, Savepoints, Conf and the logs are under it
 	opts Options
-	jm   *jvm
-	tms  []*jvm
+	jm   *mavenjars.Process
+	tms  []*mavenjars.Process
 	temp bool
-}
-
-// jvm is one of the cluster's processes.
-type jvm struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when it has exited
-	err  error         // how it exited, once done is closed
 }
 
 // Checkpoints is the directory checkpoints are written to (retained when a job is cancelled).
@@ -110,7 +100,8 @@ var jvmOpens = []string{
 }
 
 // Start fetches the jars, writes the configuration and starts the JobManager, then the TaskManagers,
-// and returns once every TaskManager has registered (about 20 s); on an error nothing is left running.
+// and returns once every TaskManager has registered with its slots (about 10 s); on an error nothing
+// is left running.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
 	o.withDefaults()
 	lib, err := Jars.Fetch(ctx, o.Logf)
@@ -160,7 +151,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers == o.TaskManagers {
+		// A TaskManager is listed before it reports its slots: wait for both.
+		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers == o.TaskManagers && ov.SlotsTotal == o.TaskManagers*o.Slots {
 			ok = true
 			return c, nil
 		}
@@ -213,35 +205,16 @@ restart-strategy.fixed-delay.delay: 2s
 }
 
 // java starts one of the cluster's JVMs with its log in Logs.
-func (c *Cluster) java(lib, name, main string) (*jvm, error) {
-	log, err := os.Create(filepath.Join(c.Logs(), name+".log"))
-	if err != nil {
-		return nil, err
-	}
+func (c *Cluster) java(lib, name, main string) (*mavenjars.Process, error) {
 	args := append(append([]string{}, jvmOpens...), "-Xmx900m", "-cp", filepath.Join(lib, "*"), main, "--configDir", filepath.Join(c.Dir, "conf"))
-	cmd := exec.Command("java", args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("flinktest: starting the %s: %w", name, err)
-	}
-	j := &jvm{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		j.err = cmd.Wait()
-		log.Close()
-		close(j.done)
-	}()
-	return j, nil
+	return mavenjars.Java(name, filepath.Join(c.Logs(), name+".log"), args...)
 }
 
 // exited says which JVM ended before the cluster was up, with its log's last lines.
 func (c *Cluster) exited() error {
-	for _, j := range append([]*jvm{c.jm}, c.tms...) {
-		select {
-		case <-j.done:
-			return fmt.Errorf("flinktest: the %s exited (%v):\n%s", j.name, j.err, c.logTail(j.name))
-		default:
+	for _, p := range append([]*mavenjars.Process{c.jm}, c.tms...) {
+		if err := p.Exited(); err != nil {
+			return fmt.Errorf("flinktest: %w", err)
 		}
 	}
 	return nil
@@ -303,26 +276,13 @@ func (c *Cluster) Get(ctx context.Context, path string, v any) error {
 // Close stops the TaskManagers, then the JobManager (SIGTERM, then SIGKILL after 10 s), and removes
 // a temporary Dir.
 func (c *Cluster) Close() error {
-	for _, j := range append(append([]*jvm{}, c.tms...), c.jm) {
-		j.stop()
+	for _, p := range append(append([]*mavenjars.Process{}, c.tms...), c.jm) {
+		p.Stop()
 	}
 	if c.temp {
 		return os.RemoveAll(c.Dir)
 	}
 	return nil
-}
-
-func (j *jvm) stop() {
-	if j == nil {
-		return
-	}
-	syscall.Kill(-j.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-j.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
-		<-j.done
-	}
 }
 
 // Summary is what runs where, for a person: one line.

@@ -119,7 +119,8 @@ func Key(line, field string) []byte {
 
 // Produce writes lines to topic in order, each keyed by its keyField (see Key).
 func (b *Broker) Produce(topic string, lines []string, keyField string) error {
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000, AllowAutoTopicCreation: true}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000,
+		RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true} // acknowledged: a real broker may drop what it was not asked to acknowledge
 	defer w.Close()
 	msgs := make([]kafka.Message, len(lines))
 	for i, l := range lines {

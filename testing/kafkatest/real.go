@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -45,9 +44,7 @@ type realBroker struct {
 	addr string
 	dir  string
 	temp bool
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	jvm  *mavenjars.Process
 }
 
 // StartReal starts a real Apache Kafka broker (KRaft: broker and controller in one JVM, one node) on
@@ -64,7 +61,7 @@ func StartReal(ctx context.Context, o RealOptions) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &realBroker{dir: o.Dir, done: make(chan struct{})}
+	r := &realBroker{dir: o.Dir}
 	if r.dir == "" {
 		if r.dir, err = os.MkdirTemp("", "finbeam-kafka-"); err != nil {
 			return nil, err
@@ -108,22 +105,9 @@ group.initial.rebalance.delay.ms=0
 	if out, err := format.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("kafkatest: formatting the broker's storage: %w\n%s", err, mavenjars.Tail(string(out), 10))
 	}
-	log, err := os.Create(filepath.Join(r.dir, "broker.log"))
-	if err != nil {
-		return nil, err
+	if r.jvm, err = mavenjars.Java("broker", filepath.Join(r.dir, "broker.log"), "-Xmx512m", "-cp", classpath, "kafka.Kafka", props); err != nil {
+		return nil, fmt.Errorf("kafkatest: %w", err)
 	}
-	r.cmd = exec.Command("java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", props)
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := r.cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
-	}
-	go func() {
-		r.err = r.cmd.Wait()
-		log.Close()
-		close(r.done)
-	}()
 	b := &Broker{real: r}
 	if err := r.ready(ctx, o.Topics, int(o.Partitions)); err != nil {
 		b.Close()
@@ -139,11 +123,8 @@ func (r *realBroker) ready(ctx context.Context, topics []string, partitions int)
 	deadline := time.Now().Add(time.Minute)
 	created := false
 	for {
-		select {
-		case <-r.done:
-			b, _ := os.ReadFile(filepath.Join(r.dir, "broker.log"))
-			return fmt.Errorf("kafkatest: the broker exited (%v):\n%s", r.err, mavenjars.Tail(string(b), 15))
-		default:
+		if err := r.jvm.Exited(); err != nil {
+			return fmt.Errorf("kafkatest: %w", err)
 		}
 		err := r.check(ctx, c, topics)
 		if err == nil {
@@ -199,13 +180,7 @@ func (r *realBroker) check(ctx context.Context, c *kafka.Client, topics []string
 
 // close stops the JVM (SIGTERM, then SIGKILL after 10 s) and removes a temporary directory.
 func (r *realBroker) close() {
-	syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.done
-	}
+	r.jvm.Stop()
 	if r.temp {
 		os.RemoveAll(r.dir)
 	}

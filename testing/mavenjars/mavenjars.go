@@ -1,7 +1,7 @@
-// Package mavenjars fetches the jars of a Java service a test or dev tool runs (a Flink cluster, a
-// Kafka broker) from Maven Central: a pom.xml pins them, `mvn dependency:copy-dependencies` copies them
-// and what they need once into a cache that survives between runs (CacheDir), and every jar is checked
-// against a SHA-256 list kept beside the pom. Nothing is downloaded by hand.
+// Package mavenjars fetches and starts the Java services tests and dev tools run (a Flink cluster, a
+// Kafka broker): a pom.xml pins their jars, `mvn dependency:copy-dependencies` copies them and what
+// they need once into a cache that survives between runs (CacheDir), every jar is checked against a
+// SHA-256 list kept beside the pom, and Java runs one of their JVMs. Nothing is downloaded by hand.
 package mavenjars
 
 import (
@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // ErrNotInstalled says that java or mvn is not on this machine.
@@ -112,4 +114,64 @@ func (s Set) Verify(lib string) error {
 func Tail(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Process is a JVM started by Java, in a process group of its own (a terminal's Ctrl-C does not
+// reach it; Stop does), its output in a log file.
+type Process struct {
+	Name string // for messages: "jobmanager", "broker"
+	Log  string // the file its standard output and error go to
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Java starts java with args (JVM options, -cp, the main class and its arguments), its output to
+// log.
+func Java(name, log string, args ...string) (*Process, error) {
+	f, err := os.Create(log)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("java", args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mavenjars: starting the %s: %w", name, err)
+	}
+	p := &Process{Name: name, Log: log, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Exited is nil while the process runs, and afterwards an error that says how it ended, with the
+// last lines of its log.
+func (p *Process) Exited() error {
+	select {
+	case <-p.done:
+		b, _ := os.ReadFile(p.Log)
+		return fmt.Errorf("the %s exited (%v):\n%s", p.Name, p.err, Tail(string(b), 15))
+	default:
+		return nil
+	}
+}
+
+// Stop sends SIGTERM to the process's group and, if it has not ended 10 s later, SIGKILL; it
+// returns once the process has ended. A nil Process is already stopped.
+func (p *Process) Stop() {
+	if p == nil {
+		return
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
 }
