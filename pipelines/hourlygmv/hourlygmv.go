@@ -156,7 +156,8 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.boundedInput})), beam.Flatten(s, bad, late), nil
 }
 
-// Pipeline builds the job from files: Options.Input to Options.Output and Options.DeadLetter.
+// Pipeline builds the job: Options.Input to Options.Output and Options.DeadLetter, read and written
+// where Options.IO says (JSONL files by default; Kafka, the MySQL binlog, MySQL or BigQuery tables).
 func Pipeline(opts Options) (*beam.Pipeline, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {

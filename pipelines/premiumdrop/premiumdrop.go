@@ -239,8 +239,9 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
 }
 
-// Pipeline builds the job from files: Options.Input and Options.Dim to Options.Output,
-// Options.DimOutput and Options.DeadLetter.
+// Pipeline builds the job: Options.Input and Options.Dim to Options.Output, Options.DimOutput and
+// Options.DeadLetter, read and written where Options.IO says (JSONL files by default; Kafka, the
+// MySQL binlog, MySQL or BigQuery tables; the dimension also from MySQL with DimFromMySQL).
 func Pipeline(opts Options) (*beam.Pipeline, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {

@@ -226,7 +226,9 @@ func (f *metricFn) ProcessElement(a retract.Agg, emit func(changelog.Change)) er
 	return nil
 }
 
-// Pipeline builds the job from files: joined actions from Input, or the raw streams of FromRaw.
+// Pipeline builds the job: joined actions from Input, or the raw streams of FromRaw, to the outputs,
+// read and written where Options.IO says (JSONL files by default; Kafka, the MySQL binlog, MySQL or
+// BigQuery tables).
 func Pipeline(opts Options) (*beam.Pipeline, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
