@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/finbeam/finbeam/io/internal/backoff"
 )
 
 // admin makes the metadata, offset and commit requests of a read.
@@ -149,20 +151,13 @@ func (a *admin) commit(ctx context.Context, group, topic string, partition int, 
 // has failed for TemporaryFor: a group coordinator that is still being elected or loading (a new
 // cluster creates __consumer_offsets on the first group request), a leader that is moving.
 func retryTemporary(ctx context.Context, op func() error) error {
-	deadline, wait := time.Now().Add(TemporaryFor), 100*time.Millisecond
-	for {
-		err := op()
-		var ke kafka.Error
-		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
+	return backoff.Policy{For: TemporaryFor, First: 100 * time.Millisecond, Max: time.Second, Transient: temporary}.Do(ctx, op)
+}
+
+// temporary reports whether err is one Kafka calls temporary.
+func temporary(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Temporary()
 }
 
 // TemporaryFor is how long retryTemporary tries again.

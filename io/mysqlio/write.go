@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/finbeam/finbeam/io/internal/backoff"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -143,23 +144,10 @@ func (f *upsertFn) flush(ctx context.Context) error {
 }
 
 // retry runs op until it succeeds, fails permanently, or has failed transiently for about half a
-// minute (backoff from 100 ms doubling to 5 s).
+// minute (backoff from 100 ms doubling to 5 s), counting each new attempt as mysql_retries.
 func retry(ctx context.Context, op func() error) error {
-	wait := 100 * time.Millisecond
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := op()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
-			return err
-		}
-		validate.Counter("mysql_retries").Inc(ctx, 1)
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	return backoff.Policy{For: 30 * time.Second, First: 100 * time.Millisecond, Max: 5 * time.Second, Transient: transient,
+		OnRetry: func() { validate.Counter("mysql_retries").Inc(ctx, 1) }}.Do(ctx, op)
 }
 
 // transient reports whether err may go away when tried again: a deadlock, a lock wait timeout, too
