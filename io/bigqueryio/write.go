@@ -14,6 +14,11 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countBigqueryRowsWritten = validate.Counter("bigquery_rows_written")
+)
+
 func init() {
 	register.DoFn2x1[context.Context, changelog.Change, error](&appendFn{})
 	register.Function1x1(asRow)
@@ -141,7 +146,7 @@ func (f *appendFn) FinishBundle(ctx context.Context) error {
 		if _, err := p.result.GetResult(ctx); err != nil {
 			return fmt.Errorf("bigquery: appending %d rows to %s.%s: %w", p.rows, f.Cfg.Dataset, f.Schema.Table, err)
 		}
-		validate.Counter("bigquery_rows_written").Inc(ctx, int64(p.rows))
+		countBigqueryRowsWritten.Inc(ctx, int64(p.rows))
 	}
 	f.pending = nil
 	return nil

@@ -29,6 +29,11 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countCdcDeletes = validate.Counter("cdc_deletes")
+)
+
 func init() {
 	register.DoFn3x0[context.Context, kafkaio.Record, func(string)](&byTopic1Fn{})
 	register.DoFn4x0[context.Context, kafkaio.Record, func(string), func(string)](&byTopic2Fn{})
@@ -250,7 +255,7 @@ type cdcRecordFn struct {
 
 func (f *cdcRecordFn) ProcessElement(ctx context.Context, c mysqlcdc.Change, emit func(kafkaio.Record)) {
 	if c.Deleted {
-		validate.Counter("cdc_deletes").Inc(ctx, 1)
+		countCdcDeletes.Inc(ctx, 1)
 		return
 	}
 	for _, t := range f.Tables {
@@ -293,7 +298,7 @@ type topicIndex struct {
 }
 
 func (t topicIndex) of(ctx context.Context, r kafkaio.Record) int {
-	validate.Counter("read").Inc(ctx, 1)
+	validate.Read.Inc(ctx, 1)
 	for i, name := range t.Topics {
 		if r.Topic == name {
 			return i

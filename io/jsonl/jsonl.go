@@ -54,7 +54,7 @@ func nonBlank(ctx context.Context, line string, emit func(string)) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	validate.Counter("read").Inc(ctx, 1)
+	validate.Read.Inc(ctx, 1)
 	emit(line)
 }
 

@@ -20,6 +20,12 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countMysqlRetries     = validate.Counter("mysql_retries")
+	countMysqlRowsWritten = validate.Counter("mysql_rows_written")
+)
+
 func init() {
 	register.DoFn2x1[context.Context, changelog.Change, error](&upsertFn{})
 	register.Function1x1(asChange)
@@ -136,7 +142,7 @@ func (f *upsertFn) flush(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("mysql: writing %d rows to %s: %w", n, f.Schema.Table, err)
 		}
-		validate.Counter("mysql_rows_written").Inc(ctx, int64(n))
+		countMysqlRowsWritten.Inc(ctx, int64(n))
 		keys = keys[n:]
 	}
 	f.buf = map[string]row{}
@@ -147,7 +153,7 @@ func (f *upsertFn) flush(ctx context.Context) error {
 // minute (backoff from 100 ms doubling to 5 s), counting each new attempt as mysql_retries.
 func retry(ctx context.Context, op func() error) error {
 	return backoff.Policy{For: 30 * time.Second, First: 100 * time.Millisecond, Max: 5 * time.Second, Transient: transient,
-		OnRetry: func() { validate.Counter("mysql_retries").Inc(ctx, 1) }}.Do(ctx, op)
+		OnRetry: func() { countMysqlRetries.Inc(ctx, 1) }}.Do(ctx, op)
 }
 
 // transient reports whether err may go away when tried again: a deadlock, a lock wait timeout, too

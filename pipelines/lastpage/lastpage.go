@@ -156,7 +156,7 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		return
 	}
 	if l.AccountID == nil || *l.AccountID == "" {
-		validate.Counter("filtered").Inc(ctx, 1)
+		validate.Filtered.Inc(ctx, 1)
 		return
 	}
 	payload, _ := json.Marshal(l) // strings and integers: cannot fail

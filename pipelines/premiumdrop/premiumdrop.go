@@ -76,6 +76,15 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countAlerts            = validate.Counter("alerts")
+	countDimAfterUpdates   = validate.Counter("dim_after_updates")
+	countDimAlreadyApplied = validate.Counter("dim_already_applied")
+	countDimLookups        = validate.Counter("dim_lookups")
+	countNotKeyUser        = validate.Counter("not_key_user")
+)
+
 func init() {
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseUpdateFn{})
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseDimFn{})
@@ -362,7 +371,7 @@ func (f *dropFn) lookup(ctx context.Context, key string, st *userState) error {
 	if err != nil || !found {
 		return err
 	}
-	validate.Counter("dim_lookups").Inc(ctx, 1)
+	countDimLookups.Inc(ctx, 1)
 	d, err := ParseDim(string(row))
 	if err != nil {
 		return fmt.Errorf("premiumdrop: raw_info row of user %d: %w", id, err)
@@ -398,7 +407,7 @@ func (f *dropFn) add(ctx context.Context, st *userState, events []Event, dead fu
 	for _, e := range events {
 		switch {
 		case e.IsDim && st.Applied:
-			validate.Counter("dim_after_updates").Inc(ctx, 1)
+			countDimAfterUpdates.Inc(ctx, 1)
 		case e.IsDim:
 			if !st.HasDim || bytes.Compare(e.Payload, st.Dim) > 0 {
 				st.HasDim, st.Dim = true, e.Payload
@@ -451,11 +460,11 @@ func (f *dropFn) fire(ctx context.Context, ts beam.EventTime, user string, st *u
 	var d *Dim
 	for _, it := range due {
 		if !st.HasDim {
-			validate.Counter("not_key_user").Inc(ctx, 1)
+			countNotKeyUser.Inc(ctx, 1)
 			continue
 		}
 		if st.Stored > 0 && it.TS*1000 <= st.Stored {
-			validate.Counter("dim_already_applied").Inc(ctx, 1)
+			countDimAlreadyApplied.Inc(ctx, 1)
 			continue
 		}
 		if d == nil {
@@ -484,7 +493,7 @@ func (f *dropFn) apply(ctx context.Context, st *userState, d *Dim, it ordered.It
 	raw, now := decimal.RequireFromString(d.RawPremium.String()), decimal.RequireFromString(u.NowPremium.String())
 	if now.LessThan(raw.Mul(f.keep)) {
 		a, _ := json.Marshal(Alert{ID: u.ID, RawInfo: d.RawInfo, NowInfo: u.NowInfo, RawPremium: d.RawPremium, NowPremium: u.NowPremium, GmtModified: u.GmtModified})
-		validate.Counter("alerts").Inc(ctx, 1)
+		countAlerts.Inc(ctx, 1)
 		alerts(string(a))
 	}
 	*d = Dim{ID: d.ID, RawPremium: u.NowPremium, RawInfo: u.NowInfo}

@@ -18,6 +18,11 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countInstancesExpired = validate.Counter("instances_expired")
+)
+
 // Instance is one row of the instance changelog.
 type Instance struct {
 	ProcessID    string     `json:"process_id"`
@@ -214,7 +219,7 @@ func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Pr
 		st := &b.Instances[i].State
 		if len(st.Acts) > 0 && lastTS(st.Acts)+f.TTLMs < wm {
 			st.Acts, st.LastRow = nil, nil
-			validate.Counter("instances_expired").Inc(ctx, 1)
+			countInstancesExpired.Inc(ctx, 1)
 		}
 		st.Fired, st.Watermark = true, max(st.Watermark, wm)
 	}

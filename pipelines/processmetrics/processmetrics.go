@@ -64,6 +64,12 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countNoProcess = validate.Counter("no_process")
+	countUnmatched = validate.Counter("unmatched")
+)
+
 func init() {
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, processAct), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, processAct]()
@@ -276,12 +282,12 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		return
 	}
 	if a.ProcessID == nil || *a.ProcessID == "" {
-		validate.Counter("no_process").Inc(ctx, 1)
+		countNoProcess.Inc(ctx, 1)
 		return
 	}
 	proc, step, ok := f.Definitions.Match(a.Product, a.Action)
 	if !ok {
-		validate.Counter("unmatched").Inc(ctx, 1)
+		countUnmatched.Inc(ctx, 1)
 		return
 	}
 	attrs, _ := json.Marshal([]*string{a.Channel, a.Product, a.Branch}) // strings: cannot fail

@@ -334,7 +334,7 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 		return
 	}
 	if !kept {
-		validate.Counter("filtered").Inc(ctx, 1)
+		validate.Filtered.Inc(ctx, 1)
 		p = Part{Kind: filteredKind, TS: ts}
 	}
 	emit(eventtime.Time(ts), batch.BucketOf(id, f.Buckets), tracePart{Trace: id, Part: p})

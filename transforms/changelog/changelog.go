@@ -86,7 +86,7 @@ func Count(s beam.Scope, changes beam.PCollection) beam.PCollection {
 }
 
 func count(ctx context.Context, c Change, emit func(Change)) {
-	validate.Counter("emitted").Inc(ctx, 1)
+	validate.Emitted.Inc(ctx, 1)
 	emit(c)
 }
 

@@ -38,6 +38,12 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countLastvalueExpired = validate.Counter("lastvalue_expired")
+	countLastvalueUpdates = validate.Counter("lastvalue_updates")
+)
+
 func init() {
 	register.DoFn1x2[Record, string, Record](&bucketKey{})
 	batch.Register[Record]()
@@ -192,7 +198,7 @@ func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp 
 	if changed == 0 {
 		return nil
 	}
-	validate.Counter("lastvalue_updates").Inc(ctx, int64(changed))
+	countLastvalueUpdates.Inc(ctx, int64(changed))
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("lastvalue: writing state of bucket %s: %w", bucket, err)
 	}
@@ -265,7 +271,7 @@ func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.P
 		}
 		k.Open = open
 	}
-	validate.Counter("lastvalue_expired").Inc(ctx, int64(expired))
+	countLastvalueExpired.Inc(ctx, int64(expired))
 	if next, ok := st.nextExpiry(); ok {
 		f.Expiry.Set(tp, eventtime.Passed(next))
 	}

@@ -34,6 +34,13 @@ import (
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
+// This package's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countRetractBatches = validate.Counter("retract_batches")
+	countRetractExpired = validate.Counter("retract_expired")
+	countRetractOpened  = validate.Counter("retract_opened")
+)
+
 func init() {
 	register.DoFn1x2[Delta, string, Delta](&bucketKey{})
 	batch.Register[Delta]()
@@ -142,7 +149,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	before, hadTimer := st.nextExpiry()
 	keys := 0
 	err = batch.Each(&st.Keys, func(k *aggState) string { return k.Key }, func(key string) aggState {
-		validate.Counter("retract_opened").Inc(ctx, 1)
+		countRetractOpened.Inc(ctx, 1)
 		return aggState{Key: key}
 	}, ds, func(d Delta) string { return d.Key }, func(i int, ds []Delta) error {
 		keys++
@@ -157,7 +164,7 @@ func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers
 	if err := f.State.Write(sp, st); err != nil {
 		return fmt.Errorf("retract: writing state of bucket %s: %w", bucket, err)
 	}
-	validate.Counter("retract_batches").Inc(ctx, int64(keys))
+	countRetractBatches.Inc(ctx, int64(keys))
 	return nil
 }
 
@@ -217,7 +224,7 @@ func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provide
 	keep := st.Keys[:0]
 	for _, k := range st.Keys {
 		if k.HasExpiry && k.Expiry < wm {
-			validate.Counter("retract_expired").Inc(ctx, 1)
+			countRetractExpired.Inc(ctx, 1)
 			continue
 		}
 		keep = append(keep, k)

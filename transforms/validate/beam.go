@@ -17,7 +17,17 @@ var (
 	counters   = map[string]beam.Counter{}
 )
 
-// Counter returns the finbeam counter with the given name.
+// The counters every job shares, declared once: lines read, lines a job's rules filter out, and
+// changelog lines emitted (the summary's read=, filtered=, emitted=). A package's own counters are
+// declared once at its top with Counter.
+var (
+	Read     = Counter("read")
+	Filtered = Counter("filtered")
+	Emitted  = Counter("emitted")
+)
+
+// Counter returns the finbeam counter with the given name, for a package-level declaration: look a
+// counter up once, not per element.
 func Counter(name string) beam.Counter {
 	countersMu.Lock()
 	defer countersMu.Unlock()
