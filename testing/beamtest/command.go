@@ -181,6 +181,12 @@ func (c *Command) result(t testing.TB, err error) CommandResult {
 	return res
 }
 
+// Tail is the last n lines of s, for an error message that quotes a log or a command's output.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // Buffer is a bytes.Buffer that a running command writes while the test reads it.
 type Buffer struct {
 	mu  sync.Mutex

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
 )
 
 // ErrNotInstalled says that no Chromium is on this machine.
@@ -49,12 +51,7 @@ func run(ctx context.Context, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-dev-shm-usage", "--user-data-dir=" + profile}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("browser: %s %s: %w: %s", bin, strings.Join(args, " "), err, lastLines(string(out), 5))
+		return fmt.Errorf("browser: %s %s: %w: %s", bin, strings.Join(args, " "), err, beamtest.Tail(string(out), 5))
 	}
 	return nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

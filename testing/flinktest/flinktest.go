@@ -222,7 +222,7 @@ func (c *Cluster) exited() error {
 
 func (c *Cluster) logTail(name string) string {
 	b, _ := os.ReadFile(filepath.Join(c.Logs(), name+".log"))
-	return mavenjars.Tail(string(b), 15)
+	return beamtest.Tail(string(b), 15)
 }
 
 // Overview is the cluster's /overview.

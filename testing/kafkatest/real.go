@@ -103,7 +103,7 @@ group.initial.rebalance.delay.ms=0
 	classpath := filepath.Join(lib, "*")
 	format := exec.CommandContext(ctx, "java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", "ZmluYmVhbS10ZXN0LWthZg", "-c", props)
 	if out, err := format.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("kafkatest: formatting the broker's storage: %w\n%s", err, mavenjars.Tail(string(out), 10))
+		return nil, fmt.Errorf("kafkatest: formatting the broker's storage: %w\n%s", err, beamtest.Tail(string(out), 10))
 	}
 	if r.jvm, err = mavenjars.Java("broker", filepath.Join(r.dir, "broker.log"), "-Xmx512m", "-cp", classpath, "kafka.Kafka", props); err != nil {
 		return nil, fmt.Errorf("kafkatest: %w", err)

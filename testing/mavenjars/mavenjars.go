@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/finbeam/finbeam/testing/beamtest"
 )
 
 // ErrNotInstalled says that java or mvn is not on this machine.
@@ -70,7 +72,7 @@ func (s Set) Fetch(ctx context.Context, logf func(string, ...any)) (string, erro
 		"dependency:copy-dependencies", "-DoutputDirectory="+lib)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mavenjars: %s: mvn dependency:copy-dependencies: %w\n%s", s.Name, err, Tail(string(out), 20))
+		return "", fmt.Errorf("mavenjars: %s: mvn dependency:copy-dependencies: %w\n%s", s.Name, err, beamtest.Tail(string(out), 20))
 	}
 	if err := s.Verify(lib); err != nil {
 		return "", err
@@ -108,12 +110,6 @@ func (s Set) Verify(lib string) error {
 		}
 	}
 	return nil
-}
-
-// Tail is the last n lines of s, for an error message that quotes a log.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // Process is a JVM started by Java, in a process group of its own (a terminal's Ctrl-C does not
@@ -155,7 +151,7 @@ func (p *Process) Exited() error {
 	select {
 	case <-p.done:
 		b, _ := os.ReadFile(p.Log)
-		return fmt.Errorf("the %s exited (%v):\n%s", p.Name, p.err, Tail(string(b), 15))
+		return fmt.Errorf("the %s exited (%v):\n%s", p.Name, p.err, beamtest.Tail(string(b), 15))
 	default:
 		return nil
 	}

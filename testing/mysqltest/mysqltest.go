@@ -141,8 +141,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 
 func (s *Server) errorLog() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+	return beamtest.Tail(string(b), 10)
 }
 
 // DSN is a go-sql-driver/mysql DSN for root on database db ("" for none).
