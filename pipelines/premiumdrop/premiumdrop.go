@@ -70,6 +70,7 @@ import (
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -225,12 +226,7 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		return
 	}
 	s = s.Scope("premiumdrop")
-	// A stream keeps each user's state on its own: a bucket's timer would fire once per distinct
-	// pending gmt_modified of its users, each firing reading and writing all of them.
-	buckets := batch.Buckets(batch.OwnState, "premiumdrop")
-	if opts.boundedInput {
-		buckets = batch.Buckets(0, "premiumdrop")
-	}
+	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
 	ue, badU := beam.ParDo2(s, &parseUpdateFn{Buckets: buckets}, updates)
 	de, badD := beam.ParDo2(s, &parseDimFn{Buckets: buckets}, dims)
 	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
@@ -242,7 +238,7 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		DropRatio:    opts.DropRatio,
 		Lookup:       lookup,
 		BoundedInput: opts.boundedInput,
-		State:        state.MakeValueState[userBucket]("user"),
+		State:        state.MakeValueState[keyed.Bucket[userState]]("user"),
 		Due:          timers.InEventTime("due"),
 	}, batches)
 	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
@@ -313,17 +309,6 @@ type userState struct {
 	Stored  int64 // the version of the row looked up in MySQL: updates not after it were applied already
 }
 
-// userBucket is the state of the users of one bucket (batch.BucketOf), each with its own rules:
-// sharing the bucket only saves state round trips.
-type userBucket struct {
-	Users []userEntry
-}
-
-type userEntry struct {
-	ID    string
-	State userState
-}
-
 // dropFn keeps the users of a bucket in one state value, with one timer. On a stream (one user per
 // bucket) the timer waits for the user's earliest pending update.
 type dropFn struct {
@@ -333,7 +318,7 @@ type dropFn struct {
 	// buckets) waits for the latest pending update of the bucket's users rather than the earliest, so
 	// one timer firing applies all of them, each user's in order.
 	BoundedInput bool
-	State        state.Value[userBucket]
+	State        state.Value[keyed.Bucket[userState]]
 	Due          timers.EventTime
 
 	keep decimal.Decimal // 1 − DropRatio
@@ -381,24 +366,49 @@ func (f *dropFn) lookup(ctx context.Context, key string, st *userState) error {
 	return err
 }
 
+func (f *dropFn) step() keyed.Step[userState] {
+	return keyed.Step[userState]{Name: "premiumdrop", State: f.State, Timer: f.Due, Bounded: f.BoundedInput}
+}
+
 func (f *dropFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, events []Event, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("premiumdrop: reading state: %w", err)
-	}
-	before, hadDue := f.timer(&b)
-	_ = batch.Each(&b.Users, func(e *userEntry) string { return e.ID }, func(id string) userEntry { return userEntry{ID: id} },
-		events, func(e Event) string { return e.User }, func(i int, events []Event) error {
-			f.add(ctx, &b.Users[i].State, events, dead)
-			return nil
-		})
-	if err := f.State.Write(sp, b); err != nil {
-		return fmt.Errorf("premiumdrop: writing state: %w", err)
-	}
-	if next, ok := f.timer(&b); ok && (!hadDue || next != before) {
-		f.Due.Set(tp, eventtime.Passed(next))
-	}
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, events, rules{f, alerts, changes, dead})
+}
+
+// OnTimer applies, in order, each user's updates the watermark has passed.
+func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{f, alerts, changes, dead})
+}
+
+// rules are premiumdrop's rules for a user's entry (keyed.Rules).
+type rules struct {
+	f       *dropFn
+	alerts  func(string)
+	changes func(changelog.Change)
+	dead    func(validate.DeadLetter)
+}
+
+func (rules) Key(e Event) string { return e.User }
+
+func (r rules) Add(ctx context.Context, _ string, st *userState, events []Event, _ keyed.Watermark) error {
+	r.f.add(ctx, st, events, r.dead)
 	return nil
+}
+
+func (r rules) Fire(ctx context.Context, user string, st *userState, at int64) error {
+	return r.f.fire(ctx, at, user, st, r.alerts, r.changes)
+}
+
+// Empty: neither a dimension row nor a pending update.
+func (rules) Empty(st *userState) bool { return !st.HasDim && st.Pending.Len() == 0 }
+
+// Due is the time of the pending update the timer waits for: the earliest, so that each update takes
+// effect as soon as the watermark passes it; bounded, the latest, so that one firing applies them all
+// (every update has arrived before the watermark moves).
+func (rules) Due(st *userState, bounded bool) (int64, bool) {
+	if bounded {
+		return st.Pending.Max()
+	}
+	return st.Pending.Min()
 }
 
 // add takes a user's dimension rows and updates in: updates wait in Pending.
@@ -422,34 +432,9 @@ func (f *dropFn) add(ctx context.Context, st *userState, events []Event, dead fu
 	st.Pending.Add(pending...)
 }
 
-// OnTimer applies, in order, each user's updates the watermark has passed.
-func (f *dropFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, alerts func(string), changes func(changelog.Change), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("premiumdrop: reading state on timer: %w", err)
-	}
-	kept := b.Users[:0]
-	for _, u := range b.Users {
-		if err := f.fire(ctx, ts, u.ID, &u.State, alerts, changes); err != nil {
-			return err
-		}
-		if u.State.HasDim || u.State.Pending.Len() > 0 {
-			kept = append(kept, u)
-		}
-	}
-	b.Users = kept
-	if len(b.Users) == 0 {
-		return f.State.Clear(sp)
-	}
-	if next, ok := f.timer(&b); ok {
-		f.Due.Set(tp, eventtime.Passed(next))
-	}
-	return f.State.Write(sp, b)
-}
-
-// fire applies the user's updates up to the timer's time ts.
-func (f *dropFn) fire(ctx context.Context, ts beam.EventTime, user string, st *userState, alerts func(string), changes func(changelog.Change)) error {
-	due := st.Pending.PopThrough(ts.Milliseconds() - 1)
+// fire applies the user's updates up to the timer's time at (ms).
+func (f *dropFn) fire(ctx context.Context, at int64, user string, st *userState, alerts func(string), changes func(changelog.Change)) error {
+	due := st.Pending.PopThrough(at - 1)
 	if len(due) > 0 && !st.HasDim && f.dims != nil {
 		if err := f.lookup(ctx, user, st); err != nil {
 			return err
@@ -506,21 +491,4 @@ func (f *dropFn) apply(ctx context.Context, st *userState, d *Dim, it ordered.It
 	}
 	changes(c)
 	return nil
-}
-
-// timer is the time of the pending update the bucket's timer waits for: the earliest, so that each
-// update takes effect as soon as the watermark passes it; with BoundedInput the latest, so that one
-// firing applies them all (every update has arrived before the watermark moves).
-func (f *dropFn) timer(b *userBucket) (at int64, ok bool) {
-	for i := range b.Users {
-		p := &b.Users[i].State.Pending
-		if f.BoundedInput {
-			if t, has := p.Max(); has && (!ok || t > at) {
-				at, ok = t, true
-			}
-		} else if t, has := p.Min(); has && (!ok || t < at) {
-			at, ok = t, true
-		}
-	}
-	return at, ok
 }

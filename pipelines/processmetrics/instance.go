@@ -11,7 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 
-	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
@@ -49,11 +49,9 @@ type StepTime struct {
 }
 
 type instanceState struct {
-	Acts      []Act // sorted by (TS, TraceID), one per trace id
-	Version   int64
-	LastRow   []byte // the last row emitted, to emit only changes
-	Fired     bool   // a timer fired: Watermark is known
-	Watermark int64
+	Acts    []Act // sorted by (TS, TraceID), one per trace id
+	Version int64
+	LastRow []byte // the last row emitted, to emit only changes
 }
 
 // restore computes the instance from its actions, sorted by (TS, TraceID).
@@ -101,27 +99,16 @@ type processAct struct {
 	Act     Act
 }
 
-// instanceBucket is the state of the instances of one bucket (batch.BucketOf), each with its own
-// rules: sharing the bucket only saves state round trips.
-type instanceBucket struct {
-	Instances []instanceEntry
-}
-
-type instanceEntry struct {
-	ID    string // process_id
-	State instanceState
-}
-
-// instanceFn restores the instances of a bucket. On a stream (or after the trace join) a bucket is one
-// instance, with its expiry timer. With BoundedInput (file input: every action is read before the
-// watermark moves, so none can be late and expiry would only free state) instances share buckets and
-// no timer is set.
+// instanceFn restores the instances of a bucket (state/keyed). On a stream (or after the trace join)
+// a bucket is one instance, with its expiry timer. With BoundedInput (file input: every action is
+// read before the watermark moves, so none can be late and expiry would only free state) instances
+// share buckets and no timer is set.
 type instanceFn struct {
 	Definitions  Definitions
 	TTLMs        int64
 	TimeZone     string
 	BoundedInput bool
-	State        state.Value[instanceBucket]
+	State        state.Value[keyed.Bucket[instanceState]]
 	Expiry       timers.EventTime
 
 	loc *time.Location
@@ -129,39 +116,64 @@ type instanceFn struct {
 
 func (f *instanceFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
 
+func (f *instanceFn) step() keyed.Step[instanceState] {
+	return keyed.Step[instanceState]{Name: "processmetrics", State: f.State, Timer: f.Expiry, Bounded: f.BoundedInput}
+}
+
 func (f *instanceFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, acts []processAct, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("processmetrics: reading state: %w", err)
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, acts, rules{f, emit, deltas, dead})
+}
+
+// OnTimer drops the instance's actions once the watermark passed its latest action + TTL (a stream's
+// bucket is one instance).
+func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{f, emit, deltas, dead})
+}
+
+// rules are the instances' rules for an instance's entry (keyed.Rules).
+type rules struct {
+	f      *instanceFn
+	emit   func(changelog.Change)
+	deltas func(retract.Delta)
+	dead   func(validate.DeadLetter)
+}
+
+func (rules) Key(a processAct) string { return a.Process }
+
+func (r rules) Add(ctx context.Context, processID string, st *instanceState, acts []processAct, wm keyed.Watermark) error {
+	return r.f.add(ctx, processID, st, acts, wm, r.emit, r.deltas, r.dead)
+}
+
+// Fire drops the instance's actions once the watermark has passed its latest action + TTL; its
+// version stays.
+func (r rules) Fire(ctx context.Context, _ string, st *instanceState, at int64) error {
+	if len(st.Acts) > 0 && lastTS(st.Acts)+r.f.TTLMs < at {
+		st.Acts, st.LastRow = nil, nil
+		countInstancesExpired.Inc(ctx, 1)
 	}
-	err = batch.Each(&b.Instances, func(e *instanceEntry) string { return e.ID }, func(id string) instanceEntry { return instanceEntry{ID: id} },
-		acts, func(a processAct) string { return a.Process }, func(i int, acts []processAct) error {
-			st := &b.Instances[i].State
-			lastBefore := lastTS(st.Acts)
-			if err := f.add(ctx, b.Instances[i].ID, st, acts, emit, deltas, dead); err != nil {
-				return err
-			}
-			if last := lastTS(st.Acts); !f.BoundedInput && len(st.Acts) > 0 && last != lastBefore {
-				f.Expiry.Set(tp, eventtime.Passed(last+f.TTLMs)) // the bucket is this instance
-			}
-			return nil
-		})
-	if err != nil {
-		return err
+	return nil
+}
+
+func (rules) Empty(*instanceState) bool { return false }
+
+// Due is the instance's latest action + TTL; a bounded run sets no timer.
+func (r rules) Due(st *instanceState, bounded bool) (int64, bool) {
+	if bounded || len(st.Acts) == 0 {
+		return 0, false
 	}
-	return f.State.Write(sp, b)
+	return lastTS(st.Acts) + r.f.TTLMs, true
 }
 
 // add takes an instance's new actions in and emits its new row and the deltas of its contribution
 // when the row changes.
-func (f *instanceFn) add(ctx context.Context, processID string, st *instanceState, acts []processAct, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
+func (f *instanceFn) add(ctx context.Context, processID string, st *instanceState, acts []processAct, wm keyed.Watermark, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
 	seen := map[string]int{}
 	for i, a := range st.Acts {
 		seen[a.TraceID] = i
 	}
 	for _, pa := range acts {
 		a := pa.Act
-		if st.Fired && a.TS+f.TTLMs < st.Watermark {
+		if wm.Known && a.TS+f.TTLMs < wm.At {
 			validate.CountDeadLetter(ctx, validate.Late)
 			b, _ := json.Marshal(a)
 			dead(validate.DeadLetter{Reason: validate.Late + ": the instance's actions left state (instance TTL passed)", Raw: string(b)})
@@ -205,25 +217,6 @@ func (f *instanceFn) add(ctx context.Context, processID string, st *instanceStat
 	st.LastRow = row
 	emit(changelog.Change{Op: changelog.OpUpsert, Key: processID, Version: st.Version, Row: row})
 	return nil
-}
-
-// OnTimer drops the instance's actions once the watermark passed its latest action + TTL (a stream's
-// bucket is one instance).
-func (f *instanceFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(changelog.Change), deltas func(retract.Delta), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("processmetrics: reading state on timer: %w", err)
-	}
-	wm := ts.Milliseconds()
-	for i := range b.Instances {
-		st := &b.Instances[i].State
-		if len(st.Acts) > 0 && lastTS(st.Acts)+f.TTLMs < wm {
-			st.Acts, st.LastRow = nil, nil
-			countInstancesExpired.Inc(ctx, 1)
-		}
-		st.Fired, st.Watermark = true, max(st.Watermark, wm)
-	}
-	return f.State.Write(sp, b)
 }
 
 func actLess(a, b Act) bool {

@@ -58,6 +58,7 @@ import (
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
@@ -204,15 +205,15 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 	// prism runs a key's elements and timers in event-time order, so an instance whose actions are
 	// more than InstanceTTL apart is cleared in between, and a bucket's timer would step through its
 	// keys' distinct expiries one firing at a time.
-	buckets, aggBuckets := batch.Buckets(batch.OwnState, "processmetrics"), retract.OwnState
+	buckets, aggBuckets := keyed.Buckets(keyed.Auto, opts.boundedInput), retract.OwnState
 	if opts.boundedInput {
-		buckets, aggBuckets = batch.Buckets(0, "processmetrics"), 0
+		aggBuckets = retract.DefaultBuckets
 	}
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions, Buckets: buckets}, lines)
 	batches := batch.PerKey[processAct](s, acts, 0)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
 		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.boundedInput,
-		State: state.MakeValueState[instanceBucket]("instance"), Expiry: timers.InEventTime("expiry"),
+		State: state.MakeValueState[keyed.Bucket[instanceState]]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
 	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas,
 		retract.Config{Buckets: aggBuckets, BoundedInput: opts.boundedInput, Multisets: true}))

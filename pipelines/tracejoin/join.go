@@ -10,8 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 
-	"github.com/finbeam/finbeam/state/batch"
-	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -219,89 +218,74 @@ type tracePart struct {
 	Part  Part
 }
 
-// bucketState is the state of the traces of one bucket (batch.BucketOf), each with its own rules:
-// sharing the bucket only saves state round trips.
-type bucketState struct {
-	Traces []traceEntry
-}
-
-type traceEntry struct {
-	ID    string
-	State traceState
-}
-
-// joinFn keeps the traces of a bucket in one state value, with one timer. On a stream
+// joinFn keeps the traces of a bucket in one state value, with one timer (state/keyed). On a stream
 // (Buckets: OwnState) a bucket is one trace and its timer is due(state). With BoundedInput (file
 // input: every part is read before the watermark moves) the bucket's timer waits for the latest
 // horizon of its traces, and the one firing settles each trace through all of its due times, in order.
 type joinFn struct {
 	MaxDelayMs   int64
 	BoundedInput bool
-	State        state.Value[bucketState]
+	State        state.Value[keyed.Bucket[traceState]]
 	Due          timers.EventTime
 }
 
+func (f *joinFn) step() keyed.Step[traceState] {
+	return keyed.Step[traceState]{Name: "tracejoin", State: f.State, Timer: f.Due, Bounded: f.BoundedInput}
+}
+
 func (f *joinFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, parts []tracePart, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, joined, incomplete, false, func(m *machine, b *bucketState) error {
-		return batch.Each(&b.Traces, func(e *traceEntry) string { return e.ID }, func(id string) traceEntry { return traceEntry{ID: id} },
-			parts, func(p tracePart) string { return p.Trace }, func(i int, tps []tracePart) error {
-				ps := make([]Part, len(tps))
-				for j, p := range tps {
-					ps[j] = p.Part
-				}
-				m.traceID = b.Traces[i].ID
-				return m.add(&b.Traces[i].State, ps)
-			})
-	})
+	m := &machine{maxDelay: f.MaxDelayMs}
+	if err := keyed.Add(ctx, f.step(), sp, tp, bucket, parts, rules{m}); err != nil {
+		return err
+	}
+	return m.emit(ctx, joined, incomplete)
 }
 
 func (f *joinFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, joined, incomplete func(string)) error {
-	return f.step(ctx, sp, tp, joined, incomplete, true, func(m *machine, b *bucketState) error {
-		for i := range b.Traces {
-			m.traceID = b.Traces[i].ID
-			if err := m.settle(&b.Traces[i].State, ts.Milliseconds()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// timer is when the bucket's timer must fire: the earliest due time of its traces, or with
-// BoundedInput their latest horizon.
-func (f *joinFn) timer(m *machine, b *bucketState) (at int64, ok bool) {
-	for i := range b.Traces {
-		st := &b.Traces[i].State
-		t, need := m.due(st)
-		switch {
-		case !need:
-			continue
-		case f.BoundedInput:
-			t = m.horizon(st)
-			if !ok || t > at {
-				at = t
-			}
-		case !ok || t < at:
-			at = t
-		}
-		ok = true
-	}
-	return at, ok
-}
-
-// step reads the bucket's state once, applies do, writes the outputs, the state and the timer once.
-// The timer is not kept in state: it is timer(state), set again only when that changes (or fired).
-func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider, joined, incomplete func(string), fired bool, do func(*machine, *bucketState) error) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("tracejoin: reading state: %w", err)
-	}
 	m := &machine{maxDelay: f.MaxDelayMs}
-	before, hadTimer := f.timer(m, &b)
-	hadTimer = hadTimer && !fired
-	if err := do(m, &b); err != nil {
+	if err := keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{m}); err != nil {
 		return err
 	}
+	return m.emit(ctx, joined, incomplete)
+}
+
+// rules are the join's rules for a trace's entry (keyed.Rules), run by the machine.
+type rules struct{ m *machine }
+
+func (rules) Key(p tracePart) string { return p.Trace }
+
+func (r rules) Add(_ context.Context, trace string, st *traceState, tps []tracePart, _ keyed.Watermark) error {
+	ps := make([]Part, len(tps))
+	for j, p := range tps {
+		ps[j] = p.Part
+	}
+	r.m.traceID = trace
+	return r.m.add(st, ps)
+}
+
+func (r rules) Fire(_ context.Context, trace string, st *traceState, at int64) error {
+	r.m.traceID = trace
+	return r.m.settle(st, at)
+}
+
+// Empty: nothing is due any more.
+func (r rules) Empty(st *traceState) bool {
+	_, need := r.m.due(st)
+	return !need
+}
+
+// Due is the time before the trace's due time (its timer fires at due), or bounded the time before
+// its horizon.
+func (r rules) Due(st *traceState, bounded bool) (int64, bool) {
+	at, need := r.m.due(st)
+	if bounded {
+		at = r.m.horizon(st)
+	}
+	return at - 1, need
+}
+
+// emit writes what the machine joined and found incomplete, and counts it.
+func (m *machine) emit(ctx context.Context, joined, incomplete func(string)) error {
 	for _, j := range m.joined {
 		bs, _ := json.Marshal(j) // strings and integers: cannot fail
 		joined(string(bs))
@@ -317,22 +301,7 @@ func (f *joinFn) step(ctx context.Context, sp state.Provider, tp timers.Provider
 	count(ctx, "incomplete", int64(len(m.incompl)))
 	count(ctx, "duplicates", m.dups)
 	count(ctx, "filtered", m.dropped)
-
-	live := b.Traces[:0]
-	for _, e := range b.Traces {
-		if _, need := m.due(&e.State); need {
-			live = append(live, e)
-		}
-	}
-	b.Traces = live
-	at, need := f.timer(m, &b)
-	if !need {
-		return f.State.Clear(sp)
-	}
-	if !hadTimer || at != before {
-		f.Due.Set(tp, eventtime.Time(at).ToTime())
-	}
-	return f.State.Write(sp, b)
+	return nil
 }
 
 func count(ctx context.Context, name string, n int64) {

@@ -63,6 +63,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -272,12 +273,7 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 		return
 	}
 	s = s.Scope("tracejoin")
-	// A stream keeps each trace's state on its own: a bucket's timer would fire once per distinct due
-	// time of its traces, each firing reading and writing all of them.
-	buckets := batch.Buckets(batch.OwnState, "tracejoin")
-	if opts.boundedInput {
-		buckets = batch.Buckets(0, "tracejoin")
-	}
+	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
 	var parts, bad []beam.PCollection
 	for i, in := range []beam.PCollection{requests, responses, tracks} {
 		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter, Buckets: buckets}, in)
@@ -287,7 +283,7 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 	joined, incomplete = beam.ParDo2(s, &joinFn{
 		MaxDelayMs:   opts.MaxDelay.Milliseconds(),
 		BoundedInput: opts.boundedInput,
-		State:        state.MakeValueState[bucketState]("trace"),
+		State:        state.MakeValueState[keyed.Bucket[traceState]]("trace"),
 		Due:          timers.InEventTime("due"),
 	}, batches)
 	return joined, incomplete, beam.Flatten(s, bad...), nil

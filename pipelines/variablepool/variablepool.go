@@ -48,6 +48,7 @@ import (
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -110,10 +111,7 @@ func Build(s beam.Scope, applications, logins, repayments beam.PCollection, opts
 		return
 	}
 	s = s.Scope("variablepool")
-	buckets := batch.Buckets(batch.OwnState, "variablepool")
-	if opts.boundedInput {
-		buckets = batch.Buckets(0, "variablepool")
-	}
+	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
 	var events, bad []beam.PCollection
 	for i, lines := range []beam.PCollection{applications, logins, repayments} {
 		e, b := beam.ParDo2(s, &parseFn{Source: Sources[i], Buckets: buckets}, lines)
@@ -129,7 +127,7 @@ func Build(s beam.Scope, applications, logins, repayments beam.PCollection, opts
 	}
 	changes, late := beam.ParDo2(s, &userFn{
 		Spec: string(spec), Until: until, BoundedInput: opts.boundedInput,
-		State: state.MakeValueState[userBucket]("users"), Due: timers.InEventTime("due"),
+		State: state.MakeValueState[keyed.Bucket[userState]]("users"), Due: timers.InEventTime("due"),
 	}, batch.PerKey[userEvent](s, beam.Flatten(s, events...), 0))
 	return changes, beam.Flatten(s, append(bad, late)...), nil
 }
@@ -192,19 +190,8 @@ func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(bea
 	emit(eventtime.Time(e.TS), batch.BucketOf(e.UserID, f.Buckets), userEvent{User: e.UserID, TS: e.TS, Event: b})
 }
 
-// userBucket is the state of the users of one bucket (batch.BucketOf), each with its own variables:
-// sharing the bucket only saves state round trips.
-type userBucket struct {
-	Users []userEntry
-}
-
-type userEntry struct {
-	ID    string
-	State userState
-}
-
-// userFn keeps the users of a bucket in one state value, with one timer. On a stream (one user per
-// bucket) the timer waits for the user's next instant.
+// userFn keeps the users of a bucket in one state value, with one timer (state/keyed). On a stream
+// (one user per bucket) the timer waits for the user's next instant.
 type userFn struct {
 	Spec  string // the Variables as JSON (a DoFn's fields must be plain data)
 	Until int64  // retirements are evaluated up to here
@@ -212,7 +199,7 @@ type userFn struct {
 	// sets the timer after the latest instant of the bucket's users, so one firing evaluates them all,
 	// each user's instants in order.
 	BoundedInput bool
-	State        state.Value[userBucket]
+	State        state.Value[keyed.Bucket[userState]]
 	Due          timers.EventTime
 
 	vars Variables
@@ -225,80 +212,65 @@ func (f *userFn) Setup() (err error) {
 	return nil
 }
 
+func (f *userFn) step() keyed.Step[userState] {
+	return keyed.Step[userState]{Name: "variablepool", State: f.State, Timer: f.Due, Bounded: f.BoundedInput}
+}
+
 func (f *userFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, events []userEvent, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("variablepool: reading state: %w", err)
-	}
-	before, hadDue := f.timer(&b)
-	_ = batch.Each(&b.Users, func(e *userEntry) string { return e.ID }, func(id string) userEntry { return userEntry{ID: id} },
-		events, func(e userEvent) string { return e.User }, func(i int, events []userEvent) error {
-			st := &b.Users[i].State
-			for _, e := range events {
-				if st.HasDone && e.TS <= st.Done {
-					validate.CountDeadLetter(ctx, validate.Late)
-					dead(validate.DeadLetter{Reason: validate.Late + ": this user's variables were already evaluated at a later instant", Raw: string(e.Event)})
-					continue
-				}
-				st.Pending.Add(ordered.Item{TS: e.TS, Tie: e.Event})
-			}
-			return nil
-		})
-	if err := f.State.Write(sp, b); err != nil {
-		return fmt.Errorf("variablepool: writing state: %w", err)
-	}
-	if next, ok := f.timer(&b); ok && (!hadDue || next != before) {
-		f.Due.Set(tp, eventtime.Passed(next))
-	}
-	return nil
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, events, rules{f, emit, dead})
 }
 
 // OnTimer evaluates each user's instants that the watermark has passed.
 func (f *userFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(changelog.Change), dead func(validate.DeadLetter)) error {
-	b, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("variablepool: reading state on timer: %w", err)
-	}
-	through := ts.Milliseconds() - 1
-	for i := range b.Users {
-		u := &b.Users[i]
-		if err := f.vars.advance(u.ID, &u.State, through, f.Until, func(c Change) {
-			out, err := changelog.Upsert(changeKey(c.UserID, c.Name), c.Version, c)
-			if err != nil {
-				panic(err) // strings, numbers and a JSON value: cannot fail
-			}
-			emit(out)
-		}); err != nil {
-			return err
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{f, emit, dead})
+}
+
+// rules are the variables' rules for a user's entry (keyed.Rules).
+type rules struct {
+	f    *userFn
+	emit func(changelog.Change)
+	dead func(validate.DeadLetter)
+}
+
+func (rules) Key(e userEvent) string { return e.User }
+
+// Add keeps the user's events until the watermark passes them; an event at or before an instant
+// already evaluated is late.
+func (r rules) Add(ctx context.Context, _ string, st *userState, events []userEvent, _ keyed.Watermark) error {
+	for _, e := range events {
+		if st.HasDone && e.TS <= st.Done {
+			validate.CountDeadLetter(ctx, validate.Late)
+			r.dead(validate.DeadLetter{Reason: validate.Late + ": this user's variables were already evaluated at a later instant", Raw: string(e.Event)})
+			continue
 		}
+		st.Pending.Add(ordered.Item{TS: e.TS, Tie: e.Event})
 	}
-	if next, ok := f.timer(&b); ok {
-		f.Due.Set(tp, eventtime.Passed(next))
+	return nil
+}
+
+// Fire evaluates the user's instants through at-1.
+func (r rules) Fire(_ context.Context, user string, st *userState, at int64) error {
+	return r.f.vars.advance(user, st, at-1, r.f.Until, func(c Change) {
+		out, err := changelog.Upsert(changeKey(c.UserID, c.Name), c.Version, c)
+		if err != nil {
+			panic(err) // strings, numbers and a JSON value: cannot fail
+		}
+		r.emit(out)
+	})
+}
+
+func (rules) Empty(*userState) bool { return false }
+
+// Due is the user's next instant; bounded, the latest, so that one firing evaluates them all.
+func (r rules) Due(st *userState, bounded bool) (int64, bool) {
+	if bounded {
+		return r.f.vars.lastInstant(st, r.f.Until)
 	}
-	return f.State.Write(sp, b)
+	return r.f.vars.nextInstant(st, NoLimit, r.f.Until)
 }
 
 // changeKey is the changelog key of a (user_id, name) row: the JSON array of the two.
 func changeKey(user, name string) string {
 	b, _ := json.Marshal([]string{user, name})
 	return string(b)
-}
-
-// timer is the instant the bucket's timer waits for: the earliest next instant of its users; with
-// BoundedInput the latest, so that one firing evaluates them all.
-func (f *userFn) timer(b *userBucket) (at int64, ok bool) {
-	for i := range b.Users {
-		st := &b.Users[i].State
-		var t int64
-		var has bool
-		if f.BoundedInput {
-			t, has = f.vars.lastInstant(st, f.Until)
-		} else {
-			t, has = f.vars.nextInstant(st, NoLimit, f.Until)
-		}
-		if has && (!ok || (f.BoundedInput && t > at) || (!f.BoundedInput && t < at)) {
-			at, ok = t, true
-		}
-	}
-	return at, ok
 }

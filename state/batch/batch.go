@@ -115,32 +115,9 @@ func GroupBy[V any](vs []V, key func(V) string) (keys []string, groups map[strin
 	return keys, groups
 }
 
-// Each takes a bucket's batch key by key: for every key of vs (key(v)), in the order first seen, it
-// calls f with the position in *entries of that key's entry (id(entry) is its key), adding one made
-// by newEntry(key) when there is none, and with the key's values in batch order. A stateful DoFn keyed
-// by bucket keeps its keys' states as entries of one state value and runs its per-key rules in f.
-func Each[E, V any](entries *[]E, id func(*E) string, newEntry func(key string) E, vs []V, key func(V) string, f func(i int, vs []V) error) error {
-	at := make(map[string]int, len(*entries))
-	for i := range *entries {
-		at[id(&(*entries)[i])] = i
-	}
-	keys, groups := GroupBy(vs, key)
-	for _, k := range keys {
-		i, ok := at[k]
-		if !ok {
-			i = len(*entries)
-			*entries = append(*entries, newEntry(k))
-		}
-		if err := f(i, groups[k]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // BucketOf is the state key of key when keys are spread over n buckets (FNV-1a of the key, as a
 // decimal string); with n 0 it is key itself. A stateful step keyed by bucket reads and writes
-// state once per bucket per bundle instead of once per key.
+// state once per bucket per bundle instead of once per key (state/keyed keeps the bucket's keys).
 func BucketOf(key string, n int) string {
 	if n == 0 {
 		return key

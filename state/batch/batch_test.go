@@ -78,23 +78,3 @@ func TestBucketsAndGroupBy(t *testing.T) {
 		t.Errorf("GroupBy: %v %v", keys, groups)
 	}
 }
-
-// A bucket's state keeps one entry per key; Each finds or adds the entry of every key in a batch.
-func ExampleEach() {
-	type entry struct {
-		ID    string
-		Total int
-	}
-	bucket := []entry{{ID: "u2", Total: 10}}
-	batch := []string{"u1:3", "u2:5", "u1:4"}
-	_ = Each(&bucket, func(e *entry) string { return e.ID }, func(id string) entry { return entry{ID: id} },
-		batch, func(v string) string { return v[:2] }, func(i int, vs []string) error {
-			for _, v := range vs {
-				n, _ := strconv.Atoi(v[3:])
-				bucket[i].Total += n
-			}
-			return nil
-		})
-	fmt.Println(bucket)
-	// Output: [{u2 15} {u1 7}]
-}

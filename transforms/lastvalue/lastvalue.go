@@ -33,8 +33,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/finbeam/finbeam/state/batch"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
-	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -102,17 +102,8 @@ func (u Update) EventVersion() int64 { return u.New.TS*1000 + min(u.New.Ties, 99
 
 // keyState is one key's state within its bucket.
 type keyState struct {
-	Key     string
 	Open    []Record // the current record of each open period
 	Version int64
-}
-
-// bucketState is the state of one bucket of keys: the keys' states, and what the bucket's timer
-// has told of the input watermark, which holds for every key.
-type bucketState struct {
-	Keys      []keyState
-	Fired     bool  // a timer has fired, so Watermark is known
-	Watermark int64 // the input watermark is at least this (ms)
 }
 
 // DefaultBuckets is the number of state buckets PerKey spreads keys over.
@@ -160,57 +151,84 @@ func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollect
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, records beam.PCollection, cfg Config) (updates, dead beam.PCollection) {
 	s = s.Scope("lastvalue.PerKey")
-	keyed := beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "lastvalue")}, records)
-	batches := batch.PerKey[Record](s, keyed, 0)
-	return beam.ParDo2(s, &lastValueFn{State: state.MakeValueState[bucketState]("lastvalue"), Expiry: timers.InEventTime("expiry"),
+	byBucket := beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "lastvalue")}, records)
+	batches := batch.PerKey[Record](s, byBucket, 0)
+	return beam.ParDo2(s, &lastValueFn{State: state.MakeValueState[keyed.Bucket[keyState]]("lastvalue"), Expiry: timers.InEventTime("expiry"),
 		BoundedInput: cfg.BoundedInput}, batches)
 }
 
 type lastValueFn struct {
-	State        state.Value[bucketState]
+	State        state.Value[keyed.Bucket[keyState]]
 	Expiry       timers.EventTime
 	BoundedInput bool // set no expiry timer (Config.BoundedInput)
 }
 
+func (f *lastValueFn) step() keyed.Step[keyState] {
+	return keyed.Step[keyState]{Name: "lastvalue", State: f.State, Timer: f.Expiry, Bounded: f.BoundedInput}
+}
+
 func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("lastvalue: reading state of bucket %s: %w", bucket, err)
-	}
-	before, hadTimer := st.nextExpiry()
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, recs, rules{emit: emit, dead: dead})
+}
+
+// OnTimer drops, in every key of the bucket, the periods whose Expiry the watermark has passed.
+func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{emit: emit, dead: dead})
+}
+
+// rules are lastvalue's rules for a key's entry (keyed.Rules).
+type rules struct {
+	emit func(Update)
+	dead func(validate.DeadLetter)
+}
+
+func (rules) Key(r Record) string { return r.Key }
+
+// Add dead-letters the records of periods that closed before the watermark, and applies the others.
+func (r rules) Add(ctx context.Context, _ string, k *keyState, recs []Record, wm keyed.Watermark) error {
 	onTime := make([]Record, 0, len(recs))
-	for _, r := range recs {
-		if st.Fired && r.Expiry < st.Watermark {
+	for _, rec := range recs {
+		if wm.Known && rec.Expiry < wm.At {
 			validate.CountDeadLetter(ctx, validate.Late)
-			dead(validate.DeadLetter{Reason: lateReason(r), Raw: string(r.Payload)})
+			r.dead(validate.DeadLetter{Reason: lateReason(rec), Raw: string(rec.Payload)})
 			continue
 		}
-		onTime = append(onTime, r)
+		onTime = append(onTime, rec)
 	}
-	changed := 0
-	_ = batch.Each(&st.Keys, func(k *keyState) string { return k.Key }, func(key string) keyState { return keyState{Key: key} },
-		onTime, func(r Record) string { return r.Key }, func(i int, recs []Record) error {
-			if st.Keys[i].apply(recs, emit) {
-				changed++
-			}
-			return nil
-		})
-	if changed == 0 {
-		return nil
-	}
-	countLastvalueUpdates.Inc(ctx, int64(changed))
-	if err := f.State.Write(sp, st); err != nil {
-		return fmt.Errorf("lastvalue: writing state of bucket %s: %w", bucket, err)
-	}
-	if after, _ := st.nextExpiry(); !f.BoundedInput && (!hadTimer || after != before) {
-		f.Expiry.Set(tp, eventtime.Passed(after))
+	if changed := k.apply(onTime, r.emit); changed > 0 {
+		countLastvalueUpdates.Inc(ctx, int64(changed))
 	}
 	return nil
 }
 
+// Fire drops the periods whose Expiry the watermark has passed; the key keeps its version.
+func (rules) Fire(ctx context.Context, _ string, k *keyState, at int64) error {
+	open := k.Open[:0]
+	for _, rec := range k.Open {
+		if rec.Expiry >= at {
+			open = append(open, rec)
+		}
+	}
+	if n := len(k.Open) - len(open); n > 0 {
+		countLastvalueExpired.Inc(ctx, int64(n))
+	}
+	k.Open = open
+	return nil
+}
+
+func (rules) Empty(*keyState) bool { return false }
+
+// Due is the earliest Expiry of the key's open periods; a bounded run sets no timer.
+func (rules) Due(k *keyState, bounded bool) (int64, bool) {
+	if bounded {
+		return 0, false
+	}
+	return nextExpiry(k.Open)
+}
+
 // apply takes a batch of one key's records that are not late, and emits an update for each period
-// whose record changes; it reports whether any did.
-func (k *keyState) apply(recs []Record, emit func(Update)) bool {
+// whose record changes; it returns how many did.
+func (k *keyState) apply(recs []Record, emit func(Update)) int {
 	best := map[int64]Record{}
 	for _, r := range recs {
 		if b, ok := best[r.Period]; !ok || Newer(r, b) {
@@ -222,7 +240,7 @@ func (k *keyState) apply(recs []Record, emit func(Update)) bool {
 		periods = append(periods, p)
 	}
 	sort.Slice(periods, func(i, j int) bool { return periods[i] < periods[j] })
-	changed := false
+	changed := 0
 	for _, p := range periods {
 		r := best[p]
 		i := indexOf(k.Open, p)
@@ -242,52 +260,9 @@ func (k *keyState) apply(recs []Record, emit func(Update)) bool {
 			k.Open = append(k.Open, r)
 		}
 		emit(u)
-		changed = true
+		changed++
 	}
 	return changed
-}
-
-// OnTimer drops, in every key of the bucket, the periods whose Expiry the watermark has passed, and
-// remembers the watermark.
-func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
-	st, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("lastvalue: reading state of bucket %s on timer: %w", bucket, err)
-	}
-	wm := ts.Milliseconds()
-	if !st.Fired || wm > st.Watermark {
-		st.Fired, st.Watermark = true, wm
-	}
-	expired := 0
-	for i := range st.Keys {
-		k := &st.Keys[i]
-		open := k.Open[:0]
-		for _, r := range k.Open {
-			if r.Expiry >= wm {
-				open = append(open, r)
-			} else {
-				expired++
-			}
-		}
-		k.Open = open
-	}
-	countLastvalueExpired.Inc(ctx, int64(expired))
-	if next, ok := st.nextExpiry(); ok {
-		f.Expiry.Set(tp, eventtime.Passed(next))
-	}
-	return f.State.Write(sp, st)
-}
-
-// nextExpiry is the earliest Expiry of the bucket's open periods.
-func (st *bucketState) nextExpiry() (int64, bool) {
-	var m int64
-	found := false
-	for _, k := range st.Keys {
-		if e, ok := nextExpiry(k.Open); ok && (!found || e < m) {
-			m, found = e, true
-		}
-	}
-	return m, found
 }
 
 func indexOf(open []Record, period int64) int {

@@ -30,7 +30,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/state/batch"
-	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -85,11 +85,6 @@ type aggState struct {
 	LastCount int64    // the count of the last emitted row
 }
 
-// bucketState is the state of one bucket of keys.
-type bucketState struct {
-	Keys []aggState
-}
-
 // DefaultBuckets is the number of state buckets PerKey spreads keys over.
 const DefaultBuckets = batch.DefaultBuckets
 
@@ -130,42 +125,62 @@ type Config struct {
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
 	s = s.Scope("retract.PerKey")
 	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "retract")}, deltas), 0)
-	return beam.ParDo(s, &aggFn{State: state.MakeValueState[bucketState]("agg"), Clear: timers.InEventTime("clear"),
+	return beam.ParDo(s, &aggFn{State: state.MakeValueState[keyed.Bucket[aggState]]("agg"), Clear: timers.InEventTime("clear"),
 		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets}, batches)
 }
 
 type aggFn struct {
-	State        state.Value[bucketState]
+	State        state.Value[keyed.Bucket[aggState]]
 	Clear        timers.EventTime
 	BoundedInput bool // set no clear timer (Config.BoundedInput)
 	Multisets    bool // fill Agg.Multisets (Config.Multisets)
 }
 
+func (f *aggFn) step() keyed.Step[aggState] {
+	return keyed.Step[aggState]{Name: "retract", State: f.State, Timer: f.Clear, Bounded: f.BoundedInput}
+}
+
 func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg)) error {
-	st, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("retract: reading state of bucket %s: %w", bucket, err)
-	}
-	before, hadTimer := st.nextExpiry()
-	keys := 0
-	err = batch.Each(&st.Keys, func(k *aggState) string { return k.Key }, func(key string) aggState {
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, ds, rules{multisets: f.Multisets, emit: emit})
+}
+
+// OnTimer clears the keys of the bucket whose expiry the watermark has passed.
+func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg)) error {
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{multisets: f.Multisets, emit: emit})
+}
+
+// rules are retract's rules for a key's entry (keyed.Rules).
+type rules struct {
+	multisets bool
+	emit      func(Agg)
+}
+
+func (rules) Key(d Delta) string { return d.Key }
+
+func (r rules) Add(ctx context.Context, key string, st *aggState, ds []Delta, _ keyed.Watermark) error {
+	if st.Key == "" {
 		countRetractOpened.Inc(ctx, 1)
-		return aggState{Key: key}
-	}, ds, func(d Delta) string { return d.Key }, func(i int, ds []Delta) error {
-		keys++
-		return st.Keys[i].update(ds, f.Multisets, emit)
-	})
-	if err != nil {
-		return err
+		st.Key = key
 	}
-	if after, ok := st.nextExpiry(); ok && !f.BoundedInput && (!hadTimer || after != before) {
-		f.Clear.Set(tp, eventtime.Passed(after))
+	countRetractBatches.Inc(ctx, 1)
+	return st.update(ds, r.multisets, r.emit)
+}
+
+// Fire clears the key once the watermark has passed its expiry.
+func (rules) Fire(ctx context.Context, _ string, st *aggState, at int64) error {
+	if st.HasExpiry && st.Expiry < at {
+		countRetractExpired.Inc(ctx, 1)
+		*st = aggState{}
 	}
-	if err := f.State.Write(sp, st); err != nil {
-		return fmt.Errorf("retract: writing state of bucket %s: %w", bucket, err)
-	}
-	countRetractBatches.Inc(ctx, int64(keys))
 	return nil
+}
+
+// Empty: the key was cleared (every delta sets an expiry).
+func (rules) Empty(st *aggState) bool { return !st.HasExpiry }
+
+// Due is the key's expiry; a bounded run sets no timer.
+func (rules) Due(st *aggState, bounded bool) (int64, bool) {
+	return st.Expiry, st.HasExpiry && !bounded
 }
 
 // update applies one key's batch of deltas and emits the row when it changed. Whether it changed is
@@ -213,43 +228,6 @@ func (st *aggState) changed(before []map[string]int64) bool {
 // live is a value's count as rows show it: a value whose retraction came before its addition
 // (a negative count) is not live.
 func live(n int64) int64 { return max(n, 0) }
-
-// OnTimer clears the keys of the bucket whose expiry the watermark has passed.
-func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg)) error {
-	st, _, err := f.State.Read(sp)
-	if err != nil {
-		return fmt.Errorf("retract: reading state of bucket %s on timer: %w", bucket, err)
-	}
-	wm := ts.Milliseconds()
-	keep := st.Keys[:0]
-	for _, k := range st.Keys {
-		if k.HasExpiry && k.Expiry < wm {
-			countRetractExpired.Inc(ctx, 1)
-			continue
-		}
-		keep = append(keep, k)
-	}
-	st.Keys = keep
-	if len(st.Keys) == 0 {
-		return f.State.Clear(sp)
-	}
-	if next, ok := st.nextExpiry(); ok {
-		f.Clear.Set(tp, eventtime.Passed(next))
-	}
-	return f.State.Write(sp, st)
-}
-
-// nextExpiry is the earliest expiry among the bucket's keys.
-func (st *bucketState) nextExpiry() (int64, bool) {
-	var m int64
-	found := false
-	for _, k := range st.Keys {
-		if k.HasExpiry && (!found || k.Expiry < m) {
-			m, found = k.Expiry, true
-		}
-	}
-	return m, found
-}
 
 // apply adds d to the key, noting in before the live count each distinct value it touches had before
 // the batch.
