@@ -15,7 +15,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/io/gen"
 )
 
 func main() {

@@ -7,8 +7,8 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }

@@ -14,6 +14,7 @@ import (
 	"flag"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 )
 
@@ -33,12 +34,15 @@ func main() {
 		"input", "output", "dead_letter", "timezone", "allowed_lateness", "kafka_topic", "kafka_out_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "hs_order.jsonl")
-	p, err := hourlygmv.Pipeline(hourlygmv.Options{
-		Input: c.In("input", *topic, "user_order.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
-		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
+	j := c.Job()
+	orders := j.Read(endpoint.Input{Name: c.In("input", *topic, hourlygmv.Input), TimeField: hourlygmv.TimeField})
+	changes, dead, err := hourlygmv.Build(j.Scope, orders[0], hourlygmv.Options{
+		TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), Bounded: j.Bounded(),
 	})
 	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	j.Write(endpoint.Output{Name: out, Changes: changes, Schema: &hourlygmv.Schema},
+		endpoint.Output{Name: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintChangelog(out, hourlygmv.KeyColumns, hourlygmv.Columns, nil)
 	}

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bqtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mavenjars"
 	"github.com/finbeam/finbeam/testing/mysqltest"

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 )
 
@@ -33,12 +34,13 @@ func main() {
 		"input", "output", "dead_letter", "allowed_lateness", "kafka_topic", "kafka_out_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "user_last_log.jsonl")
-	p, err := lastpage.Pipeline(lastpage.Options{
-		Input: c.In("input", *topic, "user_log.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
-		AllowedLateness: app.NonZero(*lateness), IO: c.IO(),
-	})
+	j := c.Job()
+	logs := j.Read(endpoint.Input{Name: c.In("input", *topic, lastpage.Input), TimeField: lastpage.TimeField})
+	changes, dead, err := lastpage.Build(j.Scope, logs[0], lastpage.Options{AllowedLateness: app.NonZero(*lateness), Bounded: j.Bounded()})
 	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	j.Write(endpoint.Output{Name: out, Changes: changes, Schema: &lastpage.Schema},
+		endpoint.Output{Name: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintChangelog(out, lastpage.KeyColumns, lastpage.Columns, app.Shows{}.Times(time.UTC, "log_time"))
 	}

@@ -15,7 +15,11 @@ import (
 	"flag"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 )
 
@@ -37,18 +41,35 @@ func main() {
 		"input", "dim", "output", "dim_output", "dead_letter", "drop_ratio", "kafka_topic", "kafka_out_topic", "kafka_dim_topic", "kafka_dead_letter_topic")
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "alerts.jsonl")
-	fromMySQL := *dim == "mysql"
-	dimFile := ""
-	if !fromMySQL {
-		dimFile = c.Input("dim", "raw_info.jsonl")
+	dimOut, deadOut := c.Companion(*dimOutput, *dimTopic, out, "dim"), c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters")
+	j := c.Job()
+	opts := premiumdrop.Options{DropRatio: *dropRatio, Bounded: j.Bounded()}
+	var dimFile endpoint.Input // the dimension's file, checked before the updates' input
+	if *dim == "mysql" {
+		// The dimension is looked up per user in the sink's raw_info table, where its write-backs go.
+		mysql, ok := c.MySQLSink()
+		if !ok {
+			c.Fail(app.UsageError("--dim=mysql needs --sink=mysql: the dimension's write-backs go to the table it is looked up in"))
+		}
+		opts.Dims = &mysqlio.Lookup{Config: mysql, Schema: premiumdrop.DimSchema}
+	} else {
+		dimFile = endpoint.Input{Name: c.Input("dim", premiumdrop.DimInput), File: true}
 	}
-	p, err := premiumdrop.Pipeline(premiumdrop.Options{
-		Input: c.In("input", *topic, "update_info.jsonl"), Dim: dimFile, DimFromMySQL: fromMySQL,
-		Output: out, DimOutput: c.Companion(*dimOutput, *dimTopic), DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), DropRatio: *dropRatio,
-		IO: c.IO(),
-	})
+	inputs := []endpoint.Input{{Name: c.In("input", *topic, premiumdrop.Input), TimeField: premiumdrop.TimeField}}
+	if dimFile.Name != "" {
+		inputs = append(inputs, dimFile)
+	}
+	in := j.Read(inputs...)
+	dims := beam.CreateList(j.Scope, []string{}) // none with --dim=mysql
+	if len(in) > 1 {
+		dims = in[1]
+	}
+	alerts, dimChanges, dead, err := premiumdrop.Build(j.Scope, in[0], dims, opts)
 	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	j.Write(endpoint.Output{Name: out, Lines: alerts, Schema: &premiumdrop.Schema},
+		endpoint.Output{Name: dimOut, Changes: dimChanges, Schema: &premiumdrop.DimSchema},
+		endpoint.Output{Name: deadOut, DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintLines(out, []string{"gmt_modified", "id", "raw_premium", "now_premium", "raw_info", "now_info"}, []string{"gmt_modified", "id"}, app.Shows{}.Times(time.UTC, "gmt_modified"))
 	}

@@ -18,7 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -62,29 +65,37 @@ func main() {
 		defs = d
 	}
 	out, print := c.Out(*output, *outTopic, "instances.jsonl")
-	metricsOut := c.Companion(*metrics, *metTopic)
-	if print && metricsOut == "" {
+	metricsOut := c.Companion(*metrics, *metTopic, out, "metrics")
+	if print && *metrics == "" {
 		metricsOut, _ = c.Output("", "process_metrics.jsonl")
 	}
-	opts := processmetrics.Options{
-		Output: out, MetricsOutput: metricsOut, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
-		Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone, IO: c.IO(),
-	}
+	deadOut := c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters")
+	j := c.Job()
+	opts := processmetrics.Options{Definitions: defs, InstanceTTL: app.NonZero(*instanceTTL), TimeZone: *timeZone, Bounded: j.Bounded()}
+	var instances, metrics, dead beam.PCollection
+	var err error
 	if *fromRaw {
-		raw := &tracejoin.Options{Requests: c.In("requests", *reqTopic, "requests.jsonl"), Responses: c.In("responses", *respTopic, "responses.jsonl"),
-			Tracks: c.In("tracks", *trkTopic, "tracks.jsonl"), Incomplete: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"), MaxDelay: app.NonZero(*maxDelay)}
+		join := tracejoin.Options{MaxDelay: app.NonZero(*maxDelay)}
 		if *config != "" {
-			f, err := tracejoin.LoadFilter(*config)
+			join.Filter, err = tracejoin.LoadFilter(*config)
 			c.Check(err)
-			raw.Filter = f
 		}
-		opts.FromRaw = raw
+		in := j.Read(endpoint.Input{Name: c.In("requests", *reqTopic, tracejoin.Inputs[0]), TimeField: tracejoin.TimeField},
+			endpoint.Input{Name: c.In("responses", *respTopic, tracejoin.Inputs[1]), TimeField: tracejoin.TimeField},
+			endpoint.Input{Name: c.In("tracks", *trkTopic, tracejoin.Inputs[2]), TimeField: tracejoin.TimeField})
+		var incompl beam.PCollection
+		instances, metrics, incompl, dead, err = processmetrics.FromRaw(j.Scope, in[0], in[1], in[2], join, opts)
+		c.Check(err)
+		j.Write(endpoint.Output{Name: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"), Lines: incompl, Schema: &tracejoin.IncompleteSchema})
 	} else {
-		opts.Input = c.In("input", *topic, "actions.jsonl")
+		actions := j.Read(endpoint.Input{Name: c.In("input", *topic, processmetrics.Input), TimeField: processmetrics.TimeField})
+		instances, metrics, dead, err = processmetrics.Build(j.Scope, actions[0], opts)
+		c.Check(err)
 	}
-	p, err := processmetrics.Pipeline(opts)
-	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	j.Write(endpoint.Output{Name: out, Changes: instances, Schema: &processmetrics.Schema},
+		endpoint.Output{Name: metricsOut, Changes: metrics, Schema: &processmetrics.MetricsSchema},
+		endpoint.Output{Name: deadOut, DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		zone, err := eventtime.Load(*timeZone)
 		c.Check(err)

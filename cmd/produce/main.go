@@ -20,9 +20,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 )
 

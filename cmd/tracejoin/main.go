@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 )
 
@@ -49,13 +50,16 @@ func main() {
 		filter = f
 	}
 	out, print := c.Out(*output, *outTopic, "actions.jsonl")
-	p, err := tracejoin.Pipeline(tracejoin.Options{
-		Requests: c.In("requests", *reqTopic, "requests.jsonl"), Responses: c.In("responses", *respTopic, "responses.jsonl"),
-		Tracks: c.In("tracks", *trkTopic, "tracks.jsonl"), Output: out, Incomplete: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"),
-		DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), MaxDelay: app.NonZero(*maxDelay), Filter: filter, IO: c.IO(),
-	})
+	j := c.Job()
+	in := j.Read(endpoint.Input{Name: c.In("requests", *reqTopic, tracejoin.Inputs[0]), TimeField: tracejoin.TimeField},
+		endpoint.Input{Name: c.In("responses", *respTopic, tracejoin.Inputs[1]), TimeField: tracejoin.TimeField},
+		endpoint.Input{Name: c.In("tracks", *trkTopic, tracejoin.Inputs[2]), TimeField: tracejoin.TimeField})
+	joined, incompl, dead, err := tracejoin.Build(j.Scope, in[0], in[1], in[2], tracejoin.Options{MaxDelay: app.NonZero(*maxDelay), Filter: filter, Bounded: j.Bounded()})
 	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	j.Write(endpoint.Output{Name: out, Lines: joined, Schema: &tracejoin.Schema},
+		endpoint.Output{Name: c.Kept(*incomplete, *incTopic, out, "incomplete", "incomplete traces"), Lines: incompl, Schema: &tracejoin.IncompleteSchema},
+		endpoint.Output{Name: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"), DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintLines(out, []string{"request_ts", "trace_id", "process_id", "action", "channel", "product", "branch", "status", "page", "latency_ms"}, []string{"request_ts", "trace_id"},
 			app.Shows{}.Times(time.UTC, "request_ts").Durations("latency_ms"))

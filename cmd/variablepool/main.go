@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/cmd/internal/loans"
+	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 )
 
@@ -54,13 +56,12 @@ func main() {
 		untilMs = t.UnixMilli()
 	}
 	out, print := c.Out(*output, *outTopic, "user_variables.jsonl")
-	p, err := variablepool.Pipeline(variablepool.Options{
-		Applications: c.In("applications", *appTopic, "loan_application.jsonl"), Logins: c.In("logins", *loginTopic, "login.jsonl"),
-		Repayments: c.In("repayments", *repTopic, "repayment.jsonl"), Output: out, DeadLetter: c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters"),
-		Variables: vars, Until: untilMs, IO: c.IO(),
-	})
-	c.Check(err)
-	c.Check(c.Run(context.Background(), p))
+	deadOut := c.Kept(*deadLetter, *deadTopic, out, "deadletter", "dead letters")
+	j := c.Job()
+	changes, dead := loans.Build(c, j, []string{c.In("applications", *appTopic, variablepool.LoanApplication),
+		c.In("logins", *loginTopic, variablepool.Login), c.In("repayments", *repTopic, variablepool.Repayment)}, vars, untilMs)
+	j.Write(endpoint.Output{Name: out, Changes: changes, Schema: &variablepool.Schema}, endpoint.Output{Name: deadOut, DeadLetters: dead})
+	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintChangelog(out, variablepool.Schema.Key, variablepool.Schema.Names(), app.Shows{}.Times(time.UTC, "as_of"))
 	}

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/io/gen"
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
@@ -34,7 +35,7 @@ func sampleLatest(t *testing.T) (map[string][]string, map[string]reference.Varia
 		files = append(files, filepath.Join(dir, source))
 		beamtest.Must(t, os.WriteFile(files[len(files)-1], []byte(strings.Join(lines, "\n")), 0o644))
 	}
-	until, err := variablepool.LatestEventTime(files...)
+	until, err := jsonl.LatestEventTime(variablepool.TimeField, files...)
 	beamtest.Must(t, err)
 	rows, bad := reference.VariablePool(streams, bench.ReferenceVariables(variablepool.DefaultVariables()), until)
 	latest := map[string]reference.VariableRow{}

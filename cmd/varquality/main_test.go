@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/browser"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
 
-// The variables the sample's drift episode moves (testing/gen: a burst of applications, with larger
+// The variables the sample's drift episode moves (io/gen: a burst of applications, with larger
 // amounts, from new devices and IP addresses) and those it leaves alone.
 var (
 	drifting = []string{"applications_1h", "applications_24h", "application_amount_7d", "distinct_devices_24h", "distinct_ips_7d"}

@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 )
 
@@ -40,17 +43,20 @@ func sample(t *testing.T, dsn string) string {
 		beamtest.Must(t, gen.WriteFile(in[len(in)-1], cfg, f.gen))
 	}
 	out := filepath.Join(dir, "user_variables.jsonl")
-	opts := variablepool.Options{Applications: in[0], Logins: in[1], Repayments: in[2], Output: out}
-	p, err := variablepool.Pipeline(opts)
+	until, err := jsonl.LatestEventTime(variablepool.TimeField, in...)
 	beamtest.Must(t, err)
-	beamtest.Run(t, p)
-	if dsn != "" {
-		opts.Output = "user_variables"
-		opts.DeadLetter = filepath.Join(dir, "dead.jsonl")
-		opts.IO = endpoint.Config{MySQL: &mysqlio.Config{DSN: dsn, CreateTables: true}}
-		p, err := variablepool.Pipeline(opts)
+	run := func(io endpoint.Config, out, dead string) {
+		p, s := beam.NewPipelineWithRoot()
+		ins, err := io.Read(s, endpoint.Input{Name: in[0]}, endpoint.Input{Name: in[1]}, endpoint.Input{Name: in[2]})
 		beamtest.Must(t, err)
+		changes, deadLetters, err := variablepool.Build(s, ins[0], ins[1], ins[2], variablepool.Options{Until: until, Bounded: true})
+		beamtest.Must(t, err)
+		beamtest.Must(t, io.Write(s, endpoint.Output{Name: out, Changes: changes, Schema: &variablepool.Schema}, endpoint.Output{Name: dead, DeadLetters: deadLetters}))
 		beamtest.Run(t, p)
+	}
+	run(endpoint.Config{}, out, out+".deadletter.jsonl")
+	if dsn != "" {
+		run(endpoint.Config{MySQL: &mysqlio.Config{DSN: dsn, CreateTables: true}}, "user_variables", filepath.Join(dir, "dead.jsonl"))
 	}
 	return out
 }

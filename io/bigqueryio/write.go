@@ -24,9 +24,9 @@ func init() {
 	register.Function1x1(asRow)
 }
 
-// WriteChanges appends changes (PCollection<changelog.Change>) to schema's history table (see the
+// WriteChanges (a table sink's, io/endpoint.TableSink) appends changes (PCollection<changelog.Change>) to schema's history table (see the
 // package doc).
-func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes beam.PCollection) error {
+func (cfg Config) WriteChanges(s beam.Scope, schema changelog.Schema, changes beam.PCollection) error {
 	if err := check(cfg, schema, false); err != nil {
 		return err
 	}
@@ -35,9 +35,9 @@ func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes bea
 	return nil
 }
 
-// WriteRows appends rows (PCollection<string>, JSON objects with the schema's columns) to schema's
+// WriteRows (a table sink's) appends rows (PCollection<string>, JSON objects with the schema's columns) to schema's
 // append-only table; its view keeps the first row per key, so rows written again change nothing there.
-func WriteRows(s beam.Scope, cfg Config, schema changelog.Schema, rows beam.PCollection) error {
+func (cfg Config) WriteRows(s beam.Scope, schema changelog.Schema, rows beam.PCollection) error {
 	if err := check(cfg, schema, true); err != nil {
 		return err
 	}

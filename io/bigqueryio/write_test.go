@@ -11,13 +11,14 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/finbeam/finbeam/io/beamrun"
 	"github.com/finbeam/finbeam/io/bigqueryio"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bqtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
@@ -29,12 +30,12 @@ func run(t *testing.T, build func(s beam.Scope) error) error {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
 	beamtest.Must(t, build(s))
-	return beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+	return beamrun.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
 }
 
 func write(t *testing.T, cfg bigqueryio.Config, schema changelog.Schema, changes []changelog.Change) error {
 	t.Helper()
-	return run(t, func(s beam.Scope) error { return bigqueryio.WriteChanges(s, cfg, schema, beam.CreateList(s, changes)) })
+	return run(t, func(s beam.Scope) error { return cfg.WriteChanges(s, schema, beam.CreateList(s, changes)) })
 }
 
 func view(t *testing.T, cfg bigqueryio.Config, schema changelog.Schema) map[string]string {
@@ -129,7 +130,7 @@ func TestNullableKeyLastPage(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return bigqueryio.WriteChanges(s, cfg, lastpage.Schema, changes)
+		return cfg.WriteChanges(s, lastpage.Schema, changes)
 	}))
 	want, _, _ := reference.LastPage(lines)
 	got := view(t, cfg, lastpage.Schema)
@@ -150,7 +151,7 @@ func TestAppendOnlyRowsOnceInTheView(t *testing.T) {
 	}
 	for range 2 {
 		beamtest.Must(t, run(t, func(s beam.Scope) error {
-			return bigqueryio.WriteRows(s, cfg, premiumdrop.Schema, beam.CreateList(s, rows))
+			return cfg.WriteRows(s, premiumdrop.Schema, beam.CreateList(s, rows))
 		}))
 	}
 	want, err := beamtest.Rows(premiumdrop.Schema, rows)
@@ -179,12 +180,12 @@ func TestErrors(t *testing.T) {
 		{Project: "p", Dataset: "d", Endpoint: "http://127.0.0.1:1"},
 	} {
 		_, s := beam.NewPipelineWithRoot()
-		if err := bigqueryio.WriteChanges(s, bad, hourlygmv.Schema, beam.Create(s, c)); err == nil {
+		if err := bad.WriteChanges(s, hourlygmv.Schema, beam.Create(s, c)); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}
 	}
 	_, s := beam.NewPipelineWithRoot()
-	if err := bigqueryio.WriteChanges(s, cfg, premiumdrop.Schema, beam.Create(s, c)); err == nil || !strings.Contains(err.Error(), "append-only") {
+	if err := cfg.WriteChanges(s, premiumdrop.Schema, beam.Create(s, c)); err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Errorf("changes to an append-only table: err = %v", err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package endpoint connects a pipeline to where its JSON lines come from and where its outputs go:
 // JSONL files (the zero Config), Kafka topics, or, for the tables, MySQL (its binlog as a source) and
-// BigQuery, chosen separately for the source and the sink. A pipeline names its inputs and outputs;
-// the same names are paths for files and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
+// BigQuery, chosen separately for the source and the sink. A command reads a job's inputs (Read),
+// hands them to the job's Build and writes what it returns (Write); the names it gives are paths for
+// files and topics for Kafka. With MySQL, an output that has a Schema goes to the table the schema names
 // (changelogs as version-guarded upserts, append-only rows kept once; io/mysqlio), and with BigQuery
 // to a history table of every change with a view of the current rows (io/bigqueryio); the other
 // outputs (dead letters) stay JSONL files. A streaming job appends to its JSONL files; a bounded one
@@ -81,50 +82,37 @@ type Input struct {
 	File      bool   // always a JSONL file (a dimension table read once), whatever the source
 }
 
-// Output is one output of a pipeline: Lines (PCollection<string>) or Changes
-// (PCollection<changelog.Change>, written as changelog lines).
+// Output is one output of a job, set in one of three forms: Lines (PCollection<string>), Changes
+// (PCollection<changelog.Change>, written as changelog lines) or DeadLetters
+// (PCollection<validate.DeadLetter>, written as lines).
 type Output struct {
-	Name    string
-	Lines   beam.PCollection
-	Changes beam.PCollection
-	Schema  *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL, BigQuery)
+	Name        string
+	Lines       beam.PCollection
+	Changes     beam.PCollection
+	DeadLetters beam.PCollection
+	Schema      *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL, BigQuery)
 }
 
-// Default returns name, or when it is empty the name of output's companion called suffix:
-// "<output>.<suffix>.jsonl" for files, "<output>.<suffix>" for Kafka topics; "" when output is
-// empty too.
-func (c Config) Default(name, output, suffix string) string {
-	switch {
-	case name != "" || output == "":
-		return name
-	case c.Sink != nil:
-		return output + "." + suffix
-	}
-	return output + "." + suffix + ".jsonl"
+// Read reads the inputs, one PCollection<string> of JSON lines each, in order: files, or with
+// Source or CDC the topics or binlog tables, all by one read. A file pattern that matches nothing
+// and an invalid Kafka or binlog setting are errors that say which.
+func (c Config) Read(s beam.Scope, inputs ...Input) ([]beam.PCollection, error) {
+	return c.read(s.Scope("endpoint.Read"), inputs)
 }
 
-// Pipeline builds a pipeline that reads the inputs (one PCollection<string> of JSON lines each, in
-// order), lets build make the graph, and writes the outputs it returns. A file pattern that matches
-// nothing, an output without a name and an invalid Kafka setting are errors that say which.
-func (c Config) Pipeline(inputs []Input, build func(s beam.Scope, in []beam.PCollection) ([]Output, error)) (*beam.Pipeline, error) {
-	p, s := beam.NewPipelineWithRoot()
-	in, err := c.read(s, inputs)
-	if err != nil {
-		return nil, err
-	}
-	outs, err := build(s, in)
-	if err != nil {
-		return nil, err
-	}
-	for i, o := range outs {
+// Write writes the outputs: JSONL files, Kafka topics, or with MySQL or BigQuery the tables of the
+// outputs that have a Schema. An output without a name is an error.
+func (c Config) Write(s beam.Scope, outputs ...Output) error {
+	s = s.Scope("endpoint.Write")
+	for i, o := range outputs {
 		if o.Name == "" {
-			return nil, fmt.Errorf("output %d: no name given", i+1)
+			return fmt.Errorf("output %d: no name given", i+1)
 		}
 		if err := c.write(s, o); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return p, nil
+	return nil
 }
 
 func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
@@ -184,10 +172,13 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 }
 
 func (c Config) write(s beam.Scope, o Output) error {
+	if o.DeadLetters.IsValid() {
+		o.Lines = validate.Lines(s, o.DeadLetters)
+	}
 	if o.Changes.IsValid() {
 		o.Changes = changelog.Count(s, o.Changes)
 	}
-	if c.Sink == nil && (c.MySQL != nil || c.BigQuery != nil) {
+	if c.Sink == nil && len(c.tables()) > 0 {
 		switch {
 		case o.Schema != nil:
 			return c.writeTable(s, o)
@@ -216,27 +207,39 @@ func (c Config) write(s beam.Scope, o Output) error {
 	return kafkaio.Write(s, cfg, msgs)
 }
 
-// writeTable writes an output that has a Schema to the table sinks: changes as changes, lines as the
-// rows of an append-only table.
+// writeTable writes an output that has a Schema to every table sink: changes as changes, lines as
+// the rows of an append-only table.
 func (c Config) writeTable(s beam.Scope, o Output) error {
-	changes := o.Changes.IsValid()
-	if c.MySQL != nil {
-		write := mysqlio.WriteRows
-		if changes {
-			write = mysqlio.WriteChanges
+	for _, t := range c.tables() {
+		write := t.WriteRows
+		if o.Changes.IsValid() {
+			write = t.WriteChanges
 		}
-		if err := write(s, *c.MySQL, *o.Schema, o.collection()); err != nil {
+		if err := write(s, *o.Schema, o.collection()); err != nil {
 			return err
 		}
 	}
-	if c.BigQuery != nil {
-		write := bigqueryio.WriteRows
-		if changes {
-			write = bigqueryio.WriteChanges
-		}
-		return write(s, *c.BigQuery, *o.Schema, o.collection())
-	}
 	return nil
+}
+
+// tables are the table sinks set: MySQL, then BigQuery.
+func (c Config) tables() []TableSink {
+	var ts []TableSink
+	if c.MySQL != nil {
+		ts = append(ts, *c.MySQL)
+	}
+	if c.BigQuery != nil {
+		ts = append(ts, *c.BigQuery)
+	}
+	return ts
+}
+
+// TableSink is a sink of tables, as mysqlio.Config and bigqueryio.Config are: it writes changelogs
+// (PCollection<changelog.Change>) and the rows of append-only tables (PCollection<string>, JSON
+// objects with the schema's columns) to the table a Schema names.
+type TableSink interface {
+	WriteChanges(s beam.Scope, schema changelog.Schema, changes beam.PCollection) error
+	WriteRows(s beam.Scope, schema changelog.Schema, rows beam.PCollection) error
 }
 
 // collection is the output's Changes, or its Lines.

@@ -13,25 +13,6 @@ import (
 	"github.com/finbeam/finbeam/io/mysqlcdc"
 )
 
-func TestDefaultNamesACompanionAfterItsOutput(t *testing.T) {
-	kafka := endpoint.Config{Sink: &kafkaio.WriteConfig{Brokers: []string{"127.0.0.1:9092"}}}
-	for _, c := range []struct {
-		cfg                  endpoint.Config
-		name, output, suffix string
-		want                 string
-	}{
-		{endpoint.Config{}, "dead.jsonl", "out.jsonl", "deadletter", "dead.jsonl"},
-		{endpoint.Config{}, "", "out/hs_order.jsonl", "deadletter", "out/hs_order.jsonl.deadletter.jsonl"},
-		{endpoint.Config{}, "", "", "deadletter", ""},
-		{kafka, "", "hs_order", "deadletter", "hs_order.deadletter"},
-		{kafka, "dead", "hs_order", "deadletter", "dead"},
-	} {
-		if got := c.cfg.Default(c.name, c.output, c.suffix); got != c.want {
-			t.Errorf("Default(%q, %q, %q) with sink %v = %q, want %q", c.name, c.output, c.suffix, c.cfg.Sink != nil, got, c.want)
-		}
-	}
-}
-
 func TestStreamingIsKafkaWithoutAnEndOrTheBinlog(t *testing.T) {
 	for _, c := range []struct {
 		cfg  endpoint.Config
@@ -48,8 +29,8 @@ func TestStreamingIsKafkaWithoutAnEndOrTheBinlog(t *testing.T) {
 	}
 }
 
-// A bounded job rewrites its JSONL outputs when the pipeline is built; a streaming one keeps what an
-// earlier run wrote and appends.
+// A bounded job rewrites its JSONL outputs when the pipeline is built (Write); a streaming one keeps
+// what an earlier run wrote and appends.
 func TestStreamingAppendsBoundedRewrites(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
@@ -65,10 +46,10 @@ func TestStreamingAppendsBoundedRewrites(t *testing.T) {
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".jsonl")
 		must(t, os.WriteFile(out, []byte("earlier run\n"), 0o644))
-		_, err := c.cfg.Pipeline([]endpoint.Input{{Name: in, TimeField: "ts"}}, func(s beam.Scope, ins []beam.PCollection) ([]endpoint.Output, error) {
-			return []endpoint.Output{{Name: out, Lines: ins[0]}}, nil
-		})
+		_, s := beam.NewPipelineWithRoot()
+		ins, err := c.cfg.Read(s, endpoint.Input{Name: in, TimeField: "ts"})
 		must(t, err)
+		must(t, c.cfg.Write(s, endpoint.Output{Name: out, Lines: ins[0]}))
 		b, _ := os.ReadFile(out)
 		if kept := string(b) == "earlier run\n"; kept != c.keep || !kept && len(b) != 0 {
 			t.Errorf("%s: after building the pipeline the output holds %q; want the earlier run's line kept: %v", c.name, b, c.keep)
@@ -76,21 +57,20 @@ func TestStreamingAppendsBoundedRewrites(t *testing.T) {
 	}
 }
 
-func TestPipelineErrorsNameWhatIsWrong(t *testing.T) {
+func TestReadAndWriteErrorsNameWhatIsWrong(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	must(t, os.WriteFile(in, []byte("{}\n"), 0o644))
-	same := func(s beam.Scope, ins []beam.PCollection) ([]endpoint.Output, error) {
-		return []endpoint.Output{{Lines: ins[0]}}, nil
-	}
-	if _, err := (endpoint.Config{}).Pipeline([]endpoint.Input{{Name: in}}, same); err == nil || err.Error() != "output 1: no name given" {
+	_, s := beam.NewPipelineWithRoot()
+	ins, err := endpoint.Config{}.Read(s, endpoint.Input{Name: in})
+	must(t, err)
+	if err := (endpoint.Config{}).Write(s, endpoint.Output{Lines: ins[0]}); err == nil || err.Error() != "output 1: no name given" {
 		t.Errorf("an output without a name: %v", err)
 	}
 	missing := filepath.Join(dir, "none*.jsonl")
-	if _, err := (endpoint.Config{}).Pipeline([]endpoint.Input{{Name: missing}}, same); err == nil || !strings.Contains(err.Error(), "no file matches") {
+	if _, err := (endpoint.Config{}).Read(s, endpoint.Input{Name: missing}); err == nil || !strings.Contains(err.Error(), "no file matches") {
 		t.Errorf("an input that names no file: %v", err)
 	}
-	_, s := beam.NewPipelineWithRoot()
 	recs := beam.Create(s, kafkaio.Record{Topic: "a"})
 	for _, topics := range [][]string{nil, {"a", "b", "c", "d"}} {
 		if _, err := endpoint.ByTopic(s, recs, topics); err == nil || !strings.Contains(err.Error(), "one to three are supported") {

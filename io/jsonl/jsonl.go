@@ -156,3 +156,27 @@ func EachLine(path string, f func(line string)) error {
 	}
 	return nil
 }
+
+// LatestEventTime returns the greatest event time (integer epoch ms) in field among the lines of the
+// files the patterns match, read one line at a time (lines without a valid one are skipped: a job
+// dead-letters them); 0 when there is none.
+func LatestEventTime(field string, patterns ...string) (int64, error) {
+	latest, found := int64(0), false
+	for _, p := range patterns {
+		files, err := Match(p)
+		if err != nil {
+			return 0, err
+		}
+		for _, f := range files {
+			if err := EachLine(f, func(line string) {
+				r := validate.NewReader(line)
+				if ts := r.EventTime(field); r.Err() == nil && (!found || ts > latest) {
+					latest, found = ts, true
+				}
+			}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return latest, nil
+}

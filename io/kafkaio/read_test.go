@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/finbeam/finbeam/io/beamrun"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -330,7 +331,7 @@ func TestSASLPasswordFromTheEnvironment(t *testing.T) {
 	recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"secure"}, UntilEnd: true, Security: sec})
 	beamtest.Must(t, err)
 	beam.ParDo(s, describe, recs)
-	err = beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+	err = beamrun.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
 	if err == nil {
 		t.Fatal("a wrong password did not fail the job")
 	}
@@ -365,7 +366,7 @@ func TestMutualTLS(t *testing.T) {
 		recs, err := kafkaio.Read(s, kafkaio.ReadConfig{Brokers: b.Addrs(), Topics: []string{"tls"}, UntilEnd: true, Security: bad})
 		beamtest.Must(t, err)
 		beam.ParDo(s, describe, recs)
-		err = beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+		err = beamrun.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
 		if err == nil {
 			t.Errorf("%s: the job did not fail", name)
 			continue

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime"
 	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -237,4 +239,40 @@ func jsonValue(c changelog.Column, raw sql.RawBytes) (json.RawMessage, error) {
 		return b.Bytes(), nil
 	}
 	return json.RawMessage(raw), nil
+}
+
+// Lookup is a table read by key from a DoFn: plain data (a DoFn carries it as JSON to its workers),
+// connecting on its first Get. premiumdrop looks its key users' raw_info rows up with one
+// (premiumdrop.Dims).
+type Lookup struct {
+	Config Config
+	Schema changelog.Schema
+
+	r *Reader
+}
+
+func init() {
+	// Registered so that a job holding a Lookup as an interface can decode it on a worker.
+	runtime.RegisterType(reflect.TypeOf(Lookup{}))
+}
+
+// Get returns the live row whose key columns hold key and its version (Reader.Get), connecting on
+// the first call.
+func (l *Lookup) Get(ctx context.Context, key ...any) (row []byte, version int64, found bool, err error) {
+	if l.r == nil {
+		if l.r, err = NewReader(l.Config, l.Schema); err != nil {
+			return nil, 0, false, fmt.Errorf("the %s table: %w", l.Schema.Table, err)
+		}
+	}
+	return l.r.Get(ctx, key...)
+}
+
+// Close closes the connection Get opened, if any.
+func (l *Lookup) Close() error {
+	if l.r == nil {
+		return nil
+	}
+	err := l.r.Close()
+	l.r = nil
+	return err
 }

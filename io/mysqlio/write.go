@@ -32,9 +32,9 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*changelog.Schema)(nil)).Elem())
 }
 
-// WriteChanges applies changes (PCollection<changelog.Change>) to schema's table as version-guarded
+// WriteChanges (a table sink's, io/endpoint.TableSink) applies changes (PCollection<changelog.Change>) to schema's table as version-guarded
 // upserts and tombstones (see the package doc).
-func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes beam.PCollection) error {
+func (cfg Config) WriteChanges(s beam.Scope, schema changelog.Schema, changes beam.PCollection) error {
 	if err := check(cfg, schema, false); err != nil {
 		return err
 	}
@@ -43,9 +43,9 @@ func WriteChanges(s beam.Scope, cfg Config, schema changelog.Schema, changes bea
 	return nil
 }
 
-// WriteRows inserts rows (PCollection<string>, JSON objects with the schema's columns) into schema's
+// WriteRows (a table sink's) inserts rows (PCollection<string>, JSON objects with the schema's columns) into schema's
 // append-only table; a row whose key is already there is kept, so replays change nothing.
-func WriteRows(s beam.Scope, cfg Config, schema changelog.Schema, rows beam.PCollection) error {
+func (cfg Config) WriteRows(s beam.Scope, schema changelog.Schema, rows beam.PCollection) error {
 	if err := check(cfg, schema, true); err != nil {
 		return err
 	}

@@ -10,11 +10,12 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/finbeam/finbeam/io/beamrun"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/testing/tlstest"
@@ -38,8 +39,8 @@ func hourlyChanges(t *testing.T, lines []string) []changelog.Change {
 func write(t *testing.T, cfg mysqlio.Config, schema changelog.Schema, changes []changelog.Change) error {
 	t.Helper()
 	p, s := beam.NewPipelineWithRoot()
-	beamtest.Must(t, mysqlio.WriteChanges(s, cfg, schema, beam.CreateList(s, changes)))
-	return beamtest.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
+	beamtest.Must(t, cfg.WriteChanges(s, schema, beam.CreateList(s, changes)))
+	return beamrun.WithPrivateTemp(func() error { _, err := beam.Run(context.Background(), "prism", p); return err })
 }
 
 func table(t *testing.T, dsn string, schema changelog.Schema) map[string]string {
@@ -113,7 +114,7 @@ func TestErrorsNameTheColumnNotTheValue(t *testing.T) {
 		t.Errorf("err = %v, want one naming hs_order.total_premium without the value", err)
 	}
 	_, s := beam.NewPipelineWithRoot()
-	err = mysqlio.WriteChanges(s, mysqlio.Config{DSN: "u:hunter2@tcp(127.0.0.1:1)/db"}, hourlygmv.Schema, beam.Create(s, c))
+	err = mysqlio.Config{DSN: "u:hunter2@tcp(127.0.0.1:1)/db"}.WriteChanges(s, hourlygmv.Schema, beam.Create(s, c))
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "password") {
 		t.Errorf("err = %v, want a refusal of the password in the DSN that does not show it", err)
 	}
@@ -151,7 +152,7 @@ func TestNullableKeyLastPage(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	changes, _, err := lastpage.Build(s, beam.CreateList(s, lines), lastpage.Options{})
 	beamtest.Must(t, err)
-	beamtest.Must(t, mysqlio.WriteChanges(s, mysqlio.Config{DSN: dsn, CreateTables: true}, lastpage.Schema, changes))
+	beamtest.Must(t, mysqlio.Config{DSN: dsn, CreateTables: true}.WriteChanges(s, lastpage.Schema, changes))
 	beamtest.Run(t, p)
 	want, _, _ := reference.LastPage(lines)
 	got := table(t, dsn, lastpage.Schema)

@@ -38,7 +38,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
@@ -74,18 +73,20 @@ var (
 	Columns    = Schema.Names()
 )
 
+// What the job reads: the input table (a topic, a binlog table, the sample's user_order.jsonl) and
+// its event-time field (epoch ms), by which a streaming source keeps its watermark.
+const (
+	Input     = "user_order"
+	TimeField = "gmt_modified"
+)
+
 // Options configure the job.
 type Options struct {
-	Input           string        // user_order: a JSONL path or glob, or a topic (Pipeline only)
-	Output          string        // hs_order changelog: a JSONL file or a topic (Pipeline only)
-	DeadLetter      string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	TimeZone        string        // IANA zone of days and hours; default "UTC"
 	AllowedLateness time.Duration // how long after a day ends its orders are still taken; default 1h
-
-	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input: no expiry timers (lastvalue.Config)
+	// Bounded promises that every input line is read before the watermark moves (file input): no
+	// expiry timers are set (lastvalue.Config.BoundedInput). Leave it false for streams.
+	Bounded bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -96,7 +97,6 @@ func (o Options) withDefaults() (Options, error) {
 		return o, err
 	}
 	var err error
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
 	return o, err
 }
@@ -151,23 +151,9 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	}
 	s = s.Scope("hourlygmv")
 	records, bad := beam.ParDo2(s, &parseFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
-	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.boundedInput})
+	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.Bounded})
 	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
-	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.boundedInput})), beam.Flatten(s, bad, late), nil
-}
-
-// Pipeline builds the job: Options.Input to Options.Output and Options.DeadLetter, read and written
-// where Options.IO says (JSONL files by default; Kafka, the MySQL binlog, MySQL or BigQuery tables).
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	opts.boundedInput = opts.IO.FileInput()
-	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		changes, dead, err := Build(s, in[0], opts)
-		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
-	})
+	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.Bounded})), beam.Flatten(s, bad, late), nil
 }
 
 // parseFn reads orders and keys them by user, with the user's day as the period.

@@ -12,9 +12,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -40,12 +42,12 @@ func TestPipelineMatchesReference(t *testing.T) {
 			`{"id": 2, "order_no": "P8", "gmt_modified": -62135596800000, "account_payble": 2}`)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "hs_order.jsonl")
-		p, err := hourlygmv.Pipeline(hourlygmv.Options{
-			Input: beamtest.WriteShuffled(t, dir, "user_order", lines, r, 1+r.Intn(4)), Output: out, TimeZone: tz,
-		})
+		p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "user_order", lines, r, 1+r.Intn(4)))
+		changes, dead, err := hourlygmv.Build(s, in[0], hourlygmv.Options{TimeZone: tz, Bounded: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: changes}, endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: dead})
 		counters := beamtest.Run(t, p)
 
 		want, bad := reference.HourlyGMV(lines, eventtime.MustLoad(tz))

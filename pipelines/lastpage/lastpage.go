@@ -30,7 +30,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
@@ -62,22 +61,23 @@ var (
 	Columns    = Schema.Names()
 )
 
+// What the job reads: the input table (a topic, a binlog table, the sample's user_log.jsonl) and
+// its event-time field (epoch ms), by which a streaming source keeps its watermark.
+const (
+	Input     = "user_log"
+	TimeField = "log_time"
+)
+
 // Options configure the job.
 type Options struct {
-	Input           string        // user_log: a JSONL path or glob, or a topic (Pipeline only)
-	Output          string        // user_last_log changelog: a JSONL file or a topic (Pipeline only)
-	DeadLetter      string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
 	AllowedLateness time.Duration // how long after a row's log_time it may still be replaced; default 1h
-
-	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input: no expiry timers (lastvalue.Config)
+	// Bounded promises that every input line is read before the watermark moves (file input): no expiry timers are set (lastvalue.Config.BoundedInput).
+	// Leave it false for streams.
+	Bounded bool
 }
 
 func (o Options) withDefaults() (Options, error) {
 	var err error
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
 	return o, err
 }
@@ -127,22 +127,8 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	}
 	s = s.Scope("lastpage")
 	records, bad := beam.ParDo2(s, &parseFn{AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
-	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.boundedInput})
+	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.Bounded})
 	return beam.ParDo(s, toChange, updates), beam.Flatten(s, bad, late), nil
-}
-
-// Pipeline builds the job: Options.Input to Options.Output and Options.DeadLetter, read and written
-// where Options.IO says (JSONL files by default; Kafka, the MySQL binlog, MySQL or BigQuery tables).
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	opts.boundedInput = opts.IO.FileInput()
-	return opts.IO.Pipeline([]endpoint.Input{{Name: opts.Input, TimeField: "log_time"}}, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		changes, dead, err := Build(s, in[0], opts)
-		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
-	})
 }
 
 type parseFn struct {

@@ -13,9 +13,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -37,10 +39,12 @@ func TestPipelineMatchesReference(t *testing.T) {
 			`{"log_time": 253402300800000, "account_id": "edge"}`)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "user_last_log.jsonl")
-		p, err := lastpage.Pipeline(lastpage.Options{Input: beamtest.WriteShuffled(t, dir, "user_log", lines, r, 1+r.Intn(4)), Output: out})
+		p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "user_log", lines, r, 1+r.Intn(4)))
+		changes, dead, err := lastpage.Build(s, in[0], lastpage.Options{Bounded: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: changes}, endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: dead})
 		counters := beamtest.Run(t, p)
 
 		want, bad, filtered := reference.LastPage(lines)

@@ -25,9 +25,10 @@
 // stored row's version after a restart too. Updates of users not in the dimension are counted
 // ("not_key_user") and ignored.
 //
-// Dimension in MySQL (Options.DimFromMySQL): instead of the dimension stream, a user's raw_info row
-// (with its version) is looked up when the user's first update takes effect, and then kept in its
-// state, so the job sees its own write-backs, which go to the same table. A user not found is looked
+// Dimension in a store (Options.Dims, e.g. MySQL's raw_info table through io/mysqlio.Lookup): instead
+// of the dimension stream, a user's raw_info row (with its version) is looked up when the user's first
+// update takes effect, and then kept in its state, so the job sees its own write-backs when they go to
+// the same table. A user not found is looked
 // up again at its next update, so key users added to the table later are seen. An update whose
 // gmt_modified × 1000 is not above the looked-up row's version was applied by an earlier run (a
 // replay, a restart): it is counted (dim_already_applied) and skipped, so a replay neither alerts again
@@ -58,17 +59,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/reflectx"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/shopspring/decimal"
 
-	"github.com/finbeam/finbeam/io/endpoint"
-	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
@@ -122,23 +124,37 @@ var (
 	DimColumns    = DimSchema.Names()
 )
 
+// What the job reads: the update stream (a topic, a binlog table, the sample's update_info.jsonl)
+// with its event-time field (epoch ms), by which a streaming source keeps its watermark, and the
+// dimension (raw_info), read whole before any update takes effect (a file, whatever the source).
+const (
+	Input     = "update_info"
+	TimeField = "gmt_modified"
+	DimInput  = "raw_info"
+)
+
 // Options configure the job.
 type Options struct {
-	Input      string // update_info: a JSONL path or glob, or a topic (Pipeline only)
-	Dim        string // raw_info JSONL: a path or a glob, whatever the source (Pipeline only)
-	Output     string // alerts: a JSONL file or a topic (Pipeline only)
-	DimOutput  string // dimension changelog; default Output + ".dim.jsonl" (topic: ".dim")
-	DeadLetter string // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
-	DropRatio  string // decimal in [0, 1): alert when now < raw × (1 − DropRatio); default "0.15"
-	// DimFromMySQL reads the dimension from the raw_info table of IO.MySQL (which must be set)
-	// instead of Dim: each user's row is looked up when its first update takes effect and then kept
-	// in the user's state, and the write-backs go to the same table.
-	DimFromMySQL bool
+	DropRatio string // decimal in [0, 1): alert when now < raw × (1 − DropRatio); default "0.15"
+	// Dims, when set, is where a user's dimension row is looked up when its first update takes
+	// effect (then kept in the user's state) instead of the dimension input, which Build is then
+	// given empty.
+	Dims Dims
+	// Bounded promises that every update is read before the watermark moves (file input): users
+	// share state buckets and one timer firing applies each user's updates in order. Leave it false
+	// for streams.
+	Bounded bool
+}
 
-	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input: one timer firing per user (dropFn.BoundedInput)
+// Dims is a store of the key users' dimension rows: *mysqlio.Lookup of raw_info implements it. The
+// job carries it to its workers as JSON, so an implementation is plain data (connecting on its first
+// Get) and its type is registered with Beam's runtime.RegisterType in an init function.
+type Dims interface {
+	// Get returns the row of the user whose id is key[0] (a JSON object of DimSchema's columns), its
+	// version, and whether there is one.
+	Get(ctx context.Context, key ...any) (row []byte, version int64, found bool, err error)
+	// Close releases what Get opened.
+	Close() error
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -149,11 +165,6 @@ func (o Options) withDefaults() (Options, error) {
 	if err != nil || r.IsNegative() || r.GreaterThanOrEqual(decimal.NewFromInt(1)) {
 		return o, fmt.Errorf("drop ratio %q: must be a decimal in [0, 1)", o.DropRatio)
 	}
-	if o.DimFromMySQL && o.IO.MySQL == nil {
-		return o, fmt.Errorf("the dimension from MySQL needs the MySQL sink, where its write-backs go")
-	}
-	o.DimOutput = o.IO.Default(o.DimOutput, o.Output, "dim")
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -226,46 +237,64 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 		return
 	}
 	s = s.Scope("premiumdrop")
-	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
+	buckets := keyed.Buckets(keyed.Auto, opts.Bounded)
 	ue, badU := beam.ParDo2(s, &parseUpdateFn{Buckets: buckets}, updates)
 	de, badD := beam.ParDo2(s, &parseDimFn{Buckets: buckets}, dims)
 	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
-	var lookup *mysqlio.Config
-	if opts.DimFromMySQL {
-		lookup = opts.IO.MySQL
+	store, err := encodeDims(opts.Dims)
+	if err != nil {
+		return
 	}
 	alerts, dimChanges, late := beam.ParDo3(s, &dropFn{
 		DropRatio:    opts.DropRatio,
-		Lookup:       lookup,
-		BoundedInput: opts.boundedInput,
+		Dims:         store,
+		BoundedInput: opts.Bounded,
 		State:        state.MakeValueState[keyed.Bucket[userState]]("user"),
 		Due:          timers.InEventTime("due"),
 	}, batches)
 	return alerts, dimChanges, beam.Flatten(s, badU, badD, late), nil
 }
 
-// Pipeline builds the job: Options.Input and Options.Dim to Options.Output, Options.DimOutput and
-// Options.DeadLetter, read and written where Options.IO says (JSONL files by default; Kafka, the
-// MySQL binlog, MySQL or BigQuery tables; the dimension also from MySQL with DimFromMySQL).
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
+// storedDims is a Dims as a DoFn carries it: its registered type and its JSON.
+type storedDims struct {
+	Type string // runtime.TypeKey of the implementation's type; "" for none
+	JSON string
+}
+
+func encodeDims(d Dims) (storedDims, error) {
+	if d == nil {
+		return storedDims{}, nil
+	}
+	t := reflectx.SkipPtr(reflect.TypeOf(d))
+	key, ok := runtime.TypeKey(t)
+	if _, registered := runtime.LookupType(key); !ok || !registered {
+		return storedDims{}, fmt.Errorf("premiumdrop: the dimension store's type %v is not registered (runtime.RegisterType in an init function)", t)
+	}
+	b, err := json.Marshal(d)
 	if err != nil {
-		return nil, err
+		return storedDims{}, fmt.Errorf("premiumdrop: encoding the dimension store: %w", err)
 	}
-	opts.boundedInput = opts.IO.FileInput()
-	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "gmt_modified"}}
-	if !opts.DimFromMySQL {
-		inputs = append(inputs, endpoint.Input{Name: opts.Dim, File: true})
+	return storedDims{Type: key, JSON: string(b)}, nil
+}
+
+// open decodes the store on a worker; nil when there is none.
+func (sd storedDims) open() (Dims, error) {
+	if sd.Type == "" {
+		return nil, nil
 	}
-	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		dims := beam.CreateList(s, []string{})
-		if !opts.DimFromMySQL {
-			dims = in[1]
-		}
-		alerts, dimChanges, dead, err := Build(s, in[0], dims, opts)
-		return []endpoint.Output{{Name: opts.Output, Lines: alerts, Schema: &Schema}, {Name: opts.DimOutput, Changes: dimChanges, Schema: &DimSchema},
-			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
-	})
+	t, ok := runtime.LookupType(sd.Type)
+	if !ok {
+		return nil, fmt.Errorf("premiumdrop: the dimension store's type %s is not registered in this binary", sd.Type)
+	}
+	v := reflect.New(t)
+	if err := json.Unmarshal([]byte(sd.JSON), v.Interface()); err != nil {
+		return nil, fmt.Errorf("premiumdrop: decoding the dimension store: %w", err)
+	}
+	d, ok := v.Interface().(Dims)
+	if !ok {
+		return nil, fmt.Errorf("premiumdrop: %s is not a dimension store (Dims)", sd.Type)
+	}
+	return d, nil
 }
 
 type parseUpdateFn struct {
@@ -313,7 +342,7 @@ type userState struct {
 // bucket) the timer waits for the user's earliest pending update.
 type dropFn struct {
 	DropRatio string
-	Lookup    *mysqlio.Config // the dimension is looked up in MySQL's raw_info; nil: it comes in the stream
+	Dims      storedDims // where the dimension is looked up (Options.Dims); none: it comes in the stream
 	// BoundedInput (file input: every update arrives before the watermark moves; users share
 	// buckets) waits for the latest pending update of the bucket's users rather than the earliest, so
 	// one timer firing applies all of them, each user's in order.
@@ -322,7 +351,7 @@ type dropFn struct {
 	Due          timers.EventTime
 
 	keep decimal.Decimal // 1 − DropRatio
-	dims *mysqlio.Reader
+	dims Dims
 }
 
 func (f *dropFn) Setup() error {
@@ -331,12 +360,8 @@ func (f *dropFn) Setup() error {
 		return fmt.Errorf("premiumdrop: drop ratio: %w", err)
 	}
 	f.keep = decimal.NewFromInt(1).Sub(r)
-	if f.Lookup != nil {
-		if f.dims, err = mysqlio.NewReader(*f.Lookup, DimSchema); err != nil {
-			return fmt.Errorf("premiumdrop: the dimension table: %w", err)
-		}
-	}
-	return nil
+	f.dims, err = f.Dims.open()
+	return err
 }
 
 func (f *dropFn) Teardown() error {
@@ -346,7 +371,7 @@ func (f *dropFn) Teardown() error {
 	return nil
 }
 
-// lookup reads the user's dimension row from MySQL, once: a key user's row then stays in its state.
+// lookup reads the user's dimension row from the store, once: a key user's row then stays in its state.
 func (f *dropFn) lookup(ctx context.Context, key string, st *userState) error {
 	id, err := strconv.ParseInt(key, 10, 64)
 	if err != nil {

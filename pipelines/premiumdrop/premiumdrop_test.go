@@ -13,9 +13,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -35,14 +37,14 @@ func TestPipelineMatchesReference(t *testing.T) {
 		dims = append(dims, strings.Replace(dims[0], `"raw_premium":`, `"raw_premium":"5","x":`, 1)) // an id twice
 		dir := t.TempDir()
 		out := filepath.Join(dir, "alerts.jsonl")
-		p, err := premiumdrop.Pipeline(premiumdrop.Options{
-			Input:  beamtest.WriteShuffled(t, dir, "update_info", updates, r, 1+r.Intn(4)),
-			Dim:    beamtest.WriteShuffled(t, dir, "raw_info", dims, r, 1+r.Intn(2)),
-			Output: out, DropRatio: ratio,
-		})
+		p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "update_info", updates, r, 1+r.Intn(4)),
+			beamtest.WriteShuffled(t, dir, "raw_info", dims, r, 1+r.Intn(2)))
+		alerts, dimChanges, dead, err := premiumdrop.Build(s, in[0], in[1], premiumdrop.Options{DropRatio: ratio, Bounded: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Lines: alerts}, endpoint.Output{Name: out + ".dim.jsonl", Changes: dimChanges},
+			endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: dead})
 		counters := beamtest.Run(t, p)
 
 		wantAlerts, wantDim, bad := reference.PremiumDrop(updates, dims, ratio)

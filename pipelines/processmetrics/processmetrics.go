@@ -55,7 +55,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
@@ -109,27 +108,23 @@ var (
 	Columns    = Schema.Names()
 )
 
+// What the job reads: the joined actions (tracejoin's output: a topic, a binlog table, the sample's
+// actions.jsonl) and their event-time field (epoch ms), by which a streaming source keeps its
+// watermark. FromRaw reads tracejoin.Inputs instead.
+const (
+	Input     = "actions"
+	TimeField = "request_ts"
+)
+
 // Options configure the job.
 type Options struct {
-	Input         string        // joined actions: a JSONL path or glob, or a topic (Pipeline only)
-	Output        string        // instance changelog: a JSONL file or a topic (Pipeline only)
-	MetricsOutput string        // aggregate changelog; default Output + ".metrics.jsonl" (topic: ".metrics")
-	DeadLetter    string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
-	TimeZone      string        // IANA zone of the aggregates' hours; default "UTC"
-	Definitions   Definitions   // the processes; zero: DefaultDefinitions()
-	InstanceTTL   time.Duration // how long after its latest action an instance may still change; default 30 days
-
-	// FromRaw, when set, makes Pipeline read the three raw streams (its Requests, Responses, Tracks)
-	// and join them with tracejoin in the same pipeline instead of reading Input; its Incomplete
-	// (default Output + ".incomplete.jsonl"), MaxDelay and Filter apply, and its dead letters join
-	// DeadLetter.
-	FromRaw *tracejoin.Options
-
-	// IO says whether the inputs and outputs are files (the zero value) or Kafka topics; it also
-	// applies to FromRaw's inputs and Incomplete output.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input of joined actions: shared state buckets, no expiry timers
+	TimeZone    string        // IANA zone of the aggregates' hours; default "UTC"
+	Definitions Definitions   // the processes; zero: DefaultDefinitions()
+	InstanceTTL time.Duration // how long after its latest action an instance may still change; default 30 days
+	// Bounded promises that every joined action is read before the watermark moves (file input of
+	// joined actions): instances and aggregates share state buckets and set no expiry timers. Leave it
+	// false for streams (and FromRaw sets it false: the join emits its actions as its timers fire).
+	Bounded bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -145,41 +140,10 @@ func (o Options) withDefaults() (Options, error) {
 	if _, err := eventtime.Load(o.TimeZone); err != nil {
 		return o, err
 	}
-	o.MetricsOutput = o.IO.Default(o.MetricsOutput, o.Output, "metrics")
 	if o.InstanceTTL < 0 {
 		return o, fmt.Errorf("instance TTL %v: must not be negative", o.InstanceTTL)
 	}
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
-}
-
-// Action is one joined action.
-type Action struct {
-	TraceID    string  `json:"trace_id"`
-	ProcessID  *string `json:"process_id"`
-	Action     *string `json:"action"`
-	Channel    *string `json:"channel"`
-	Product    *string `json:"product"`
-	Branch     *string `json:"branch"`
-	Status     *string `json:"status"`
-	Code       *string `json:"code"`
-	Page       *string `json:"page"`
-	RequestTS  int64   `json:"request_ts"`
-	ResponseTS *int64  `json:"response_ts"`
-	TrackTS    *int64  `json:"track_ts"`
-	LatencyMs  *int64  `json:"latency_ms"`
-}
-
-// ParseAction reads one joined-action line.
-func ParseAction(line string) (Action, error) {
-	r := validate.NewReader(line)
-	a := Action{
-		TraceID: r.NonEmptyString("trace_id"), ProcessID: r.OptString("process_id"), Action: r.OptString("action"),
-		Channel: r.OptString("channel"), Product: r.OptString("product"), Branch: r.OptString("branch"),
-		Status: r.OptString("status"), Code: r.OptString("code"), Page: r.OptString("page"),
-		RequestTS: r.EventTime("request_ts"), ResponseTS: r.OptInt("response_ts"), TrackTS: r.OptInt("track_ts"), LatencyMs: r.OptInt("latency_ms"),
-	}
-	return a, r.Err()
 }
 
 // Act is what an instance keeps of one action.
@@ -205,18 +169,18 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 	// prism runs a key's elements and timers in event-time order, so an instance whose actions are
 	// more than InstanceTTL apart is cleared in between, and a bucket's timer would step through its
 	// keys' distinct expiries one firing at a time.
-	buckets, aggBuckets := keyed.Buckets(keyed.Auto, opts.boundedInput), retract.OwnState
-	if opts.boundedInput {
+	buckets, aggBuckets := keyed.Buckets(keyed.Auto, opts.Bounded), retract.OwnState
+	if opts.Bounded {
 		aggBuckets = retract.DefaultBuckets
 	}
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions, Buckets: buckets}, lines)
 	batches := batch.PerKey[processAct](s, acts, 0)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
-		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.boundedInput,
+		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.Bounded,
 		State: state.MakeValueState[keyed.Bucket[instanceState]]("instance"), Expiry: timers.InEventTime("expiry"),
 	}, batches)
 	metrics = beam.ParDo(s, &metricFn{Definitions: opts.Definitions}, retract.PerKeyWith(s, deltas,
-		retract.Config{Buckets: aggBuckets, BoundedInput: opts.boundedInput, Multisets: true}))
+		retract.Config{Buckets: aggBuckets, BoundedInput: opts.Bounded, Multisets: true}))
 	return instances, metrics, beam.Flatten(s, bad, late), nil
 }
 
@@ -233,42 +197,19 @@ func (f *metricFn) ProcessElement(a retract.Agg, emit func(changelog.Change)) er
 	return nil
 }
 
-// Pipeline builds the job: joined actions from Input, or the raw streams of FromRaw, to the outputs,
-// read and written where Options.IO says (JSONL files by default; Kafka, the MySQL binlog, MySQL or
-// BigQuery tables).
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
+// FromRaw joins the three raw streams (PCollection<string> each, in tracejoin.Inputs' order) with
+// tracejoin in the same pipeline and computes the instances and metrics of the joined actions. It
+// returns Build's outputs, the join's incomplete traces, and the dead letters of both steps.
+func FromRaw(s beam.Scope, requests, responses, tracks beam.PCollection, join tracejoin.Options, opts Options) (instances, metrics, incomplete, dead beam.PCollection, err error) {
+	actions, incomplete, joinDead, err := tracejoin.Build(s, requests, responses, tracks, join)
 	if err != nil {
-		return nil, err
+		return
 	}
-	opts.boundedInput = opts.IO.FileInput() && opts.FromRaw == nil
-	inputs := []endpoint.Input{{Name: opts.Input, TimeField: "request_ts"}}
-	if opts.FromRaw != nil {
-		inputs = tracejoin.Inputs(*opts.FromRaw)
-		opts.FromRaw.Incomplete = opts.IO.Default(opts.FromRaw.Incomplete, opts.Output, "incomplete")
-		opts.FromRaw.IO = opts.IO
+	opts.Bounded = false
+	if instances, metrics, dead, err = Build(s, actions, opts); err != nil {
+		return
 	}
-	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		var extra []endpoint.Output
-		actions, joinDead := in[0], beam.PCollection{}
-		if opts.FromRaw != nil {
-			joined, incomplete, dead, err := tracejoin.Build(s, in[0], in[1], in[2], *opts.FromRaw)
-			if err != nil {
-				return nil, err
-			}
-			actions, joinDead = joined, dead
-			extra = append(extra, endpoint.Output{Name: opts.FromRaw.Incomplete, Lines: incomplete, Schema: &tracejoin.IncompleteSchema})
-		}
-		instances, metrics, dead, err := Build(s, actions, opts)
-		if err != nil {
-			return nil, err
-		}
-		if joinDead.IsValid() {
-			dead = beam.Flatten(s, dead, joinDead)
-		}
-		return append([]endpoint.Output{{Name: opts.Output, Changes: instances, Schema: &Schema}, {Name: opts.MetricsOutput, Changes: metrics, Schema: &MetricsSchema},
-			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, extra...), nil
-	})
+	return instances, metrics, incomplete, beam.Flatten(s, dead, joinDead), nil
 }
 
 type parseFn struct {
@@ -277,7 +218,7 @@ type parseFn struct {
 }
 
 func (f *parseFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, processAct), dead func(validate.DeadLetter)) {
-	a, err := ParseAction(line)
+	a, err := tracejoin.ParseJoined(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
 		return

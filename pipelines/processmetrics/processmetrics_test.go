@@ -15,11 +15,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
@@ -45,8 +47,11 @@ func TestPipelineMatchesReference(t *testing.T) {
 		}
 		dir := t.TempDir()
 		out := filepath.Join(dir, "instances.jsonl")
-		p, err := processmetrics.Pipeline(processmetrics.Options{Input: beamtest.WriteShuffled(t, dir, "actions", lines, r, 1+r.Intn(3)), Output: out, TimeZone: tz})
+		p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "actions", lines, r, 1+r.Intn(3)))
+		instances, metricChanges, dead, err := processmetrics.Build(s, in[0], processmetrics.Options{TimeZone: tz, Bounded: true})
 		beamtest.Must(t, err)
+		jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: instances}, endpoint.Output{Name: out + ".metrics.jsonl", Changes: metricChanges},
+			endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: dead})
 		beamtest.Run(t, p)
 
 		want, bad := reference.ProcessInstances(lines, bench.ReferenceDefs(processmetrics.DefaultDefinitions()))
@@ -129,12 +134,12 @@ func TestFromRawEqualsJoinThenRestore(t *testing.T) {
 	req, resp, trk := gen.Lines(cfg, gen.Requests), gen.Lines(cfg, gen.Responses), gen.Lines(cfg, gen.Tracks)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "instances.jsonl")
-	p, err := processmetrics.Pipeline(processmetrics.Options{Output: out, FromRaw: &tracejoin.Options{
-		Requests:  beamtest.WriteShuffled(t, dir, "req", req, r, 2),
-		Responses: beamtest.WriteShuffled(t, dir, "resp", resp, r, 2),
-		Tracks:    beamtest.WriteShuffled(t, dir, "trk", trk, r, 2),
-	}})
+	p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "req", req, r, 2), beamtest.WriteShuffled(t, dir, "resp", resp, r, 2),
+		beamtest.WriteShuffled(t, dir, "trk", trk, r, 2))
+	instances, metricChanges, incompl, deadLetters, err := processmetrics.FromRaw(s, in[0], in[1], in[2], tracejoin.Options{}, processmetrics.Options{Bounded: true})
 	beamtest.Must(t, err)
+	jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: instances}, endpoint.Output{Name: out + ".metrics.jsonl", Changes: metricChanges},
+		endpoint.Output{Name: out + ".incomplete.jsonl", Lines: incompl}, endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: deadLetters})
 	beamtest.Run(t, p)
 	joined, incomplete, bad := reference.TraceJoin(req, resp, trk, time.Hour.Milliseconds(), func(any, any) bool { return true })
 	want, _ := reference.ProcessInstances(joined, bench.ReferenceDefs(processmetrics.DefaultDefinitions()))

@@ -44,7 +44,7 @@ func (m *machine) drop(st *traceState) {
 	}
 }
 
-// Joined is one restored business action.
+// Joined is one restored business action: a line of the join's output, and of processmetrics' input.
 type Joined struct {
 	TraceID    string  `json:"trace_id"`
 	ProcessID  *string `json:"process_id"`
@@ -59,6 +59,28 @@ type Joined struct {
 	ResponseTS int64   `json:"response_ts"`
 	TrackTS    int64   `json:"track_ts"`
 	LatencyMs  int64   `json:"latency_ms"`
+}
+
+// ParseJoined reads one joined-action line: trace_id non-empty, request_ts the event time, the other
+// fields optional (a null or missing response_ts, track_ts or latency_ms reads as 0: processmetrics,
+// which reads these lines from any source, does not use them).
+func ParseJoined(line string) (Joined, error) {
+	r := validate.NewReader(line)
+	j := Joined{
+		TraceID: r.NonEmptyString("trace_id"), ProcessID: r.OptString("process_id"), Action: r.OptString("action"),
+		Channel: r.OptString("channel"), Product: r.OptString("product"), Branch: r.OptString("branch"),
+		Status: r.OptString("status"), Code: r.OptString("code"), Page: r.OptString("page"),
+		RequestTS: r.EventTime("request_ts"), ResponseTS: orZero(r.OptInt("response_ts")), TrackTS: orZero(r.OptInt("track_ts")),
+		LatencyMs: orZero(r.OptInt("latency_ms")),
+	}
+	return j, r.Err()
+}
+
+func orZero(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }
 
 // Incomplete is a window of a trace that closed without all three kinds.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
@@ -27,10 +29,15 @@ func TestStreamingFromKafka(t *testing.T) {
 	defer b.Close()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "actions.jsonl")
-	p, err := tracejoin.Pipeline(tracejoin.Options{Requests: "requests", Responses: "responses", Tracks: "tracks",
-		Output: out, Incomplete: out + ".incomplete", DeadLetter: out + ".dead", MaxDelay: 5 * time.Second,
-		IO: endpoint.Config{Source: &kafkaio.ReadConfig{Brokers: b.Addrs(), OutOfOrder: time.Second, Idle: 500 * time.Millisecond}}})
+	io := endpoint.Config{Source: &kafkaio.ReadConfig{Brokers: b.Addrs(), OutOfOrder: time.Second, Idle: 500 * time.Millisecond}}
+	p, s := beam.NewPipelineWithRoot()
+	in, err := io.Read(s, endpoint.Input{Name: "requests", TimeField: tracejoin.TimeField}, endpoint.Input{Name: "responses", TimeField: tracejoin.TimeField},
+		endpoint.Input{Name: "tracks", TimeField: tracejoin.TimeField})
 	beamtest.Must(t, err)
+	joinedCol, incompl, deadLetters, err := tracejoin.Build(s, in[0], in[1], in[2], tracejoin.Options{MaxDelay: 5 * time.Second})
+	beamtest.Must(t, err)
+	beamtest.Must(t, io.Write(s, endpoint.Output{Name: out, Lines: joinedCol}, endpoint.Output{Name: out + ".incomplete", Lines: incompl},
+		endpoint.Output{Name: out + ".dead", DeadLetters: deadLetters}))
 	run := beamtest.StartBackground(p)
 
 	const n, base = 300, 1_700_000_000_000

@@ -61,7 +61,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"gopkg.in/yaml.v3"
 
-	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/changelog"
@@ -144,19 +143,20 @@ var (
 	}}
 )
 
+// What the job reads: the three input tables, in Build's order (topics, binlog tables, the sample's
+// requests.jsonl, ...), and their event-time field (epoch ms), by which a streaming source keeps its
+// watermark.
+var Inputs = []string{"requests", "responses", "tracks"}
+
+const TimeField = "ts"
+
 // Options configure the job.
 type Options struct {
-	Requests, Responses, Tracks string        // JSONL paths or globs, or topics (Pipeline only)
-	Output                      string        // joined actions: a JSONL file or a topic (Pipeline only)
-	Incomplete                  string        // incomplete traces; default Output + ".incomplete.jsonl" (topic: ".incomplete")
-	DeadLetter                  string        // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
-	MaxDelay                    time.Duration // the bound on a trace's spread in event time; default 1h
-	Filter                      Filter        // which requests to keep; the zero Filter keeps all
-
-	// IO says whether Input and the outputs are files (the zero value) or Kafka topics.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input: traces share state buckets (joinFn)
+	MaxDelay time.Duration // the bound on a trace's spread in event time; default 1h
+	Filter   Filter        // which requests to keep; the zero Filter keeps all
+	// Bounded promises that every input line is read before the watermark moves (file input): traces share state buckets and one timer firing settles each (joinFn).
+	// Leave it false for streams.
+	Bounded bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -166,8 +166,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxDelay < 0 {
 		return o, fmt.Errorf("max delay %v: must not be negative", o.MaxDelay)
 	}
-	o.Incomplete = o.IO.Default(o.Incomplete, o.Output, "incomplete")
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -273,7 +271,7 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 		return
 	}
 	s = s.Scope("tracejoin")
-	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
+	buckets := keyed.Buckets(keyed.Auto, opts.Bounded)
 	var parts, bad []beam.PCollection
 	for i, in := range []beam.PCollection{requests, responses, tracks} {
 		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter, Buckets: buckets}, in)
@@ -282,31 +280,11 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 	batches := batch.PerKey[tracePart](s, beam.Flatten(s, parts...), 0)
 	joined, incomplete = beam.ParDo2(s, &joinFn{
 		MaxDelayMs:   opts.MaxDelay.Milliseconds(),
-		BoundedInput: opts.boundedInput,
+		BoundedInput: opts.Bounded,
 		State:        state.MakeValueState[keyed.Bucket[traceState]]("trace"),
 		Due:          timers.InEventTime("due"),
 	}, batches)
 	return joined, incomplete, beam.Flatten(s, bad...), nil
-}
-
-// Inputs are the three raw streams of opts as pipeline inputs, all timed by "ts".
-func Inputs(opts Options) []endpoint.Input {
-	return []endpoint.Input{{Name: opts.Requests, TimeField: "ts"}, {Name: opts.Responses, TimeField: "ts"}, {Name: opts.Tracks, TimeField: "ts"}}
-}
-
-// Pipeline builds the job: Options.Requests, Responses and Tracks to Options.Output, Incomplete and
-// DeadLetter, as files or topics (Options.IO).
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	opts.boundedInput = opts.IO.FileInput()
-	return opts.IO.Pipeline(Inputs(opts), func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		joined, incomplete, dead, err := Build(s, in[0], in[1], in[2], opts)
-		return []endpoint.Output{{Name: opts.Output, Lines: joined, Schema: &Schema}, {Name: opts.Incomplete, Lines: incomplete, Schema: &IncompleteSchema},
-			{Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
-	})
 }
 
 type parseFn struct {

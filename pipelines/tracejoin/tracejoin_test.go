@@ -18,9 +18,12 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 
+	"github.com/finbeam/finbeam/io/beamrun"
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
@@ -44,14 +47,16 @@ type run struct {
 func runFiles(t *testing.T, r *rand.Rand, req, resp, trk []string, opts tracejoin.Options) run {
 	t.Helper()
 	dir := t.TempDir()
-	opts.Requests = beamtest.WriteShuffled(t, dir, "requests", req, r, 1+r.Intn(3))
-	opts.Responses = beamtest.WriteShuffled(t, dir, "responses", resp, r, 1+r.Intn(3))
-	opts.Tracks = beamtest.WriteShuffled(t, dir, "tracks", trk, r, 1+r.Intn(3))
-	opts.Output = filepath.Join(dir, "joined.jsonl")
-	p, err := tracejoin.Pipeline(opts)
+	p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "requests", req, r, 1+r.Intn(3)),
+		beamtest.WriteShuffled(t, dir, "responses", resp, r, 1+r.Intn(3)), beamtest.WriteShuffled(t, dir, "tracks", trk, r, 1+r.Intn(3)))
+	opts.Bounded = true
+	joined, incomplete, dead, err := tracejoin.Build(s, in[0], in[1], in[2], opts)
 	beamtest.Must(t, err)
+	output := filepath.Join(dir, "joined.jsonl")
+	jobtest.WriteFiles(t, s, endpoint.Output{Name: output, Lines: joined}, endpoint.Output{Name: output + ".incomplete.jsonl", Lines: incomplete},
+		endpoint.Output{Name: output + ".deadletter.jsonl", DeadLetters: dead})
 	counters := beamtest.Run(t, p)
-	out := run{beamtest.ReadLines(t, opts.Output), beamtest.ReadLines(t, opts.Output+".incomplete.jsonl"), beamtest.ReadLines(t, opts.Output+".deadletter.jsonl"), counters}
+	out := run{beamtest.ReadLines(t, output), beamtest.ReadLines(t, output+".incomplete.jsonl"), beamtest.ReadLines(t, output+".deadletter.jsonl"), counters}
 	sort.Strings(out.joined)
 	sort.Strings(out.incomplete)
 	return out
@@ -202,7 +207,7 @@ func TestStreamWritesIncompleteWhenTheBoundPasses(t *testing.T) {
 		`{"trace_id":"C","missing":["response","track"],"parts":{"request":{"trace_id":"C","ts":720000,"channel":null,"system":null,"action":null,"process_id":null,"product":null,"branch":null,"user_id":null}}}`)
 	passert.Empty(s, dead)
 	res := ptest.RunAndValidate(t, p)
-	beamtest.CounterUpTo(t, beamtest.Counters(res), "duplicates", 1)
+	beamtest.CounterUpTo(t, beamrun.Counters(res), "duplicates", 1)
 }
 
 // routeFn passes the stream's lines of one kind (they carry it in a "kind" field, ignored after).

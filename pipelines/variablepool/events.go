@@ -18,7 +18,8 @@ const (
 	Repayment       = "repayment"
 )
 
-// Sources lists the streams in the order Options takes their inputs.
+// Sources lists the streams in the order Build takes their inputs; they are the input tables'
+// names (topics, binlog tables, the sample's files).
 var Sources = []string{LoanApplication, Login, Repayment}
 
 type fieldKind string

@@ -45,8 +45,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/finbeam/finbeam/io/endpoint"
-	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
@@ -72,28 +70,29 @@ var Schema = changelog.Schema{Table: "user_variables", Key: []string{"user_id", 
 	{Name: "as_of", Type: changelog.Int64},
 }}
 
+// TimeField is the event-time field (epoch ms) of the three source streams the job reads (Sources,
+// in Build's order: topics, binlog tables, the sample's loan_application.jsonl, ...), by which a
+// streaming source keeps its watermark and a command finds Until for bounded input
+// (jsonl.LatestEventTime).
+const TimeField = "ts"
+
 // Options configure the job.
 type Options struct {
-	// Inputs: JSONL paths or globs, or topics (Pipeline only), one per source stream.
-	Applications, Logins, Repayments string
-	Output                           string // the variable changelog: a JSONL file or a topic (Pipeline only)
-	DeadLetter                       string // dead letters; default Output + ".deadletter.jsonl" (topic: ".deadletter")
-	Variables                        Variables
-	// Until bounds the instants at which windows retire (epoch ms). Zero: with file input the greatest
-	// event time of the inputs, read before the job starts; on a stream no bound (the watermark).
+	Variables Variables
+	// Until bounds the instants at which windows retire (epoch ms). Zero: no bound (the watermark);
+	// with Bounded input give the greatest event time of the inputs, so that the windows open at the
+	// end of the data are evaluated up to it, as a stream's would be when time moves on.
 	Until int64
-
-	// IO says whether the inputs and outputs are files (the zero value), topics or tables.
-	IO endpoint.Config
-
-	boundedInput bool // set by Pipeline for file input: users share state buckets, one timer firing
+	// Bounded promises that every event is read before the watermark moves (file input): users share
+	// state buckets and one timer firing evaluates each user's instants in order. Leave it false for
+	// streams.
+	Bounded bool
 }
 
 func (o Options) withDefaults() (Options, error) {
 	if len(o.Variables.Variables) == 0 {
 		o.Variables = DefaultVariables()
 	}
-	o.DeadLetter = o.IO.Default(o.DeadLetter, o.Output, "deadletter")
 	return o, nil
 }
 
@@ -111,7 +110,7 @@ func Build(s beam.Scope, applications, logins, repayments beam.PCollection, opts
 		return
 	}
 	s = s.Scope("variablepool")
-	buckets := keyed.Buckets(keyed.Auto, opts.boundedInput)
+	buckets := keyed.Buckets(keyed.Auto, opts.Bounded)
 	var events, bad []beam.PCollection
 	for i, lines := range []beam.PCollection{applications, logins, repayments} {
 		e, b := beam.ParDo2(s, &parseFn{Source: Sources[i], Buckets: buckets}, lines)
@@ -126,53 +125,10 @@ func Build(s beam.Scope, applications, logins, repayments beam.PCollection, opts
 		return changes, dead, fmt.Errorf("variablepool: encoding the variables: %w", err)
 	}
 	changes, late := beam.ParDo2(s, &userFn{
-		Spec: string(spec), Until: until, BoundedInput: opts.boundedInput,
+		Spec: string(spec), Until: until, BoundedInput: opts.Bounded,
 		State: state.MakeValueState[keyed.Bucket[userState]]("users"), Due: timers.InEventTime("due"),
 	}, batch.PerKey[userEvent](s, beam.Flatten(s, events...), 0))
 	return changes, beam.Flatten(s, append(bad, late)...), nil
-}
-
-// Pipeline builds the job from Options' inputs to Options.Output and Options.DeadLetter.
-func Pipeline(opts Options) (*beam.Pipeline, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	opts.boundedInput = opts.IO.FileInput()
-	if opts.boundedInput && opts.Until == 0 {
-		if opts.Until, err = LatestEventTime(opts.Applications, opts.Logins, opts.Repayments); err != nil {
-			return nil, err
-		}
-	}
-	inputs := []endpoint.Input{{Name: opts.Applications, TimeField: "ts"}, {Name: opts.Logins, TimeField: "ts"}, {Name: opts.Repayments, TimeField: "ts"}}
-	return opts.IO.Pipeline(inputs, func(s beam.Scope, in []beam.PCollection) ([]endpoint.Output, error) {
-		changes, dead, err := Build(s, in[0], in[1], in[2], opts)
-		return []endpoint.Output{{Name: opts.Output, Changes: changes, Schema: &Schema}, {Name: opts.DeadLetter, Lines: validate.Lines(s, dead)}}, err
-	})
-}
-
-// LatestEventTime returns the greatest ts of the lines of the files the patterns match, read one
-// line at a time (lines without a valid ts are skipped: the job dead-letters them); 0 when there is
-// none.
-func LatestEventTime(patterns ...string) (int64, error) {
-	latest, found := int64(0), false
-	for _, p := range patterns {
-		files, err := jsonl.Match(p)
-		if err != nil {
-			return 0, err
-		}
-		for _, f := range files {
-			if err := jsonl.EachLine(f, func(line string) {
-				r := validate.NewReader(line)
-				if ts := r.EventTime("ts"); r.Err() == nil && (!found || ts > latest) {
-					latest, found = ts, true
-				}
-			}); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return latest, nil
 }
 
 type parseFn struct {

@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/gen"
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/bench"
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/testing/jobtest"
 	"github.com/finbeam/finbeam/testing/reference"
 )
 
@@ -115,14 +118,14 @@ func TestBackfillMatchesReference(t *testing.T) {
 			files[source] = beamtest.WriteShuffled(t, dir, source, lines, r, 1+r.Intn(3))
 		}
 		out := filepath.Join(dir, "variables.jsonl")
-		opts := variablepool.Options{Applications: files[variablepool.LoanApplication], Logins: files[variablepool.Login],
-			Repayments: files[variablepool.Repayment], Output: out, Variables: vars}
-		p, err := variablepool.Pipeline(opts)
+		until, err := jsonl.LatestEventTime(variablepool.TimeField, files[variablepool.LoanApplication], files[variablepool.Login], files[variablepool.Repayment])
 		beamtest.Must(t, err)
+		p, s, in := jobtest.ReadFiles(t, files[variablepool.LoanApplication], files[variablepool.Login], files[variablepool.Repayment])
+		changes, dead, err := variablepool.Build(s, in[0], in[1], in[2], variablepool.Options{Variables: vars, Until: until, Bounded: true})
+		beamtest.Must(t, err)
+		jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: changes}, endpoint.Output{Name: out + ".deadletter.jsonl", DeadLetters: dead})
 		beamtest.Run(t, p)
 
-		until, err := variablepool.LatestEventTime(files[variablepool.LoanApplication], files[variablepool.Login], files[variablepool.Repayment])
-		beamtest.Must(t, err)
 		want, bad := reference.VariablePool(streams, bench.ReferenceVariables(vars), until)
 		sameRows(t, fmt.Sprintf("case %d", i), readRows(t, out), want)
 		if dead := beamtest.ReadLines(t, out+".deadletter.jsonl"); len(dead) != bad || bad == 0 {

@@ -78,3 +78,21 @@ func TestBucketsAndGroupBy(t *testing.T) {
 		t.Errorf("GroupBy: %v %v", keys, groups)
 	}
 }
+
+// Fn, the DoFn PerKey runs, buffers a bundle's elements per key and emits one batch per key when the
+// bundle finishes, stamped with the earliest event time of its elements.
+func ExampleFn() {
+	f := &Fn[string]{}
+	emit := func(ts beam.EventTime, key string, vs []string) { fmt.Println(ts.Milliseconds(), key, vs) }
+	f.StartBundle(emit)
+	for _, e := range []struct {
+		ts       int64
+		key, val string
+	}{{300, "u1", "a"}, {100, "u2", "b"}, {200, "u1", "c"}} {
+		f.ProcessElement(beam.EventTime(e.ts), e.key, e.val, emit)
+	}
+	f.FinishBundle(emit)
+	// Output:
+	// 200 u1 [a c]
+	// 100 u2 [b]
+}

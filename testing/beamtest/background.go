@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
+	"github.com/finbeam/finbeam/io/beamrun"
 	"github.com/finbeam/finbeam/io/jsonl"
 )
 
@@ -107,11 +108,11 @@ func (b *Background) Ended() <-chan error { return b.done }
 
 // Stop cancels the job on the job server, then the run, and waits for it to end; not ending within
 // 30 s fails the test. Ending only the run would leave the job running in the process, spinning on
-// a worker that went away (see CancelJobs).
+// a worker that went away (see beamrun.CancelJobs).
 func (b *Background) Stop(t testing.TB) {
 	t.Helper()
 	if b.endpoint != "" {
-		if _, err := CancelJobs(b.endpoint, b.name, 30*time.Second); err != nil {
+		if _, err := beamrun.CancelJobs(b.endpoint, b.name, 30*time.Second); err != nil {
 			t.Errorf("cancelling the background job: %v", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/periodic"
+
+	"github.com/finbeam/finbeam/io/beamrun"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -35,7 +37,7 @@ func TestStopCancelsTheJobOnTheJobServer(t *testing.T) {
 
 func jobState(t *testing.T, b *Background) jobpb.JobState_Enum {
 	t.Helper()
-	client, done, err := jobService(b.endpoint)
+	client, done, err := beamrun.JobService(b.endpoint)
 	Must(t, err)
 	defer done()
 	jobs, err := client.GetJobs(context.Background(), &jobpb.GetJobsRequest{})

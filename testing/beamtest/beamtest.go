@@ -17,63 +17,25 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/finbeam/finbeam/io/beamrun"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/transforms/changelog"
-	"github.com/finbeam/finbeam/transforms/validate"
 )
 
-// Experiments are the runner experiments every finbeam run on prism sets: prism may split a stateful
-// bundle while it runs, and a few keys' state came out wrong when it did.
-const Experiments = "prism_disable_sdf_split"
-
-// Main is ptest.Main on prism with Experiments set and Beam's info logging off. The tests run with
+// Main is ptest.Main on prism with beamrun.Experiments set and Beam's info logging off. The tests run with
 // TMPDIR set to a directory of their own, removed at the end: Beam's loopback runs leave an empty
 // "beamloopbackworker-*" file in the temp directory each (apache/beam#27569). The cleanups run after
 // the tests (e.g. mysqltest.Stop).
 func Main(m *testing.M, cleanups ...func()) {
-	if err := flag.Set("experiments", Experiments); err != nil {
+	if err := flag.Set("experiments", beamrun.Experiments); err != nil {
 		panic(err)
 	}
 	log.SetupLogging("warn", "text")
-	code := WithPrivateTemp(func() int { return ptest.MainRetWithDefault(m, "prism") })
+	code := beamrun.WithPrivateTemp(func() int { return ptest.MainRetWithDefault(m, "prism") })
 	for _, c := range cleanups {
 		c()
 	}
 	os.Exit(code)
-}
-
-// WithPrivateTemp runs f with TMPDIR set to a new directory, removed afterwards with whatever was
-// left in it.
-func WithPrivateTemp[T any](f func() T) T {
-	dir, err := os.MkdirTemp("", "finbeam-run-")
-	if err != nil {
-		return f()
-	}
-	old, had := os.LookupEnv("TMPDIR")
-	os.Setenv("TMPDIR", dir)
-	defer func() {
-		if had {
-			os.Setenv("TMPDIR", old)
-		} else {
-			os.Unsetenv("TMPDIR")
-		}
-		os.RemoveAll(dir)
-	}()
-	return f()
-}
-
-// Counters sums finbeam's counters of a pipeline result by name.
-func Counters(res beam.PipelineResult) map[string]int64 {
-	out := map[string]int64{}
-	if res == nil {
-		return out
-	}
-	for _, cr := range res.Metrics().AllMetrics().Counters() {
-		if cr.Namespace() == validate.Namespace {
-			out[cr.Name()] += cr.Result()
-		}
-	}
-	return out
 }
 
 // CounterUpTo checks a counter reported by prism: 0 < got <= want (got == 0 when want is 0).
@@ -95,7 +57,7 @@ func Run(t testing.TB, p *beam.Pipeline) map[string]int64 {
 	if err != nil {
 		t.Fatalf("pipeline failed: %v", err)
 	}
-	return Counters(res)
+	return beamrun.Counters(res)
 }
 
 // WriteShuffled shuffles lines with r, adds a few blank lines, and writes them split over parts files

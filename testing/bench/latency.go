@@ -17,8 +17,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/kafkaio"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/kafkatest"
 )
 

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/jsonl"
-	"github.com/finbeam/finbeam/testing/gen"
 )
 
 // Pipeline is a command to measure: its name (cmd/<name>) and its input flags, each naming a table

@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/testing/mysqltest"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/io/gen"
 )
 
 // The state bound the issue asks for, on a fixed workload with the measured arrival profile:

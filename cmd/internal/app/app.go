@@ -27,11 +27,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx" // registers every runner
 
-	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/beamrun"
+	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/mysqlio"
-	"github.com/finbeam/finbeam/testing/beamtest"
-	"github.com/finbeam/finbeam/testing/gen"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -217,8 +216,8 @@ func (c *Command) tempDir() string {
 }
 
 // Input returns the value of the flag named fileFlag (a path or glob), checking that it names a
-// file; when fileFlag is "" or the flag is empty, the path of table in the embedded sample, which it
-// generates on first use.
+// file; when fileFlag is "" or the flag is empty, the path of table's file (table.jsonl) in the
+// embedded sample, which it generates on first use.
 func (c *Command) Input(fileFlag, table string) string {
 	if f := flag.Lookup(fileFlag); f != nil && f.Value.String() != "" {
 		value := f.Value.String()
@@ -234,7 +233,7 @@ func (c *Command) Input(fileFlag, table string) string {
 		c.Check(err)
 		Logf("no input given: running on %s; go run ./cmd/gen writes it", c.Sample())
 	}
-	return filepath.Join(c.sample, table)
+	return filepath.Join(c.sample, table+".jsonl")
 }
 
 // Sample describes the embedded sample the flags select: "the embedded sample (seed 1, 2000 events
@@ -296,14 +295,16 @@ func portable(runner string) bool {
 // finished: its outputs are incomplete.
 var ErrInterrupted = errors.New("interrupted: output incomplete")
 
-// Run executes p on the runner chosen by --runner and logs a one-line summary of finbeam's counters.
-func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
+// Run executes the job's pipeline on the runner chosen by --runner and logs a one-line summary of
+// finbeam's counters.
+func (c *Command) Run(ctx context.Context, j *Job) error {
+	p := j.p
 	r, err := RunnerName()
 	if err != nil {
 		return err
 	}
-	if r == "prism" && !strings.Contains(*jobopts.Experiments, beamtest.Experiments) {
-		*jobopts.Experiments = strings.TrimPrefix(*jobopts.Experiments+","+beamtest.Experiments, ",")
+	if r == "prism" && !strings.Contains(*jobopts.Experiments, beamrun.Experiments) {
+		*jobopts.Experiments = strings.TrimPrefix(*jobopts.Experiments+","+beamrun.Experiments, ",")
 	}
 	if Streaming() {
 		Logf("streaming from %s until stopped (Ctrl-C)", *source)
@@ -339,7 +340,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 				return
 			case <-ctx.Done():
 			}
-			ids, err := beamtest.CancelJobs(*jobopts.Endpoint, *jobopts.JobName, 30*time.Second)
+			ids, err := beamrun.CancelJobs(*jobopts.Endpoint, *jobopts.JobName, 30*time.Second)
 			switch {
 			case err != nil:
 				stopped <- fmt.Sprintf("stopped, but the job server did not cancel job %s: %v", *jobopts.JobName, err)
@@ -365,7 +366,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 	}
 	Logf("%s: running on %s", c.Name, r)
 	var res beam.PipelineResult
-	err = beamtest.WithPrivateTemp(func() (err error) {
+	err = beamrun.WithPrivateTemp(func() (err error) {
 		res, err = beam.Run(runCtx, r, p)
 		return err
 	})
@@ -388,7 +389,7 @@ func (c *Command) Run(ctx context.Context, p *beam.Pipeline) error {
 		return fmt.Errorf("pipeline failed: %s (--verbose shows the runner's whole error)", Cause(err))
 	}
 	if res != nil {
-		Logf("%s", Summary(c.Name, beamtest.Counters(res)))
+		Logf("%s", Summary(c.Name, beamrun.Counters(res)))
 	}
 	c.reportKept()
 	return nil
@@ -404,11 +405,11 @@ type keptOutput struct {
 // incomplete traces), what it holds in words ("dead letters"): the topic flag's value when the sink
 // is Kafka; else the file flag's value; else, when the command prints its result, the file
 // "<command>.<suffix>.jsonl" in the working directory (a temporary one would be gone at exit); else
-// the file named after output (endpoint.Config.Default). Call it after Out. Run names the file and
-// its line count in its last log line.
+// the file named after output (Companion). Call it after Out. Run names the file and its line count
+// in its last log line.
 func (c *Command) Kept(file, topic, output, suffix, what string) string {
 	if *sink == "kafka" {
-		return topic
+		return c.Companion("", topic, output, suffix)
 	}
 	k := keptOutput{path: file, what: what}
 	switch {
@@ -416,7 +417,7 @@ func (c *Command) Kept(file, topic, output, suffix, what string) string {
 	case c.printing:
 		k.path, k.ours = c.Name+"."+suffix+".jsonl", true
 	default:
-		k.path = endpoint.Config{}.Default("", output, suffix)
+		k.path = companion(output, suffix)
 	}
 	c.kept = append(c.kept, k)
 	return k.path

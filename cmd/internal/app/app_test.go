@@ -88,3 +88,22 @@ func TestSummaryShowsEmittedOnlyForChangelogs(t *testing.T) {
 		t.Errorf("a job without changelog lines: %q", got)
 	}
 }
+
+func TestCompanionIsNamedAfterItsOutput(t *testing.T) {
+	defer func() { *sink = "file" }()
+	for _, c := range []struct {
+		sink, name, output, suffix string
+		want                       string
+	}{
+		{"file", "dead.jsonl", "out.jsonl", "deadletter", "dead.jsonl"},
+		{"file", "", "out/hs_order.jsonl", "deadletter", "out/hs_order.jsonl.deadletter.jsonl"},
+		{"file", "", "", "deadletter", ""},
+		{"kafka", "", "hs_order", "deadletter", "hs_order.deadletter"},
+		{"kafka", "dead", "hs_order", "deadletter", "dead"},
+	} {
+		*sink = c.sink
+		if got := (&Command{}).Companion(c.name, c.name, c.output, c.suffix); got != c.want {
+			t.Errorf("Companion(%q, %q, %q) with --sink=%s = %q, want %q", c.name, c.output, c.suffix, c.sink, got, c.want)
+		}
+	}
+}

@@ -135,7 +135,7 @@ func (c *Command) In(fileFlag, topic, table string) string {
 	case "mysqlcdc":
 		c.tables++
 		if *cdcTables == "" {
-			return strings.TrimSuffix(table, ".jsonl")
+			return table
 		}
 		names := strings.Split(*cdcTables, ",")
 		if c.tables > len(names) {
@@ -163,17 +163,42 @@ func (c *Command) Out(file, topic, name string) (out string, print bool) {
 	return c.Output(file, name)
 }
 
-// Companion is a secondary output's name (dead letters, incomplete traces, ...): the topic flag's
-// value when the sink is Kafka, else the file flag's; empty means the pipeline's default.
-func (c *Command) Companion(file, topic string) string {
+// Companion is the name of output's secondary output called suffix (a dimension changelog, metrics,
+// ...): the topic flag's value when the sink is Kafka, else the file flag's; when that is empty,
+// "<output>.<suffix>" for a topic and "<output>.<suffix>.jsonl" for a file. Every default output
+// name of the commands is made here, by Out, Kept or Companion.
+func (c *Command) Companion(file, topic, output, suffix string) string {
+	name := file
 	if *sink == "kafka" {
-		return topic
+		name = topic
 	}
-	return file
+	if name == "" {
+		name = companion(output, suffix)
+	}
+	return name
+}
+
+// companion is the default name of output's companion called suffix; "" when output is "".
+func companion(output, suffix string) string {
+	switch {
+	case output == "":
+		return ""
+	case *sink == "kafka":
+		return output + "." + suffix
+	}
+	return output + "." + suffix + ".jsonl"
 }
 
 // Streaming reports whether the job reads Kafka without an end: it then runs until stopped.
 func Streaming() bool { return *source == "mysqlcdc" || *source == "kafka" && *kafkaUntil == "" }
+
+// MySQLSink is the MySQL connection of --sink=mysql, and whether the sink is MySQL.
+func (c *Command) MySQLSink() (mysqlio.Config, bool) {
+	if *sink != "mysql" {
+		return mysqlio.Config{}, false
+	}
+	return c.mysqlConfig(), true
+}
 
 // MySQL is the MySQL connection the --mysql_* flags describe, for commands that read a table.
 func (c *Command) MySQL() mysqlio.Config { return c.mysqlConfig() }

@@ -3,7 +3,7 @@ package gen_test
 import (
 	"fmt"
 
-	"github.com/finbeam/finbeam/testing/gen"
+	"github.com/finbeam/finbeam/io/gen"
 )
 
 // Live sets the event-time field of a line to the time it is sent and moves the line's other time

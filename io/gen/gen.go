@@ -1,5 +1,7 @@
-// Package gen generates deterministic sample inputs for every finbeam pipeline: the same Config gives
-// the same lines, byte for byte.
+// Package gen generates deterministic sample inputs for every finbeam pipeline, a source of input
+// tables as Beam's io/synthetic is one of synthetic records: the same Config gives the same lines,
+// byte for byte. The commands run on it when given no input (the embedded sample), go run ./cmd/gen
+// writes it to files, and the tests and make bench use it as their workload.
 //
 // The samples are made to exercise the rules, not only the happy path: orders updated several times
 // (same order_no, later gmt_modified), equal event times, nulls, decimals written as numbers and as
