@@ -319,15 +319,22 @@ func (m *machine) emit(ctx context.Context, joined, incomplete func(string)) err
 		}
 		incomplete(string(bs))
 	}
-	count(ctx, "joined", int64(len(m.joined)))
-	count(ctx, "incomplete", int64(len(m.incompl)))
-	count(ctx, "duplicates", m.dups)
-	count(ctx, "filtered", m.dropped)
+	count(ctx, countJoined, int64(len(m.joined)))
+	count(ctx, countIncomplete, int64(len(m.incompl)))
+	count(ctx, countDuplicates, m.dups)
+	count(ctx, validate.Filtered, m.dropped)
 	return nil
 }
 
-func count(ctx context.Context, name string, n int64) {
+// The join's counters (namespace finbeam; the run's summary shows them), declared once.
+var (
+	countJoined     = validate.Counter("joined")
+	countIncomplete = validate.Counter("incomplete")
+	countDuplicates = validate.Counter("duplicates")
+)
+
+func count(ctx context.Context, c beam.Counter, n int64) {
 	if n != 0 {
-		validate.Counter(name).Inc(ctx, n)
+		c.Inc(ctx, n)
 	}
 }
