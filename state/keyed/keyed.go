@@ -15,7 +15,7 @@
 // so each entry is served as soon as the watermark passes its due time; with Step.Bounded (file
 // input: every value is read before the watermark moves) the latest, so that one firing serves them
 // all (a job whose bounded run needs no firing at all returns false from Due). The timer fires once
-// the watermark has passed the due time (eventtime.Passed). How many buckets a step spreads its keys
+// the watermark has passed the due time (one millisecond after it). How many buckets a step spreads its keys
 // over is decided here too (Buckets): in a bounded run many keys share a bucket, since every state
 // access is a round trip to the runner; in a stream each key is on its own, since a bucket's timer
 // would step through its keys' distinct due times one firing at a time.
@@ -27,13 +27,14 @@ package keyed
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 
 	"github.com/finbeam/finbeam/state/batch"
-	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
 // Entry is one key's state within its bucket.
@@ -140,7 +141,7 @@ func save[E, V any](st Step[E], sp state.Provider, tp timers.Provider, bucket st
 		return st.State.Clear(sp)
 	}
 	if next, ok := due(st, b, r); ok && (!had || next != before) {
-		st.Timer.Set(tp, eventtime.Passed(next))
+		st.Timer.Set(tp, passed(next))
 	}
 	if err := st.State.Write(sp, *b); err != nil {
 		return fmt.Errorf("%s: writing state of bucket %s: %w", st.Name, bucket, err)
@@ -158,6 +159,10 @@ func due[E, V any](st Step[E], b *Bucket[E], r Rules[E, V]) (at int64, ok bool) 
 	}
 	return at, ok
 }
+
+// passed is the timer time that fires once the watermark has passed ms: ms + 1, so that every
+// element of time ms has arrived when it fires (as transforms/eventtime.Passed).
+func passed(ms int64) time.Time { return mtime.FromMilliseconds(ms + 1).ToTime() }
 
 // Auto as a bucket count (Buckets) spreads keys over batch.DefaultBuckets buckets in a bounded run
 // and keeps each key on its own in a stream.
