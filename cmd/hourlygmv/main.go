@@ -24,8 +24,8 @@ var (
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	timeZone   = flag.String("timezone", hourlygmv.DefaultTimeZone, "IANA time zone of days and of biz_date hours")
 	lateness   = flag.Duration("allowed_lateness", hourlygmv.DefaultAllowedLateness, "how long after a day ends its orders still count; later ones are dead-lettered as late")
-	topic      = flag.String("kafka_topic", "user_order", "with --source=kafka: the user_order topic")
-	outTopic   = flag.String("kafka_out_topic", "hs_order", "with --sink=kafka: the hs_order changelog topic, keyed by biz_date")
+	topic      = flag.String("kafka_topic", hourlygmv.Input, "with --source=kafka: the user_order topic")
+	outTopic   = flag.String("kafka_out_topic", hourlygmv.Schema.Table, "with --sink=kafka: the hs_order changelog topic, keyed by biz_date")
 	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 

@@ -24,8 +24,8 @@ var (
 	output     = flag.String("output", "", "user_last_log changelog JSONL (default: print the final table to stdout)")
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	lateness   = flag.Duration("allowed_lateness", lastpage.DefaultAllowedLateness, "how long after a row's log_time it may still be replaced; older records are dead-lettered as late")
-	topic      = flag.String("kafka_topic", "user_log", "with --source=kafka: the user_log topic")
-	outTopic   = flag.String("kafka_out_topic", "user_last_log", "with --sink=kafka: the user_last_log changelog topic, keyed by account_id and device_id")
+	topic      = flag.String("kafka_topic", lastpage.Input, "with --source=kafka: the user_log topic")
+	outTopic   = flag.String("kafka_out_topic", lastpage.Schema.Table, "with --sink=kafka: the user_last_log changelog topic, keyed by account_id and device_id")
 	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
