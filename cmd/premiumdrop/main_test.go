@@ -66,6 +66,15 @@ func TestDropRatioOutOfRangeFails(t *testing.T) {
 	}
 }
 
+// --dim=mysql looks the dimension up in the MySQL sink's table, where its write-backs go: without
+// --sink=mysql it is a usage error naming both flags, before anything runs.
+func TestDimensionFromMySQLNeedsTheMySQLSink(t *testing.T) {
+	res := beamtest.RunCommand(t, "--dim=mysql")
+	if res.ExitCode != 2 || !strings.Contains(res.Stderr, "--dim=mysql needs --sink=mysql") || strings.Contains(res.Stderr, "running on") {
+		t.Errorf("exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+}
+
 // A --dim that names no file fails before the pipeline, naming the flag.
 func TestMissingDimensionNamesTheFlag(t *testing.T) {
 	res := beamtest.RunCommand(t, "--dim=nosuch.jsonl")
