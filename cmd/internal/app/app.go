@@ -1,6 +1,8 @@
 // Package app is what every finbeam command shares: its flags and --help, the runner mapping, the
-// embedded sample, the run with its counter summary, and printing a result table. Only commands
-// import it: pipelines take an Options struct and parse no flags.
+// embedded sample (io/gen), binding a job to the source and sink the flags choose (Job: Read, then
+// the job's Build, then Write) with every default output name (Out, Kept, Companion), the checks
+// before a run, the run with its counter summary, and printing a result table. Only commands import
+// it: pipelines take an Options struct and parse no flags.
 package app
 
 import (
