@@ -22,10 +22,11 @@
 //
 // The workload spans four times max_delay, so both joins reach their steady state.
 //
-// Latency: each pipeline runs as a streaming job between Kafka topics of an in-process broker while
-// its inputs are produced at --rate events per second, stamped with the time they are sent, for
-// --warmup (not timed) and then --duration; a row's latency is the time it is read back from the
-// output topic less the event time its sink message carries (bench.Latency):
+// Latency: each pipeline but variablepool (whose rows come when windows retire, not per event) runs as
+// a streaming job between Kafka topics of an in-process broker while its inputs are produced at --rate
+// events per second, stamped with the time they are sent, for --warmup (not timed) and then
+// --duration; a row's latency is the time it is read back from the output topic less the event time
+// its sink message carries (bench.Latency):
 //
 //	LATENCY pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> rows=<timed rows> events=<produced in the period> out_of_orderness=<bound>
 //
@@ -175,6 +176,9 @@ func eachPipeline(pipelines []bench.Pipeline, events int, measure func(dir strin
 // latency prints a LATENCY line per pipeline (bench.Latency).
 func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig) error {
 	return eachPipeline(pipelines, 2000, func(dir string, p bench.Pipeline) error {
+		if len(p.Streams) == 0 {
+			return nil // no streaming run (variablepool)
+		}
 		res, err := bench.Latency(filepath.Join(dir, "bin", p.Name), p, filepath.Join(dir, "in"), cfg)
 		if err == nil {
 			fmt.Println(res.Line())

@@ -44,6 +44,21 @@ var References = map[string]func(dir string) error{
 			reference.TraceJoin(t[0], t[1], t[2], tracejoin.DefaultMaxDelay.Milliseconds(), func(any, any) bool { return true })
 		})
 	},
+	"variablepool": func(dir string) error {
+		files := []string{"loan_application.jsonl", "login.jsonl", "repayment.jsonl"}
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = filepath.Join(dir, f)
+		}
+		until, err := jsonl.LatestEventTime(variablepool.TimeField, paths...)
+		if err != nil {
+			return err
+		}
+		return withTables(dir, files, func(t [][]string) {
+			streams := map[string][]string{variablepool.LoanApplication: t[0], variablepool.Login: t[1], variablepool.Repayment: t[2]}
+			reference.VariablePool(streams, ReferenceVariables(variablepool.DefaultVariables()), until)
+		})
+	},
 	"processmetrics": func(dir string) error {
 		return withTables(dir, []string{"actions.jsonl"}, func(t [][]string) {
 			reference.ProcessMetrics(t[0], ReferenceDefs(processmetrics.DefaultDefinitions()), time.UTC)
