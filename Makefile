@@ -31,6 +31,7 @@ mariadb:
 ## cluster's JVMs; its jars come from Maven Central, see make flink)
 jvm:
 	@$(call apt_install,java,openjdk-17-jre-headless)
+	@$(call apt_install,javac,openjdk-17-jdk-headless)
 	@$(call apt_install,mvn,maven)
 
 ## chromium: install headless Chromium from the distribution's packages (the report tests look at pages with it)
@@ -61,12 +62,12 @@ vet:
 	$(GO) vet ./...
 
 ## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
-## prism over a workload of EVENTS generated events, the trace join's state bound against an interval join, and
+## prism over a workload of EVENTS generated events (and hourlygmv's Flink SQL peer on a local Flink), the trace join's state bound against an interval join, and
 ## each pipeline's event-to-row latency streaming from Kafka at 5,000 events/s (that part takes up to
 ## about 15 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up),
 ## and the query service's p50/p99 reading MySQL at 1,000 requests/s (about 2 minutes)
 EVENTS ?= 1000000
-bench:
+bench: jvm
 	$(GO) run ./cmd/bench --events=$(EVENTS)
 
 ## kafka: run a local Kafka broker on 127.0.0.1:$(KAFKA_PORT) until Ctrl-C (in memory, for trying

@@ -6,6 +6,10 @@
 //
 //	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
+// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv so far), it measures the job as
+// its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1 over the same
+// file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central once).
+//
 // In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
 // job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
 // pipeline's plain-Go reference implementation (pipeline=<name>-reference), each in a process of
@@ -40,6 +44,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -55,6 +60,7 @@ import (
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/bench"
+	"github.com/finbeam/finbeam/testing/flinksql"
 )
 
 func main() {
@@ -200,6 +206,17 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 			return err
 		}
 		fmt.Println(res.Line())
+		if input, ok := flinkSQLPeers[p.Name]; ok {
+			peer, err := flinksql.Build(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
+			if err != nil {
+				return err
+			}
+			cmd := peer.Command(context.Background(), p.Name, filepath.Join(in, input), 1)
+			if res, err = bench.Measure(p.Name+"-flinksql", res.Events, cmd); err != nil {
+				return err
+			}
+			fmt.Println(res.Line())
+		}
 		if p.Name != pipelines[len(pipelines)-1].Name {
 			return nil
 		}
@@ -213,6 +230,9 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 		return err
 	})
 }
+
+// flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads.
+var flinkSQLPeers = map[string]string{"hourlygmv": "user_order.jsonl"}
 
 // measureChild runs this command again with --child=name on dir, which reads lines input lines, and
 // measures it.
