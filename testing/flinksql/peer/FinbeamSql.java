@@ -17,19 +17,85 @@ import org.apache.flink.util.CloseableIterator;
  * here and the final table printed to stdout as JSON lines. Batch mode is not used: its sort-based
  * aggregation does not keep arrival order, so last_value there picks an arbitrary row.
  *
- * <p>Usage: FinbeamSql JOB INPUT PARALLELISM, with JOB hourlygmv (INPUT: user_order lines).
+ * <p>Usage: FinbeamSql JOB INPUT PARALLELISM, with JOB hourlygmv (INPUT: user_order lines) or lastpage
+ * (INPUT: user_log lines).
  */
 public class FinbeamSql {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3 || !args[0].equals("hourlygmv")) {
-            System.err.println("usage: FinbeamSql hourlygmv INPUT PARALLELISM");
+        if (args.length != 3 || !(args[0].equals("hourlygmv") || args[0].equals("lastpage"))) {
+            System.err.println("usage: FinbeamSql hourlygmv|lastpage INPUT PARALLELISM");
             System.exit(2);
         }
         Configuration conf = new Configuration();
         conf.setString("parallelism.default", args[2]);
         conf.setString("table.local-time-zone", "UTC");
         TableEnvironment t = TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
-        hourlyGMV(t, args[1]);
+        if (args[0].equals("hourlygmv")) {
+            hourlyGMV(t, args[1]);
+        } else {
+            lastPage(t, args[1]);
+        }
+    }
+
+    /**
+     * user_last_log: rows without an account dropped, then per (account_id, device_id) the last page
+     * type and page name (last_value, in arrival order, which skips nulls) and the last log_time.
+     */
+    static void lastPage(TableEnvironment t, String input) throws Exception {
+        t.executeSql("CREATE TABLE user_log (log_time BIGINT, device_id STRING, account_id STRING, bury_point_type STRING, "
+            + "page_name STRING) WITH ('connector' = 'filesystem', 'path' = '" + input.replace("'", "''") + "', "
+            + "'format' = 'json', 'json.ignore-parse-errors' = 'true')");
+        TableResult r = t.executeSql(
+            "SELECT account_id, device_id, LAST_VALUE(bury_point_type) AS bury_point_type, LAST_VALUE(page_name) AS page_name, "
+            + "LAST_VALUE(log_time) AS log_time FROM user_log "
+            + "WHERE account_id IS NOT NULL AND account_id <> '' AND log_time IS NOT NULL GROUP BY account_id, device_id");
+        printTable(r, 2, row -> "{\"account_id\":" + json(row.getField(0)) + ",\"device_id\":" + json(row.getField(1))
+            + ",\"bury_point_type\":" + json(row.getField(2)) + ",\"page_name\":" + json(row.getField(3))
+            + ",\"log_time\":" + row.getField(4) + "}");
+    }
+
+    /** Applies a changelog of rows keyed by their first keyColumns fields and prints the final table. */
+    static void printTable(TableResult r, int keyColumns, java.util.function.Function<Row, String> line) throws Exception {
+        Map<String, String> table = new TreeMap<>();
+        try (CloseableIterator<Row> it = r.collect()) {
+            while (it.hasNext()) {
+                Row row = it.next();
+                StringBuilder key = new StringBuilder();
+                for (int i = 0; i < keyColumns; i++) {
+                    key.append(json(row.getField(i))).append(',');
+                }
+                if (row.getKind() == RowKind.DELETE || row.getKind() == RowKind.UPDATE_BEFORE) {
+                    table.remove(key.toString());
+                } else {
+                    table.put(key.toString(), line.apply(row));
+                }
+            }
+        }
+        table.values().forEach(System.out::println);
+    }
+
+    /** A value as JSON: null, a number, or a string with JSON's escapes. */
+    static String json(Object v) {
+        if (v == null) {
+            return "null";
+        }
+        if (v instanceof Number) {
+            return v.toString();
+        }
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : v.toString().toCharArray()) {
+            switch (c) {
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                default:
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+            }
+        }
+        return b.append('"').toString();
     }
 
     /**
@@ -51,20 +117,8 @@ public class FinbeamSql {
             + "  FROM user_order WHERE id IS NOT NULL AND gmt_modified IS NOT NULL "
             + "  GROUP BY id, DATE_FORMAT(TO_TIMESTAMP_LTZ(gmt_modified, 3), 'yyyyMMdd')"
             + ") GROUP BY biz_date");
-        Map<String, String> table = new TreeMap<>();
-        try (CloseableIterator<Row> it = r.collect()) {
-            while (it.hasNext()) {
-                Row row = it.next();
-                String key = String.valueOf(row.getField(0));
-                if (row.getKind() == RowKind.DELETE || row.getKind() == RowKind.UPDATE_BEFORE) {
-                    table.remove(key);
-                    continue;
-                }
-                table.put(key, "{\"biz_date\":\"" + key + "\",\"total_premium\":"
-                    + ((BigDecimal) row.getField(1)).stripTrailingZeros().toPlainString()
-                    + ",\"policy_cnt\":" + row.getField(2) + ",\"policy_holder_cnt\":" + row.getField(3) + "}");
-            }
-        }
-        table.values().forEach(System.out::println);
+        printTable(r, 1, row -> "{\"biz_date\":" + json(row.getField(0)) + ",\"total_premium\":"
+            + ((BigDecimal) row.getField(1)).stripTrailingZeros().toPlainString()
+            + ",\"policy_cnt\":" + row.getField(2) + ",\"policy_holder_cnt\":" + row.getField(3) + "}");
     }
 }
