@@ -6,7 +6,7 @@
 //
 //	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
-// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv so far), it measures the job as
+// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv and lastpage so far), it measures the job as
 // its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1 over the same
 // file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central once).
 //
@@ -232,7 +232,7 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 }
 
 // flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads.
-var flinkSQLPeers = map[string]string{"hourlygmv": "user_order.jsonl"}
+var flinkSQLPeers = map[string]string{"hourlygmv": "user_order.jsonl", "lastpage": "user_log.jsonl"}
 
 // measureChild runs this command again with --child=name on dir, which reads lines input lines, and
 // measures it.

@@ -7,9 +7,10 @@
 // Maven Central once (testing/mavenjars, peer/pom.xml, checked against peer/jars.sha256) and its one
 // Java source, peer/FinbeamSql.java, is compiled with javac into the same cache.
 //
-// Jobs so far: hourlygmv (user_order -> hs_order). On input in event-time order and without nulls
-// its table equals finbeam's; its last_value follows arrival order and skips nulls, where finbeam's
-// rules follow event time and keep a null of the latest order.
+// Jobs so far: hourlygmv (user_order -> hs_order) and lastpage (user_log -> user_last_log). On input
+// in event-time order and without nulls their tables equal finbeam's; their last_value follows
+// arrival order and skips nulls, where finbeam's rules follow event time and keep a null of the
+// latest row.
 package flinksql
 
 import (
