@@ -6,9 +6,10 @@
 //
 //	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
-// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv and lastpage so far), it measures the job as
-// its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1 over the same
-// file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central once).
+// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv and lastpage so far), it measures
+// the job as its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1
+// over the same file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central
+// once).
 //
 // In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
 // job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
