@@ -186,14 +186,17 @@ func (rules) Key(r Record) string { return r.Key }
 
 // Add dead-letters the records of periods that closed before the watermark, and applies the others.
 func (r rules) Add(ctx context.Context, _ string, k *keyState, recs []Record, wm keyed.Watermark) error {
-	onTime := make([]Record, 0, len(recs))
-	for _, rec := range recs {
-		if wm.Known && rec.Expiry < wm.At {
-			validate.CountDeadLetter(ctx, validate.Late)
-			r.dead(validate.DeadLetter{Reason: lateReason(rec), Raw: string(rec.Payload)})
-			continue
+	onTime := recs // before any firing nothing is late (and with bounded input none fires)
+	if wm.Known {
+		onTime = make([]Record, 0, len(recs))
+		for _, rec := range recs {
+			if rec.Expiry < wm.At {
+				validate.CountDeadLetter(ctx, validate.Late)
+				r.dead(validate.DeadLetter{Reason: lateReason(rec), Raw: string(rec.Payload)})
+				continue
+			}
+			onTime = append(onTime, rec)
 		}
-		onTime = append(onTime, rec)
 	}
 	if changed := k.apply(onTime, r.emit); changed > 0 {
 		countLastvalueUpdates.Inc(ctx, int64(changed))
