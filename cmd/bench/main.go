@@ -6,7 +6,7 @@
 //
 //	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
-// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv and lastpage so far), it measures
+// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv, lastpage and tracejoin), it measures
 // the job as its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1
 // over the same file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central
 // once).
@@ -207,12 +207,16 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 			return err
 		}
 		fmt.Println(res.Line())
-		if input, ok := flinkSQLPeers[p.Name]; ok {
+		if files, ok := flinkSQLPeers[p.Name]; ok {
 			peer, err := flinksql.Build(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
 			if err != nil {
 				return err
 			}
-			cmd := peer.Command(context.Background(), p.Name, filepath.Join(in, input), 1)
+			paths := make([]string, len(files))
+			for i, f := range files {
+				paths[i] = filepath.Join(in, f)
+			}
+			cmd := peer.Command(context.Background(), p.Name, strings.Join(paths, ","), 1)
 			if res, err = bench.Measure(p.Name+"-flinksql", res.Events, cmd); err != nil {
 				return err
 			}
@@ -233,7 +237,8 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 }
 
 // flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads.
-var flinkSQLPeers = map[string]string{"hourlygmv": "user_order.jsonl", "lastpage": "user_log.jsonl"}
+var flinkSQLPeers = map[string][]string{"hourlygmv": {"user_order.jsonl"}, "lastpage": {"user_log.jsonl"},
+	"tracejoin": {"requests.jsonl", "responses.jsonl", "tracks.jsonl"}}
 
 // measureChild runs this command again with --child=name on dir, which reads lines input lines, and
 // measures it.

@@ -7,10 +7,13 @@
 // Maven Central once (testing/mavenjars, peer/pom.xml, checked against peer/jars.sha256) and its one
 // Java source, peer/FinbeamSql.java, is compiled with javac into the same cache.
 //
-// Jobs so far: hourlygmv (user_order -> hs_order) and lastpage (user_log -> user_last_log). On input
-// in event-time order and without nulls their tables equal finbeam's; their last_value follows
-// arrival order and skips nulls, where finbeam's rules follow event time and keep a null of the
-// latest row.
+// Jobs so far: hourlygmv (user_order -> hs_order) and lastpage (user_log -> user_last_log), whose
+// tables equal finbeam's on input in event-time order without nulls (their last_value follows arrival
+// order and skips nulls, where finbeam's rules follow event time and keep a null of the latest row);
+// and tracejoin as the bank's interval join (±1 h around the request), which joins what finbeam joins
+// on complete traces in event-time order (it keeps every record for the interval, joins a copied part
+// twice and drops a record behind its watermark). Command's input for tracejoin is the three files,
+// comma-separated.
 package flinksql
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/flinksql"
 	"github.com/finbeam/finbeam/testing/mavenjars"
@@ -77,7 +78,7 @@ func TestPeersDifferOnShuffledInputAndNulls(t *testing.T) {
 			if in.shuffled {
 				rand.New(rand.NewSource(3)).Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
 			}
-			got, want := peerTable(t, job.name, job.schema, lines, job.ref(lines))
+			got, want := peerTable(t, job.name, job.schema, writeLines(t, job.name, lines), job.ref(lines))
 			wrong := 0
 			for k, w := range want {
 				if got[k] != w {
@@ -95,6 +96,33 @@ func TestPeersDifferOnShuffledInputAndNulls(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The bank's interval join (±1 h around the request) on complete traces, each input in event-time
+// order, joins what finbeam's trace join joins: the traces whose parts lie within the bound.
+func TestTraceJoinPeerMatchesOnOrderedCompleteTraces(t *testing.T) {
+	cfg := gen.Config{Seed: 7, Events: 2000, Clean: true}
+	var files []string
+	var parts [][]string
+	for i, table := range []func(gen.Config, func(string)){gen.Requests, gen.Responses, gen.Tracks} {
+		lines := ordered(func(_ gen.Config, emit func(string)) { table(cfg, emit) }, func(line string) (int64, any, bool) {
+			var p struct{ TS int64 }
+			err := json.Unmarshal([]byte(line), &p)
+			return p.TS, line, err == nil
+		})
+		parts = append(parts, lines)
+		files = append(files, writeLines(t, tracejoin.Inputs[i], lines))
+	}
+	joined, _, _ := reference.TraceJoin(parts[0], parts[1], parts[2], tracejoin.DefaultMaxDelay.Milliseconds(), func(any, any) bool { return true })
+	ref := map[string]string{}
+	for _, j := range joined {
+		ref[j] = j
+	}
+	got, want := peerTable(t, "tracejoin", tracejoin.Schema, strings.Join(files, ","), ref)
+	if len(want) < cfg.Events*9/10 {
+		t.Fatalf("the reference joined %d of %d traces; want most", len(want), cfg.Events)
+	}
+	beamtest.SameTable(t, "actions from Flink SQL", got, want)
 }
 
 // ordered generates a table and keeps the lines keep accepts, in event-time order, ties in finbeam's
@@ -129,16 +157,24 @@ func ordered(table func(gen.Config, func(string)), keep func(line string) (ts in
 // reference's rows.
 func samePeerTable(t *testing.T, job string, schema changelog.Schema, lines []string, ref map[string]string) {
 	t.Helper()
-	got, want := peerTable(t, job, schema, lines, ref)
+	got, want := peerTable(t, job, schema, writeLines(t, job, lines), ref)
 	if len(want) < 20 {
 		t.Fatalf("the reference has %d rows; want more", len(want))
 	}
 	beamtest.SameTable(t, schema.Table+" from Flink SQL", got, want)
 }
 
-// peerTable runs the peer of job on lines at parallelism 1 and returns its table and the reference's,
-// both in the form tables are compared in (beamtest.Rows).
-func peerTable(t *testing.T, job string, schema changelog.Schema, lines []string, ref map[string]string) (got, want map[string]string) {
+// writeLines writes lines to a file named after name in the test's directory and returns its path.
+func writeLines(t *testing.T, name string, lines []string) string {
+	path := filepath.Join(t.TempDir(), name+".jsonl")
+	beamtest.Must(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	return path
+}
+
+// peerTable runs the peer of job on input (a file; tracejoin: three, comma-separated) at parallelism
+// 1 and returns its table and the reference's, both in the form tables are compared in
+// (beamtest.Rows).
+func peerTable(t *testing.T, job string, schema changelog.Schema, input string, ref map[string]string) (got, want map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -147,9 +183,7 @@ func peerTable(t *testing.T, job string, schema changelog.Schema, lines []string
 		beamtest.NeedService(t, err, err)
 	}
 	beamtest.Must(t, err)
-	in := filepath.Join(t.TempDir(), job+".jsonl")
-	beamtest.Must(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	out, err := peer.Command(ctx, job, in, 1).Output()
+	out, err := peer.Command(ctx, job, input, 1).Output()
 	if err != nil {
 		t.Fatalf("the peer of %s: %v", job, err)
 	}

@@ -17,23 +17,61 @@ import org.apache.flink.util.CloseableIterator;
  * here and the final table printed to stdout as JSON lines. Batch mode is not used: its sort-based
  * aggregation does not keep arrival order, so last_value there picks an arbitrary row.
  *
- * <p>Usage: FinbeamSql JOB INPUT PARALLELISM, with JOB hourlygmv (INPUT: user_order lines) or lastpage
- * (INPUT: user_log lines).
+ * <p>Usage: FinbeamSql JOB INPUT PARALLELISM, with JOB hourlygmv (INPUT: user_order lines), lastpage
+ * (INPUT: user_log lines) or tracejoin (INPUT: the request, response and tracking files, comma-separated).
  */
 public class FinbeamSql {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3 || !(args[0].equals("hourlygmv") || args[0].equals("lastpage"))) {
-            System.err.println("usage: FinbeamSql hourlygmv|lastpage INPUT PARALLELISM");
+        if (args.length != 3 || !(args[0].equals("hourlygmv") || args[0].equals("lastpage") || args[0].equals("tracejoin"))) {
+            System.err.println("usage: FinbeamSql hourlygmv|lastpage|tracejoin INPUT PARALLELISM");
             System.exit(2);
         }
         Configuration conf = new Configuration();
         conf.setString("parallelism.default", args[2]);
         conf.setString("table.local-time-zone", "UTC");
         TableEnvironment t = TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
-        if (args[0].equals("hourlygmv")) {
-            hourlyGMV(t, args[1]);
-        } else {
-            lastPage(t, args[1]);
+        switch (args[0]) {
+            case "hourlygmv": hourlyGMV(t, args[1]); break;
+            case "lastpage": lastPage(t, args[1]); break;
+            default: traceJoin(t, args[1].split(","));
+        }
+    }
+
+    /**
+     * actions: the bank's second version, an interval join of the three streams by trace_id, the
+     * response and the tracking record each within one hour of the request in event time (watermarks
+     * 5 s behind the newest record; a record behind the watermark is dropped, and so is one without a
+     * ts, whose event time is taken as 1970 to keep the source running). It keeps every record
+     * for the whole interval and emits every match: a copied part joins twice.
+     */
+    static void traceJoin(TableEnvironment t, String[] inputs) throws Exception {
+        String[][] tables = {
+            {"requests", "trace_id STRING, ts BIGINT, channel STRING, `system` STRING, action STRING, process_id STRING, product STRING, branch STRING, user_id STRING"},
+            {"responses", "trace_id STRING, ts BIGINT, status STRING, code STRING"},
+            {"tracks", "trace_id STRING, ts BIGINT, page STRING, device_id STRING"},
+        };
+        for (int i = 0; i < 3; i++) {
+            t.executeSql("CREATE TABLE " + tables[i][0] + " (" + tables[i][1] + ", rt AS TO_TIMESTAMP_LTZ(COALESCE(ts, 0), 3), "
+                + "WATERMARK FOR rt AS rt - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '"
+                + inputs[i].replace("'", "''") + "', 'format' = 'json', 'json.ignore-parse-errors' = 'true')");
+        }
+        TableResult r = t.executeSql(
+            "SELECT q.trace_id, q.process_id, q.action, q.channel, q.product, q.branch, s.status, s.code, k.page, "
+            + "q.ts, s.ts, k.ts, s.ts - q.ts FROM requests q, responses s, tracks k "
+            + "WHERE q.trace_id = s.trace_id AND q.trace_id = k.trace_id AND q.trace_id <> '' "
+            + "AND s.rt BETWEEN q.rt - INTERVAL '1' HOUR AND q.rt + INTERVAL '1' HOUR "
+            + "AND k.rt BETWEEN q.rt - INTERVAL '1' HOUR AND q.rt + INTERVAL '1' HOUR");
+        String[] cols = {"trace_id", "process_id", "action", "channel", "product", "branch", "status", "code", "page",
+            "request_ts", "response_ts", "track_ts", "latency_ms"};
+        try (CloseableIterator<Row> it = r.collect()) {
+            while (it.hasNext()) {
+                Row row = it.next();
+                StringBuilder b = new StringBuilder("{");
+                for (int i = 0; i < cols.length; i++) {
+                    b.append(i == 0 ? "" : ",").append('"').append(cols[i]).append("\":").append(json(row.getField(i)));
+                }
+                System.out.println(b.append('}'));
+            }
         }
     }
 
