@@ -196,6 +196,7 @@ func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig) error {
 
 // throughput prints a line per pipeline and its reference, then the ceiling's (see the package doc).
 func throughput(pipelines []bench.Pipeline, events int) error {
+	var peer *flinksql.Peer // built (jars checked, source compiled) for the first job that has one
 	return eachPipeline(pipelines, events, func(dir string, p bench.Pipeline) error {
 		in := filepath.Join(dir, "in")
 		res, err := bench.Run(filepath.Join(dir, "bin", p.Name), p, in)
@@ -208,9 +209,12 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 		}
 		fmt.Println(res.Line())
 		if files, ok := flinkSQLPeers[p.Name]; ok {
-			peer, err := flinksql.Build(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
-			if err != nil {
-				return err
+			if peer == nil {
+				built, err := flinksql.Build(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
+				if err != nil {
+					return err
+				}
+				peer = &built
 			}
 			paths := make([]string, len(files))
 			for i, f := range files {

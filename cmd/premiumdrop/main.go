@@ -47,7 +47,7 @@ func main() {
 	var dimFile endpoint.Input // the dimension's file, checked before the updates' input
 	if *dim == "mysql" {
 		// The dimension is looked up per user in the sink's raw_info table, where its write-backs go.
-		mysql, ok := c.MySQLSink()
+		mysql, ok := j.MySQLSink()
 		if !ok {
 			c.Fail(app.UsageError("--dim=mysql needs --sink=mysql: the dimension's write-backs go to the table it is looked up in"))
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/finbeam/finbeam/io/endpoint"
+	"github.com/finbeam/finbeam/io/mysqlio"
 )
 
 // Job is the pipeline a command builds, one way: Read the job's inputs where the source flags say,
@@ -25,6 +26,14 @@ func (c *Command) Job() *Job {
 // Bounded reports whether the inputs are files, every line read before a stateful step's watermark
 // moves: what the jobs' Options.Bounded promise.
 func (j *Job) Bounded() bool { return j.io.FileInput() }
+
+// MySQLSink is the MySQL connection of --sink=mysql, and whether the sink is MySQL.
+func (j *Job) MySQLSink() (mysqlio.Config, bool) {
+	if j.io.MySQL == nil {
+		return mysqlio.Config{}, false
+	}
+	return *j.io.MySQL, true
+}
 
 // Read reads the inputs, one PCollection<string> of JSON lines each, in order (endpoint.Config.Read);
 // an input it cannot read fails the command.

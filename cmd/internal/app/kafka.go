@@ -192,13 +192,5 @@ func companion(output, suffix string) string {
 // Streaming reports whether the job reads Kafka without an end: it then runs until stopped.
 func Streaming() bool { return *source == "mysqlcdc" || *source == "kafka" && *kafkaUntil == "" }
 
-// MySQLSink is the MySQL connection of --sink=mysql, and whether the sink is MySQL.
-func (c *Command) MySQLSink() (mysqlio.Config, bool) {
-	if *sink != "mysql" {
-		return mysqlio.Config{}, false
-	}
-	return c.mysqlConfig(), true
-}
-
 // MySQL is the MySQL connection the --mysql_* flags describe, for commands that read a table.
 func (c *Command) MySQL() mysqlio.Config { return c.mysqlConfig() }
