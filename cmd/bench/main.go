@@ -6,10 +6,11 @@
 //
 //	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
 //
-// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv, lastpage and tracejoin), it measures
-// the job as its users wrote it in Flink SQL, in streaming mode on a local Flink at parallelism 1
-// over the same file, the JVM as a whole (pipeline=<name>-flinksql; its jars come from Maven Central
-// once).
+// For a job that has a Flink SQL peer (testing/flinksql: hourlygmv, lastpage, premiumdrop and
+// tracejoin), it measures the job as its users wrote it in Flink SQL, in streaming mode on a local
+// Flink at parallelism 1 over the same file, the JVM as a whole (pipeline=<name>-flinksql; its jars
+// come from Maven Central once; premiumdrop's peer finds its dimension in a throwaway MariaDB, loaded
+// before the clock starts).
 //
 // In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
 // job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
@@ -59,9 +60,11 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the ceiling job's runner
 
 	"github.com/finbeam/finbeam/io/gen"
+	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/bench"
 	"github.com/finbeam/finbeam/testing/flinksql"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 )
 
 func main() {
@@ -216,12 +219,13 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 				}
 				peer = &built
 			}
-			paths := make([]string, len(files))
-			for i, f := range files {
-				paths[i] = filepath.Join(in, f)
+			cmd, stop, err := peerCommand(*peer, p.Name, in, files)
+			if err != nil {
+				return err
 			}
-			cmd := peer.Command(context.Background(), p.Name, strings.Join(paths, ","), 1)
-			if res, err = bench.Measure(p.Name+"-flinksql", res.Events, cmd); err != nil {
+			res, err = bench.Measure(p.Name+"-flinksql", res.Events, cmd)
+			stop()
+			if err != nil {
 				return err
 			}
 			fmt.Println(res.Line())
@@ -240,9 +244,68 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 	})
 }
 
-// flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads.
+// flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads
+// (premiumdrop: its updates, then the dimension it finds in MySQL).
 var flinkSQLPeers = map[string][]string{"hourlygmv": {"user_order.jsonl"}, "lastpage": {"user_log.jsonl"},
-	"tracejoin": {"requests.jsonl", "responses.jsonl", "tracks.jsonl"}}
+	"premiumdrop": {"update_info.jsonl", "raw_info.jsonl"}, "tracejoin": {"requests.jsonl", "responses.jsonl", "tracks.jsonl"}}
+
+// peerCommand is the peer of job over files in folder in, and what stops what it needs. tracejoin's
+// peer reads copies of its files in event-time order (its interval join drops what arrives behind
+// its watermark, most of the generated files otherwise; finbeam's order does not matter). premiumdrop's
+// peer looks its dimension up in MySQL: a throwaway MariaDB is started and raw_info loaded into it
+// before the measured run (its load is not measured, nor is MariaDB's memory), and the peer's JDBC
+// writes are flushed as the connector does by default.
+func peerCommand(peer flinksql.Peer, job, in string, files []string) (cmd *exec.Cmd, stop func(), err error) {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(in, f)
+	}
+	switch job {
+	case "tracejoin":
+		for i, path := range paths {
+			if paths[i], err = inEventTimeOrder(path, tracejoin.TimeField); err != nil {
+				return nil, nil, err
+			}
+		}
+		fallthrough
+	default:
+		return peer.Command(context.Background(), job, strings.Join(paths, ","), 1), func() {}, nil
+	case "premiumdrop":
+	}
+	server, err := mysqltest.Start()
+	if err != nil {
+		return nil, nil, err
+	}
+	dsn, err := server.CreateDatabase("flinksql_peer")
+	if err == nil {
+		var dims []string
+		if dims, err = jsonl.ReadFile(paths[1]); err == nil {
+			err = flinksql.LoadPremiumDrop(context.Background(), dsn, dims)
+		}
+	}
+	if err == nil {
+		cmd, err = peer.PremiumDrop(context.Background(), paths[0], dsn, flinksql.DefaultFlushRows, 1)
+	}
+	if err != nil {
+		server.Close()
+		return nil, nil, err
+	}
+	return cmd, server.Close, nil
+}
+
+// inEventTimeOrder writes a copy of the JSONL file path with its lines in the order of their
+// integer field (flinksql.InEventTimeOrder) into the folder "ordered" beside it, and returns its path.
+func inEventTimeOrder(path, field string) (string, error) {
+	lines, err := jsonl.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(filepath.Dir(path), "ordered", filepath.Base(path))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	return out, os.WriteFile(out, []byte(strings.Join(flinksql.InEventTimeOrder(lines, field), "\n")+"\n"), 0o644)
+}
 
 // measureChild runs this command again with --child=name on dir, which reads lines input lines, and
 // measures it.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"math/rand"
@@ -127,18 +126,8 @@ func TestDimensionInMySQL(t *testing.T) {
 	defer db.Close()
 	_, err = db.Exec(mysqlio.CreateTable(premiumdrop.DimSchema))
 	beamtest.Must(t, err)
-	chosen := map[int64][]byte{} // the row per id that the pipeline would use
-	for _, l := range keyUsers {
-		if d, err := premiumdrop.ParseDim(l); err == nil {
-			b, _ := json.Marshal(d)
-			if bytes.Compare(b, chosen[d.ID]) > 0 {
-				chosen[d.ID] = b
-			}
-		}
-	}
-	for _, b := range chosen {
-		var d premiumdrop.Dim
-		beamtest.Must(t, json.Unmarshal(b, &d))
+	chosen := premiumdrop.KeyUsers(keyUsers) // the row per id that the pipeline would use
+	for _, d := range chosen {
 		_, err := db.Exec("INSERT INTO raw_info (id, raw_premium, raw_info, version) VALUES (?, ?, ?, 0)", d.ID, d.RawPremium.String(), d.RawInfo)
 		beamtest.Must(t, err)
 	}

@@ -212,6 +212,24 @@ func ParseDim(line string) (Dim, error) {
 	return d, r.Err()
 }
 
+// KeyUsers are the dimension rows the job uses from raw_info lines, by id: where an id is given
+// twice, the row with the greater canonical encoding (its JSON, fields in Dim's order); a line that
+// is not a valid row is left out (the job dead-letters it).
+func KeyUsers(lines []string) map[int64]Dim {
+	chosen := map[int64][]byte{}
+	rows := map[int64]Dim{}
+	for _, l := range lines {
+		d, err := ParseDim(l)
+		if err != nil {
+			continue
+		}
+		if b, _ := json.Marshal(d); bytes.Compare(b, chosen[d.ID]) > 0 {
+			chosen[d.ID], rows[d.ID] = b, d
+		}
+	}
+	return rows
+}
+
 // Alert is one line of the alert output (table wechat_activity_user).
 type Alert struct {
 	ID          int64       `json:"id"`

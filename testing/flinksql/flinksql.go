@@ -17,18 +17,28 @@
 package flinksql
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/finbeam/finbeam/io/mysqlio"
+	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/mavenjars"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/validate"
 )
 
 var (
@@ -89,4 +99,90 @@ func Build(ctx context.Context, logf func(string, ...any)) (Peer, error) {
 // final table to stdout as JSON lines (a row each).
 func (p Peer) Command(ctx context.Context, job, input string, parallelism int) *exec.Cmd {
 	return exec.CommandContext(ctx, "java", "-Xmx2g", "-cp", p.Classpath, "FinbeamSql", job, input, strconv.Itoa(parallelism))
+}
+
+// PremiumDropTables are the tables of premiumdrop's peer as its users keep them, without finbeam's
+// version columns: the key-user dimension raw_info(id PRIMARY KEY, raw_premium, raw_info), which it
+// looks up and writes back, and its alerts, wechat_activity_user, keyed like finbeam's by the user and
+// the update's gmt_modified (the users' own table, keyed by id alone, kept a user's latest alert).
+func PremiumDropTables() (dim, alerts changelog.Schema) {
+	dim = premiumdrop.DimSchema
+	dim.AppendOnly = true
+	return dim, premiumdrop.Schema
+}
+
+// LoadPremiumDrop creates the peer's tables in the MySQL database of dsn (dropping earlier ones) and
+// loads into raw_info the key users of the raw_info lines, the rows finbeam's job would use.
+func LoadPremiumDrop(ctx context.Context, dsn string, dimLines []string) error {
+	db, err := mysqlio.Config{DSN: dsn}.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	dim, alerts := PremiumDropTables()
+	for _, s := range []changelog.Schema{dim, alerts} {
+		for _, q := range []string{"DROP TABLE IF EXISTS `" + s.Table + "`", mysqlio.CreateTable(s)} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("flinksql: %s: %w", s.Table, err)
+			}
+		}
+	}
+	var rows []any
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		q := "INSERT INTO raw_info (id, raw_premium, raw_info) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", len(rows)/3-1)
+		_, err := db.ExecContext(ctx, q, rows...)
+		rows = rows[:0]
+		return err
+	}
+	for _, d := range premiumdrop.KeyUsers(dimLines) {
+		rows = append(rows, d.ID, d.RawPremium.String(), d.RawInfo)
+		if len(rows) == 3*500 {
+			if err := flush(); err != nil {
+				return fmt.Errorf("flinksql: loading raw_info: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("flinksql: loading raw_info: %w", err)
+	}
+	return nil
+}
+
+// PremiumDrop is the peer of premiumdrop over the update_info file input at parallelism, with its
+// tables (LoadPremiumDrop) in the MySQL database of dsn (go-sql-driver's form, over TCP), its JDBC
+// writes flushed every flushRows rows or second (DefaultFlushRows is the connector's default; 1 makes
+// each write-back visible to the next lookup). It prints nothing.
+func (p Peer) PremiumDrop(ctx context.Context, input, dsn string, flushRows, parallelism int) (*exec.Cmd, error) {
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil || c.Net != "tcp" || c.DBName == "" {
+		return nil, fmt.Errorf("flinksql: premiumdrop's peer needs a MySQL DSN over TCP with a database (%v)", err)
+	}
+	q := url.Values{"user": {c.User}, "useSSL": {"false"}}
+	if c.Passwd != "" {
+		q.Set("password", c.Passwd)
+	}
+	jdbc := "jdbc:mysql://" + c.Addr + "/" + url.PathEscape(c.DBName) + "?" + q.Encode()
+	return exec.CommandContext(ctx, "java", "-Xmx2g", "-cp", p.Classpath, "FinbeamSql", "premiumdrop", input,
+		strconv.Itoa(parallelism), jdbc, strconv.Itoa(flushRows)), nil
+}
+
+// DefaultFlushRows is the JDBC connector's sink.buffer-flush.max-rows when a table does not set it.
+const DefaultFlushRows = 100
+
+// InEventTimeOrder sorts lines in place by their integer field (epoch ms) and returns them: the
+// order the peer's watermarks need (its interval join drops what arrives behind them). The sort is
+// stable; a line without the field comes first.
+func InEventTimeOrder(lines []string, field string) []string {
+	ts := make(map[string]int64, len(lines))
+	for _, l := range lines {
+		r := validate.NewReader(l)
+		if v := r.OptInt(field); v != nil && r.Err() == nil {
+			ts[l] = *v
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b string) int { return cmp.Compare(ts[a], ts[b]) })
+	return lines
 }

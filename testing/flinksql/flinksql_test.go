@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -15,13 +16,21 @@ import (
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
+	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/testing/beamtest"
 	"github.com/finbeam/finbeam/testing/flinksql"
 	"github.com/finbeam/finbeam/testing/mavenjars"
+	"github.com/finbeam/finbeam/testing/mysqltest"
 	"github.com/finbeam/finbeam/testing/reference"
 	"github.com/finbeam/finbeam/transforms/changelog"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	mysqltest.Stop()
+	os.Exit(code)
+}
 
 // The Flink SQL peer of hourlygmv, on orders in event-time order (ties in finbeam's order) without
 // nulls in the columns it aggregates, gives finbeam's table: the reference's, which the pipeline's
@@ -79,17 +88,7 @@ func TestPeersDifferOnShuffledInputAndNulls(t *testing.T) {
 				rand.New(rand.NewSource(3)).Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
 			}
 			got, want := peerTable(t, job.name, job.schema, writeLines(t, job.name, lines), job.ref(lines))
-			wrong := 0
-			for k, w := range want {
-				if got[k] != w {
-					wrong++
-				}
-			}
-			for k := range got {
-				if _, ok := want[k]; !ok {
-					wrong++
-				}
-			}
+			wrong := wrongRows(got, want)
 			t.Logf("%s, %s: the original gets %d of %d rows wrong", job.name, in.name, wrong, len(want))
 			if wrong == 0 && (in.shuffled || job.name == "hourlygmv") {
 				t.Errorf("%s, %s: the original's table equals finbeam's; want the differences it is known for", job.name, in.name)
@@ -98,18 +97,63 @@ func TestPeersDifferOnShuffledInputAndNulls(t *testing.T) {
 	}
 }
 
+// wrongRows counts the rows of want that got has not, or not equal, and the rows got has beyond want.
+func wrongRows(got, want map[string]string) int {
+	wrong := 0
+	for k, w := range want {
+		if got[k] != w {
+			wrong++
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			wrong++
+		}
+	}
+	return wrong
+}
+
 // The bank's interval join (±1 h around the request) on complete traces, each input in event-time
 // order, joins what finbeam's trace join joins: the traces whose parts lie within the bound.
 func TestTraceJoinPeerMatchesOnOrderedCompleteTraces(t *testing.T) {
-	cfg := gen.Config{Seed: 7, Events: 2000, Clean: true}
+	got, want, printed := traceJoinPeer(t, gen.Config{Seed: 7, Events: 2000, Clean: true}, false)
+	beamtest.SameTable(t, "actions from Flink SQL", got, want)
+	if printed != len(got) {
+		t.Errorf("the peer wrote %d actions for %d traces", printed, len(got))
+	}
+}
+
+// On the generator's usual traces (5% lack a part, 3% have a part sent twice), and on files whose
+// lines are shuffled, the interval join does not write finbeam's actions: it writes an action twice
+// where a part came twice, and drops what arrives behind its watermark. The test logs how many of
+// finbeam's rows it gets wrong (missing, different or extra) and how many it writes twice.
+func TestTraceJoinPeerDiffers(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		shuffled bool
+	}{{"in event-time order, with copied and missing parts", false}, {"shuffled, with copied and missing parts", true}} {
+		got, want, printed := traceJoinPeer(t, gen.Config{Seed: 7, Events: 2000, BadEvery: -1}, c.shuffled)
+		wrong, twice := wrongRows(got, want), printed-len(got)
+		t.Logf("tracejoin, %s: the original gets %d of %d rows wrong and writes %d twice", c.name, wrong, len(want), twice)
+		if wrong == 0 && twice == 0 {
+			t.Errorf("tracejoin, %s: the original's actions equal finbeam's; want the differences it is known for", c.name)
+		}
+	}
+}
+
+// traceJoinPeer runs the interval join on the traces of cfg, each file in event-time order or
+// shuffled, and returns its table and the reference's (finbeam's joined actions).
+func traceJoinPeer(t *testing.T, cfg gen.Config, shuffled bool) (got, want map[string]string, printed int) {
+	t.Helper()
 	var files []string
 	var parts [][]string
 	for i, table := range []func(gen.Config, func(string)){gen.Requests, gen.Responses, gen.Tracks} {
-		lines := ordered(func(_ gen.Config, emit func(string)) { table(cfg, emit) }, func(line string) (int64, any, bool) {
-			var p struct{ TS int64 }
-			err := json.Unmarshal([]byte(line), &p)
-			return p.TS, line, err == nil
-		})
+		var lines []string
+		table(cfg, func(l string) { lines = append(lines, l) })
+		flinksql.InEventTimeOrder(lines, tracejoin.TimeField)
+		if shuffled {
+			rand.New(rand.NewSource(int64(3+i))).Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		}
 		parts = append(parts, lines)
 		files = append(files, writeLines(t, tracejoin.Inputs[i], lines))
 	}
@@ -118,12 +162,15 @@ func TestTraceJoinPeerMatchesOnOrderedCompleteTraces(t *testing.T) {
 	for _, j := range joined {
 		ref[j] = j
 	}
-	got, want := peerTable(t, "tracejoin", tracejoin.Schema, strings.Join(files, ","), ref)
-	if len(want) < cfg.Events*9/10 {
+	got, want, printed = peerRows(t, "tracejoin", tracejoin.Schema, strings.Join(files, ","), ref)
+	if len(want) < cfg.Events*8/10 {
 		t.Fatalf("the reference joined %d of %d traces; want most", len(want), cfg.Events)
 	}
-	beamtest.SameTable(t, "actions from Flink SQL", got, want)
+	return got, want, printed
 }
+
+// sampleConfig is the generated sample the tests compare on: no bad lines.
+var sampleConfig = gen.Config{Seed: 7, Events: 3000, BadEvery: -1}
 
 // ordered generates a table and keeps the lines keep accepts, in event-time order, ties in finbeam's
 // order (the greater canonical encoding last).
@@ -134,7 +181,7 @@ func ordered(table func(gen.Config, func(string)), keep func(line string) (ts in
 		line      string
 	}
 	var recs []rec
-	table(gen.Config{Seed: 7, Events: 3000, BadEvery: -1}, func(line string) {
+	table(sampleConfig, func(line string) {
 		if ts, r, ok := keep(line); ok {
 			b, _ := json.Marshal(r)
 			recs = append(recs, rec{ts, string(b), line})
@@ -175,6 +222,13 @@ func writeLines(t *testing.T, name string, lines []string) string {
 // 1 and returns its table and the reference's, both in the form tables are compared in
 // (beamtest.Rows).
 func peerTable(t *testing.T, job string, schema changelog.Schema, input string, ref map[string]string) (got, want map[string]string) {
+	got, want, _ = peerRows(t, job, schema, input, ref)
+	return got, want
+}
+
+// peerRows is peerTable, and how many rows the peer printed: more than its table has when it wrote
+// a row twice.
+func peerRows(t *testing.T, job string, schema changelog.Schema, input string, ref map[string]string) (got, want map[string]string, printed int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -187,7 +241,8 @@ func peerTable(t *testing.T, job string, schema changelog.Schema, input string, 
 	if err != nil {
 		t.Fatalf("the peer of %s: %v", job, err)
 	}
-	got, err = beamtest.Rows(schema, strings.Split(strings.TrimSpace(string(out)), "\n"))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	got, err = beamtest.Rows(schema, lines)
 	beamtest.Must(t, err)
 	var refLines []string
 	for _, row := range ref {
@@ -195,5 +250,97 @@ func peerTable(t *testing.T, job string, schema changelog.Schema, input string, 
 	}
 	want, err = beamtest.Rows(schema, refLines)
 	beamtest.Must(t, err)
+	return got, want, len(lines)
+}
+
+// premiumDropPeer loads the key users into a fresh database, runs premiumdrop's peer over the updates
+// with the JDBC writes flushed every flushRows rows, and returns the final alert and dimension tables,
+// and the reference's (finbeam's rules): the alerts, and every key user's row after the updates.
+func premiumDropPeer(t *testing.T, updates, keyUsers []string, flushRows int) (got, want map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dsn := mysqltest.Database(t)
+	peer, err := flinksql.Build(ctx, t.Logf)
+	if errors.Is(err, flinksql.ErrNotInstalled) || errors.Is(err, mavenjars.ErrNotInstalled) {
+		beamtest.NeedService(t, err, err)
+	}
+	beamtest.Must(t, err)
+	beamtest.Must(t, flinksql.LoadPremiumDrop(ctx, dsn, keyUsers))
+	cmd, err := peer.PremiumDrop(ctx, writeLines(t, "update_info", updates), dsn, flushRows, 1)
+	beamtest.Must(t, err)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the peer of premiumdrop: %v\n%s", err, beamtest.Tail(string(out), 30))
+	}
+	dimSchema, alertSchema := flinksql.PremiumDropTables()
+	alerts, dims, _ := reference.PremiumDrop(updates, keyUsers, premiumdrop.DefaultDropRatio)
+	wantAlerts, err := beamtest.Rows(alertSchema, alerts)
+	beamtest.Must(t, err)
+	var initial []string
+	for _, d := range premiumdrop.KeyUsers(keyUsers) {
+		b, _ := json.Marshal(d)
+		initial = append(initial, string(b))
+	}
+	wantDims, err := beamtest.Rows(dimSchema, initial)
+	beamtest.Must(t, err)
+	maps.Copy(wantDims, dims)
+	gotAlerts, err := mysqltest.Table(dsn, alertSchema)
+	beamtest.Must(t, err)
+	gotDims, err := mysqltest.Table(dsn, dimSchema)
+	beamtest.Must(t, err)
+	got, want = map[string]string{}, map[string]string{}
+	for prefix, tables := range map[string][2]map[string]string{"alert ": {gotAlerts, wantAlerts}, "raw_info ": {gotDims, wantDims}} {
+		for k, v := range tables[0] {
+			got[prefix+k] = v
+		}
+		for k, v := range tables[1] {
+			want[prefix+k] = v
+		}
+	}
+	if len(wantAlerts) < 20 {
+		t.Fatalf("the reference raised %d alerts; want more", len(wantAlerts))
+	}
 	return got, want
+}
+
+// The peer of premiumdrop, the users' processing-time lookup join with its write-back, on updates in
+// event-time order (ties in finbeam's order), each write-back flushed before the next lookup, raises
+// finbeam's alerts and leaves finbeam's dimension.
+func TestPremiumDropPeerMatchesOnOrderedInput(t *testing.T) {
+	updates := ordered(gen.Updates, func(line string) (int64, any, bool) {
+		u, err := premiumdrop.ParseUpdate(line)
+		return u.GmtModified, u, err == nil
+	})
+	got, want := premiumDropPeer(t, updates, gen.Lines(sampleConfig, gen.KeyUsers), 1)
+	beamtest.SameTable(t, "wechat_activity_user and raw_info from Flink SQL", got, want)
+}
+
+// premiumdrop's peer gives another table than finbeam's where its lookups see a dimension that is
+// not the one of the update's moment: write-backs still in the JDBC sink's buffer (the connector's
+// default flushing, even on input in event-time order), and updates taking effect in arrival order.
+// The test logs how many rows of finbeam's two tables (alerts and raw_info) the original gets wrong.
+func TestPremiumDropPeerDiffers(t *testing.T) {
+	updates := ordered(gen.Updates, func(line string) (int64, any, bool) {
+		u, err := premiumdrop.ParseUpdate(line)
+		return u.GmtModified, u, err == nil
+	})
+	shuffled := slices.Clone(updates)
+	rand.New(rand.NewSource(3)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	keyUsers := gen.Lines(sampleConfig, gen.KeyUsers)
+	for _, c := range []struct {
+		name      string
+		lines     []string
+		flushRows int
+	}{
+		{"in event-time order, buffered (the connector's defaults)", updates, flinksql.DefaultFlushRows},
+		{"shuffled, flushed per row", shuffled, 1},
+		{"shuffled, buffered", shuffled, flinksql.DefaultFlushRows},
+	} {
+		got, want := premiumDropPeer(t, c.lines, keyUsers, c.flushRows)
+		wrong := wrongRows(got, want)
+		t.Logf("premiumdrop, %s: the original gets %d of %d rows wrong", c.name, wrong, len(want))
+		if wrong == 0 {
+			t.Errorf("premiumdrop, %s: the original's tables equal finbeam's; want the differences it is known for", c.name)
+		}
+	}
 }

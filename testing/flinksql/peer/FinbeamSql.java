@@ -18,12 +18,17 @@ import org.apache.flink.util.CloseableIterator;
  * aggregation does not keep arrival order, so last_value there picks an arbitrary row.
  *
  * <p>Usage: FinbeamSql JOB INPUT PARALLELISM, with JOB hourlygmv (INPUT: user_order lines), lastpage
- * (INPUT: user_log lines) or tracejoin (INPUT: the request, response and tracking files, comma-separated).
+ * (INPUT: user_log lines) or tracejoin (INPUT: the request, response and tracking files, comma-separated);
+ * FinbeamSql premiumdrop INPUT PARALLELISM JDBC_URL FLUSH_ROWS (INPUT: update_info lines; the tables
+ * raw_info, loaded, and wechat_activity_user, empty, in the database of JDBC_URL, which the job
+ * writes and prints nothing).
  */
 public class FinbeamSql {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3 || !(args[0].equals("hourlygmv") || args[0].equals("lastpage") || args[0].equals("tracejoin"))) {
-            System.err.println("usage: FinbeamSql hourlygmv|lastpage|tracejoin INPUT PARALLELISM");
+        boolean drop = args.length == 5 && args[0].equals("premiumdrop");
+        if (!drop && (args.length != 3 || !(args[0].equals("hourlygmv") || args[0].equals("lastpage") || args[0].equals("tracejoin")))) {
+            System.err.println("usage: FinbeamSql hourlygmv|lastpage|tracejoin INPUT PARALLELISM\n"
+                + "       FinbeamSql premiumdrop INPUT PARALLELISM JDBC_URL FLUSH_ROWS");
             System.exit(2);
         }
         Configuration conf = new Configuration();
@@ -33,8 +38,44 @@ public class FinbeamSql {
         switch (args[0]) {
             case "hourlygmv": hourlyGMV(t, args[1]); break;
             case "lastpage": lastPage(t, args[1]); break;
+            case "premiumdrop": premiumDrop(t, args[1], args[3], args[4]); break;
             default: traceJoin(t, args[1].split(","));
         }
+    }
+
+    /**
+     * wechat_activity_user and raw_info: each update joined at processing time with its user's row of
+     * the key-user dimension, read from the database at that moment (a lookup join, no cache); a user
+     * whose amount fell by more than 15% goes to wechat_activity_user, and every key user's row is
+     * written back with the new amount. Both writes are the JDBC connector's upserts, buffered up to
+     * flushRows rows or one second (its defaults: 100 rows), so a lookup sees a write-back only once
+     * it is flushed. Updates take effect in arrival order. Each insert has a lookup of its own (the
+     * planner moves the alert's condition into its join); the source is shared and, in the one chained
+     * task at parallelism 1, an update reaches the alert's lookup before the write-back's.
+     */
+    static void premiumDrop(TableEnvironment t, String input, String url, String flushRows) throws Exception {
+        t.executeSql("CREATE TABLE update_info (id BIGINT, channel STRING, open_id STRING, event STRING, "
+            + "now_premium DECIMAL(38, 4), creator STRING, modifier STRING, gmt_modified BIGINT, now_info STRING, "
+            + "proc AS PROCTIME()) WITH ('connector' = 'filesystem', 'path' = '" + input.replace("'", "''") + "', "
+            + "'format' = 'json', 'json.ignore-parse-errors' = 'true')");
+        String jdbc = "'connector' = 'jdbc', 'url' = '" + url.replace("'", "''") + "', "
+            + "'sink.buffer-flush.max-rows' = '" + Integer.parseInt(flushRows) + "', 'sink.buffer-flush.interval' = '1s'";
+        t.executeSql("CREATE TABLE raw_info (id BIGINT, raw_premium DECIMAL(38, 4), raw_info STRING, "
+            + "PRIMARY KEY (id) NOT ENFORCED) WITH (" + jdbc + ", 'table-name' = 'raw_info')");
+        t.executeSql("CREATE TABLE wechat_activity_user (id BIGINT, raw_info STRING, now_info STRING, "
+            + "raw_premium DECIMAL(38, 4), now_premium DECIMAL(38, 4), gmt_modified BIGINT, "
+            + "PRIMARY KEY (id, gmt_modified) NOT ENFORCED) WITH (" + jdbc + ", 'table-name' = 'wechat_activity_user')");
+        t.executeSql("CREATE TEMPORARY VIEW joined AS SELECT u.id, r.raw_info, u.now_info, r.raw_premium, u.now_premium, "
+            + "u.gmt_modified FROM update_info AS u JOIN raw_info FOR SYSTEM_TIME AS OF u.proc AS r ON u.id = r.id "
+            + "WHERE u.now_premium IS NOT NULL AND u.gmt_modified IS NOT NULL");
+        org.apache.flink.table.api.StatementSet set = t.createStatementSet();
+        set.addInsertSql("INSERT INTO wechat_activity_user SELECT id, raw_info, now_info, raw_premium, now_premium, gmt_modified "
+            + "FROM joined WHERE now_premium < raw_premium * 0.85");
+        set.addInsertSql("INSERT INTO raw_info SELECT id, now_premium, now_info FROM joined");
+        if (System.getenv("FINBEAM_PEER_EXPLAIN") != null) {
+            System.err.println(set.explain());
+        }
+        set.execute().await();
     }
 
     /**
