@@ -29,12 +29,19 @@
 // The workload spans four times max_delay, so both joins reach their steady state.
 //
 // Latency: each pipeline but variablepool (whose rows come when windows retire, not per event) runs as
-// a streaming job between Kafka topics of an in-process broker while its inputs are produced at --rate
-// events per second, stamped with the time they are sent, for --warmup (not timed) and then
+// a streaming job between Kafka topics of a real Apache Kafka broker on this machine (--broker=real,
+// its jars from Maven Central once; --broker=inprocess: franz-go's kfake in this process) while its
+// inputs are produced at --rate events per second, stamped with the time they are sent, for --warmup (not timed) and then
 // --duration; a row's latency is the time it is read back from the output topic less the event time
 // its sink message carries (bench.Latency):
 //
-//	LATENCY pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> rows=<timed rows> events=<produced in the period> out_of_orderness=<bound>
+//	LATENCY pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> rows=<timed rows> events=<produced in the period> caught_up=<bool> out_of_orderness=<bound>
+//
+// Maxrate: the same streaming run at each of --rates in turn (a LATENCY line each) until the job
+// does not keep up (it has not caught up within 2 minutes of the last event, or its p99 is above
+// 1 s), then the highest rate it sustained (rate=0: none of them; bench.MaxRate):
+//
+//	MAXRATE pipeline=<name> rate=<r> p50_ms=<x> p99_ms=<y> max_p99_ms=1000
 //
 // Serve: cmd/varserve answers GET /v1/users/{id}/variables from MySQL (filled by cmd/variablepool
 // --sink=mysql over --serve_events generated events) at --serve_rate requests per second, open loop,
@@ -42,7 +49,7 @@
 //
 //	SERVE service=varserve store=mysql rate=<r> p50_ms=<x> p99_ms=<y> max_ms=<m> requests=<n> errors=<e> users=<u> rows=<table rows> query_log=<lines>
 //
-// --measure picks the parts (throughput, state, latency, serve; default all four).
+// --measure picks the parts (throughput, state, latency, maxrate, serve; default all five).
 package main
 
 import (
@@ -53,6 +60,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,13 +82,15 @@ func main() {
 	seed := flag.Int64("seed", 1, "random seed of the workload")
 	maxDelay := flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "the trace join's bound")
 	outOfOrder := flag.Duration("out_of_order", 5*time.Second, "how far the watermark trails the latest arrival")
-	measure := flag.String("measure", "throughput,state,latency,serve", "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming), serve (the query service)")
+	measure := flag.String("measure", strings.Join(measures, ","), "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming at --rate), maxrate (the highest of --rates sustained), serve (the query service)")
 	serveRate := flag.Int("serve_rate", 1000, "serve: requests per second sent to varserve")
 	serveEvents := flag.Int("serve_events", 20000, "serve: generated events whose variables varserve serves from MySQL")
 	rate := flag.Int("rate", 5000, "latency: events per second produced into each pipeline's topics")
 	duration := flag.Duration("duration", 30*time.Second, "latency: the measured period of each streaming run")
 	warmup := flag.Duration("warmup", 10*time.Second, "latency: produced before the measured period, not timed (the job starting)")
 	ooo := flag.Duration("out_of_orderness", 0, "latency: the commands' --kafka_out_of_orderness (0: their default)")
+	broker := flag.String("broker", "real", "latency, maxrate: the Kafka broker, real (Apache Kafka in a JVM of its own) or inprocess (franz-go's kfake)")
+	rates := flag.String("rates", "500,1000,2000,3000,5000,8000,12000", "maxrate: the rates tried in turn, events per second, ascending")
 	child := flag.String("child", "", "internal: run one measured job in this process (ceiling or <pipeline>-reference) on --dir")
 	dir := flag.String("dir", "", "internal: the workload directory of --child")
 	flag.Parse()
@@ -94,10 +104,22 @@ func main() {
 	}
 	parts := strings.Split(*measure, ",")
 	for _, m := range parts {
-		if !slices.Contains([]string{"throughput", "state", "latency", "serve"}, m) {
-			fail(fmt.Errorf("--measure: %q is not throughput, state, latency or serve", m))
+		if !slices.Contains(measures, m) {
+			fail(fmt.Errorf("--measure: %q is not one of %s", m, strings.Join(measures, ", ")))
 		}
 	}
+	if *broker != "real" && *broker != "inprocess" {
+		fail(fmt.Errorf("--broker: %q is not real or inprocess", *broker))
+	}
+	var rateList []int
+	for _, f := range strings.Split(*rates, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r <= 0 || (len(rateList) > 0 && r <= rateList[len(rateList)-1]) {
+			fail(fmt.Errorf("--rates: %q is not a list of ascending positive rates", *rates))
+		}
+		rateList = append(rateList, r)
+	}
+	stream := bench.LatencyConfig{Rate: *rate, Duration: *duration, Warmup: *warmup, OutOfOrder: *ooo, InProcess: *broker == "inprocess"}
 	var pipelines []bench.Pipeline
 	for _, p := range bench.Pipelines {
 		if *only == "" || slices.Contains(strings.Split(*only, ","), p.Name) {
@@ -118,7 +140,10 @@ func main() {
 			*traces, n, *maxDelay, ours, base, float64(ours)/float64(base))
 	}
 	if slices.Contains(parts, "latency") {
-		fail(latency(pipelines, bench.LatencyConfig{Rate: *rate, Duration: *duration, Warmup: *warmup, OutOfOrder: *ooo}))
+		fail(latency(pipelines, stream, nil))
+	}
+	if slices.Contains(parts, "maxrate") {
+		fail(latency(pipelines, stream, rateList))
 	}
 	if slices.Contains(parts, "serve") {
 		fail(serve(bench.ServeConfig{Rate: *serveRate, Duration: *duration, Events: *serveEvents}))
@@ -183,15 +208,27 @@ func eachPipeline(pipelines []bench.Pipeline, events int, measure func(dir strin
 	return nil
 }
 
-// latency prints a LATENCY line per pipeline (bench.Latency).
-func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig) error {
+// measures are what --measure may name, in the order they run.
+var measures = []string{"throughput", "state", "latency", "maxrate", "serve"}
+
+// latency prints a LATENCY line per pipeline (bench.Latency) at cfg.Rate or, given rates, a LATENCY
+// line per rate tried and the MAXRATE line (bench.MaxRate).
+func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig, rates []int) error {
 	return eachPipeline(pipelines, 2000, func(dir string, p bench.Pipeline) error {
 		if len(p.Streams) == 0 {
 			return nil // no streaming run (variablepool)
 		}
-		res, err := bench.Latency(filepath.Join(dir, "bin", p.Name), p, filepath.Join(dir, "in"), cfg)
+		bin, in := filepath.Join(dir, "bin", p.Name), filepath.Join(dir, "in")
+		if rates == nil {
+			res, err := bench.Latency(bin, p, in, cfg)
+			if err == nil {
+				fmt.Println(res.Line())
+			}
+			return err
+		}
+		best, err := bench.MaxRate(bin, p, in, cfg, rates, func(r bench.LatencyResult) { fmt.Println(r.Line()) })
 		if err == nil {
-			fmt.Println(res.Line())
+			fmt.Println(bench.MaxRateLine(p.Name, best))
 		}
 		return err
 	})

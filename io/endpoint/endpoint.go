@@ -90,7 +90,7 @@ type Output struct {
 	Lines       beam.PCollection
 	Changes     beam.PCollection
 	DeadLetters beam.PCollection
-	Schema      *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL, BigQuery)
+	Schema      *changelog.Schema // the table Changes (or, append-only, Lines) fill, for sinks that write tables (MySQL, BigQuery); Kafka keys Lines by its key
 }
 
 // Read reads the inputs, one PCollection<string> of JSON lines each, in order: files, or with
@@ -196,10 +196,13 @@ func (c Config) write(s beam.Scope, o Output) error {
 		}
 		return jsonl.Write(s, o.Name, lines)
 	}
-	msgs := beam.PCollection{}
-	if o.Changes.IsValid() {
+	var msgs beam.PCollection
+	switch {
+	case o.Changes.IsValid():
 		msgs = kafkaio.Changes(s, o.Changes)
-	} else {
+	case o.Schema != nil:
+		msgs = kafkaio.Rows(s, o.Lines, o.Schema.Key)
+	default:
 		msgs = kafkaio.Lines(s, o.Lines)
 	}
 	cfg := *c.Sink

@@ -241,6 +241,8 @@ var Files = map[string]func(Config, func(string)){
 	"loan_application.jsonl": LoanApplications,
 	"login.jsonl":            Logins,
 	"repayment.jsonl":        Repayments,
+
+	"app_event.jsonl": AppEvents,
 }
 
 // WriteAll writes every input table of c into dir, one JSONL file each (see Files), and returns the

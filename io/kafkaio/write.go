@@ -3,6 +3,7 @@ package kafkaio
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -25,6 +26,7 @@ func init() {
 	register.DoFn3x1[context.Context, beam.EventTime, Message, error](&writeFn{})
 	register.Function2x0(changeMessage)
 	register.Function2x0(lineMessage)
+	register.DoFn2x1[string, func(Message), error](&rowMessageFn{})
 	register.Emitter1[Message]()
 }
 
@@ -50,6 +52,42 @@ func Lines(s beam.Scope, lines beam.PCollection) beam.PCollection {
 }
 
 func lineMessage(line string, emit func(Message)) { emit(Message{Value: []byte(line)}) }
+
+// Rows turns a PCollection<string> of JSON objects, the rows of a table keyed by keyCols, into
+// messages keyed by the row's key: with one key column its value as text (a string without its
+// quotes), with several the JSON array of their values. A line that is not a JSON object is an error.
+func Rows(s beam.Scope, lines beam.PCollection, keyCols []string) beam.PCollection {
+	return beam.ParDo(s.Scope("kafkaio.Rows"), &rowMessageFn{KeyColumns: keyCols}, lines)
+}
+
+type rowMessageFn struct {
+	KeyColumns []string
+}
+
+func (f *rowMessageFn) ProcessElement(line string, emit func(Message)) error {
+	var row map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(line), &row); err != nil {
+		return fmt.Errorf("kafka write: a row is not a JSON object: %w", err)
+	}
+	var key []byte
+	if len(f.KeyColumns) == 1 {
+		key = row[f.KeyColumns[0]]
+		var s string
+		if json.Unmarshal(key, &s) == nil {
+			key = []byte(s)
+		}
+	} else {
+		vals := make([]json.RawMessage, len(f.KeyColumns))
+		for i, c := range f.KeyColumns {
+			if vals[i] = row[c]; vals[i] == nil {
+				vals[i] = json.RawMessage("null")
+			}
+		}
+		key, _ = json.Marshal(vals)
+	}
+	emit(Message{Key: key, Value: []byte(line)})
+	return nil
+}
 
 // WriteConfig configures Write.
 type WriteConfig struct {

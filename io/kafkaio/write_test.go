@@ -2,6 +2,7 @@ package kafkaio_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -97,6 +98,28 @@ func TestWriteLinesWithoutKey(t *testing.T) {
 	msgs := read(t, b, "alerts", 2)
 	if len(msgs[0].Key) != 0 || len(msgs[1].Key) != 0 {
 		t.Errorf("alert messages have keys %q, %q", msgs[0].Key, msgs[1].Key)
+	}
+}
+
+// Rows of a table are keyed by their key: one column's value as text, several columns' as a JSON array.
+func TestWriteRowsKeyedByTheirKey(t *testing.T) {
+	b, err := kafkatest.Start(1, "one", "two")
+	beamtest.Must(t, err)
+	defer b.Close()
+	p, s := beam.NewPipelineWithRoot()
+	rows := beam.Create(s, `{"id":"E1","ts":5}`, `{"id":7,"ts":null}`)
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "one"}, kafkaio.Rows(s, rows, []string{"id"})))
+	beamtest.Must(t, kafkaio.Write(s, kafkaio.WriteConfig{Brokers: b.Addrs(), Topic: "two"}, kafkaio.Rows(s, rows, []string{"id", "ts"})))
+	ptest.RunAndValidate(t, p)
+	for topic, want := range map[string][]string{"one": {"7", "E1"}, "two": {`["E1",5]`, `[7,null]`}} {
+		var keys []string
+		for _, m := range read(t, b, topic, 2) {
+			keys = append(keys, string(m.Key))
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s: keys %q, want %q", topic, keys, want)
+		}
 	}
 }
 

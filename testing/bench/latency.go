@@ -31,6 +31,9 @@ type LatencyConfig struct {
 	// read every event and then written no row for Quiet. Default 2m.
 	Drain      time.Duration
 	OutOfOrder time.Duration // the command's --kafka_out_of_orderness; 0: the command's default
+	// InProcess runs the broker in this process (kafkatest.Start, franz-go's kfake) instead of a real
+	// Apache Kafka broker in a JVM of its own (kafkatest.StartReal, its jars from Maven Central).
+	InProcess bool
 }
 
 // Quiet is how long the job must write no row, once it has read every event, to count as caught up.
@@ -71,8 +74,8 @@ func (r LatencyResult) Line() string {
 		r.Pipeline, r.Rate, r.P50.Milliseconds(), r.P99.Milliseconds(), r.Rows, r.Events, r.CaughtUp, r.OutOfOrder)
 }
 
-// Latency runs the command binary of p as a streaming job between Kafka topics of an in-process
-// broker and times its rows. It produces p's generated inputs at cfg.Rate events per second, in
+// Latency runs the command binary of p as a streaming job between Kafka topics of a real broker on
+// this machine (or an in-process one: cfg.InProcess) and times its rows. It produces p's generated inputs at cfg.Rate events per second, in
 // event-time order, each stamped with the wall-clock time it is sent (gen.Live), for cfg.Warmup and
 // then cfg.Duration. The command's Kafka sink gives every row the event time Beam carries for it
 // (kafkaio.EventTimeHeader): the earliest event of the input batch the row reflects. A row's latency
@@ -98,7 +101,12 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 		topics = append(topics, s.topic())
 	}
 	const partitions = 3
-	b, err := kafkatest.Start(partitions, append(topics, p.Outputs...)...)
+	var b *kafkatest.Broker
+	if cfg.InProcess {
+		b, err = kafkatest.Start(partitions, append(topics, p.Outputs...)...)
+	} else {
+		b, err = kafkatest.StartReal(context.Background(), kafkatest.RealOptions{Partitions: partitions, Topics: append(topics, p.Outputs...)})
+	}
 	if err != nil {
 		return res, err
 	}
@@ -170,6 +178,38 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 	}
 	res.Rows, res.P50, res.P99 = len(lat), quantile(lat, 0.50), quantile(lat, 0.99)
 	return res, nil
+}
+
+// Sustained says a streaming run kept up with its rate: the job caught up and the rows' p99 is within
+// MaxP99.
+func (r LatencyResult) Sustained() bool { return r.CaughtUp && r.P99 <= MaxP99 }
+
+// MaxP99 is the p99 latency a rate must keep to count as sustained (MaxRate).
+const MaxP99 = time.Second
+
+// MaxRate runs Latency at each of rates in turn (ascending) until one is not Sustained, calling
+// each with every result, and returns the last sustained one (Rate 0: none was).
+func MaxRate(bin string, p Pipeline, dir string, cfg LatencyConfig, rates []int, each func(LatencyResult)) (LatencyResult, error) {
+	var best LatencyResult
+	for _, r := range rates {
+		cfg.Rate = r
+		res, err := Latency(bin, p, dir, cfg)
+		if err != nil {
+			return best, err
+		}
+		each(res)
+		if !res.Sustained() {
+			break
+		}
+		best = res
+	}
+	return best, nil
+}
+
+// MaxRateLine is the line make bench prints for MaxRate's result.
+func MaxRateLine(pipeline string, best LatencyResult) string {
+	return fmt.Sprintf("MAXRATE pipeline=%s rate=%d p50_ms=%d p99_ms=%d max_p99_ms=%d", pipeline, best.Rate,
+		best.P50.Milliseconds(), best.P99.Milliseconds(), MaxP99.Milliseconds())
 }
 
 // event is one input message of the streaming run.

@@ -87,8 +87,8 @@ func TestReferencesRun(t *testing.T) {
 	}
 }
 
-// A short streaming run of lastpage: every event of the measured period is produced, rows come back
-// and are timed, and the line has the fields make bench prints.
+// A short streaming run of lastpage through a real Kafka broker: every event of the measured period
+// is produced, rows come back and are timed, and the lines have the fields make bench prints.
 func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
 	bins := portable.Binaries(t, "./cmd/lastpage")
 	dir := t.TempDir()
@@ -98,9 +98,20 @@ func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
 			p = q
 		}
 	}
-	cfg := bench.LatencyConfig{Rate: 400, Duration: 3 * time.Second, Warmup: 4 * time.Second, Drain: time.Minute, OutOfOrder: time.Second}
-	res, err := bench.Latency(bins["./cmd/lastpage"], p, dir, cfg)
+	cfg := bench.LatencyConfig{Duration: 3 * time.Second, Warmup: 4 * time.Second, Drain: time.Minute, OutOfOrder: time.Second}
+	var runs []bench.LatencyResult
+	best, err := bench.MaxRate(bins["./cmd/lastpage"], p, dir, cfg, []int{400}, func(r bench.LatencyResult) { runs = append(runs, r) })
 	beamtest.Must(t, err)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs at one rate", len(runs))
+	}
+	res := runs[0]
+	if want := (bench.LatencyResult{}); res.Sustained() && best != res || !res.Sustained() && best != want {
+		t.Errorf("best %+v of run %+v", best, res)
+	}
+	if line := bench.MaxRateLine("lastpage", best); !regexp.MustCompile(`^MAXRATE pipeline=lastpage rate=(0|400) p50_ms=\d+ p99_ms=\d+ max_p99_ms=1000$`).MatchString(line) {
+		t.Errorf("line %q", line)
+	}
 	// 400/s for 3 s, with the period's edges: about 1,200 events, at most one row each.
 	if res.Events < 1100 || res.Events > 1300 || res.Rows < res.Events/2 || res.Rows > res.Events {
 		t.Errorf("events %d, rows %d: want about 1200 events and a row for most of them", res.Events, res.Rows)

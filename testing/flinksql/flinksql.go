@@ -2,18 +2,23 @@
 // mode as they run them, over the same generated files (bounded sources: a run ends at their end), on
 // a local Flink in a JVM of its own, for make bench's side-by-side lines and for cross-checking
 // finbeam's tables. Batch mode is not used: its sort-based aggregation does not keep arrival order,
-// so last_value there picks an arbitrary row of a group. Its
-// jars (the Table API, the planner, the file connector and the JSON format, Flink 1.20.3) come from
+// so last_value there picks an arbitrary row of a group. Its jars (the Table API, the planner, the
+// file connector, the JSON format and the JDBC connector with MySQL's driver; Flink 1.20.3) come from
 // Maven Central once (testing/mavenjars, peer/pom.xml, checked against peer/jars.sha256) and its one
 // Java source, peer/FinbeamSql.java, is compiled with javac into the same cache.
 //
-// Jobs so far: hourlygmv (user_order -> hs_order) and lastpage (user_log -> user_last_log), whose
-// tables equal finbeam's on input in event-time order without nulls (their last_value follows arrival
-// order and skips nulls, where finbeam's rules follow event time and keep a null of the latest row);
-// and tracejoin as the bank's interval join (±1 h around the request), which joins what finbeam joins
-// on complete traces in event-time order (it keeps every record for the interval, joins a copied part
-// twice and drops a record behind its watermark). Command's input for tracejoin is the three files,
-// comma-separated.
+// The jobs:
+//   - hourlygmv (user_order -> hs_order) and lastpage (user_log -> user_last_log), whose tables equal
+//     finbeam's on input in event-time order without nulls (their last_value follows arrival order and
+//     skips nulls, where finbeam's rules follow event time and keep a null of the latest row);
+//   - premiumdrop, the processing-time lookup join of update_info with raw_info in MySQL and the
+//     write-back of each key user's new amount (LoadPremiumDrop, Peer.PremiumDrop), whose tables equal
+//     finbeam's on updates in event-time order when every write-back is flushed before the next
+//     lookup, and not with the JDBC sink's default buffering or in another order;
+//   - tracejoin as the bank's interval join (±1 h around the request), which joins what finbeam joins
+//     on complete traces in event-time order (it keeps every record for the interval, writes an action
+//     twice where a part came twice and drops a record behind its watermark). Command's input for
+//     tracejoin is the three files, comma-separated; InEventTimeOrder sorts a file's lines for it.
 package flinksql
 
 import (

@@ -167,6 +167,17 @@ func Paced(ctx context.Context, write func(context.Context, []kafka.Message) err
 // Values returns the values of every message in topic up to the high watermarks, partition after
 // partition; a topic that does not exist has none.
 func (b *Broker) Values(topic string) ([]string, error) {
+	msgs, err := b.Messages(topic)
+	var out []string
+	for _, m := range msgs {
+		out = append(out, string(m.Value))
+	}
+	return out, err
+}
+
+// Messages returns every message in topic up to the high watermarks, partition after partition; a
+// topic that does not exist has none.
+func (b *Broker) Messages(topic string) ([]kafka.Message, error) {
 	conn, err := kafka.Dial("tcp", b.Addrs()[0])
 	if err != nil {
 		return nil, err
@@ -176,7 +187,7 @@ func (b *Broker) Values(topic string) ([]string, error) {
 	if err != nil {
 		return nil, nil // unknown topic: nothing was written to it
 	}
-	var out []string
+	var out []kafka.Message
 	for _, p := range parts {
 		lc, err := kafka.DialLeader(context.Background(), "tcp", b.Addrs()[0], topic, p.ID)
 		if err != nil {
@@ -191,9 +202,7 @@ func (b *Broker) Values(topic string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range msgs {
-			out = append(out, string(m.Value))
-		}
+		out = append(out, msgs...)
 	}
 	return out, nil
 }

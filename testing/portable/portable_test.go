@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
@@ -39,6 +40,7 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 		{"./cmd/tracejoin", []output{{"output", tracejoin.Schema}, {"incomplete", tracejoin.IncompleteSchema}}},
 		{"./cmd/processmetrics", []output{{"output", processmetrics.Schema}, {"metrics_output", processmetrics.MetricsSchema}}},
 		{"./cmd/variablepool", []output{{"output", variablepool.Schema}}},
+		{"./cmd/dwd", []output{{"output", dwd.Schema}}},
 	}
 	var pkgs []string
 	for _, c := range cases {

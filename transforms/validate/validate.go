@@ -14,6 +14,7 @@ package validate
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,6 +188,21 @@ func (r *Reader) NonEmptyString(name string) string {
 	}
 	return s
 }
+
+// OneOf reads a required string field whose value, lowercased and trimmed of spaces, must be one of
+// values (given lowercase); it returns that normalised value. The error lists the allowed values,
+// never the value found.
+func (r *Reader) OneOf(name string, values ...string) string {
+	s := strings.ToLower(strings.TrimSpace(r.String(name)))
+	if r.err == nil && !slices.Contains(values, s) {
+		r.fail(InvalidValue, name, "must be one of "+strings.Join(values, ", "))
+	}
+	return s
+}
+
+// Invalid records that field broke a rule of the job's own (msg says which, without the field's
+// value), unless an error was met before.
+func (r *Reader) Invalid(field, msg string) { r.fail(InvalidValue, field, msg) }
 
 // OptDecimal reads an optional decimal field: a JSON number or a string with a plain decimal.
 func (r *Reader) OptDecimal(name string) *decimal.Decimal {

@@ -38,6 +38,11 @@ func TestTypeRules(t *testing.T) {
 		{`{"b": 1}`, "b", func(r *Reader, f string) any { return r.OptBool(f) }, `wrong_type: field "b" must be a JSON boolean`},
 		{`{"b": null}`, "b", func(r *Reader, f string) any { return r.Bool(f) }, `missing_field: field "b" is required`},
 		{`{}`, "b", func(r *Reader, f string) any { return r.OptBool(f) == nil }, "true"},
+		{`{"e": " iOS "}`, "e", func(r *Reader, f string) any { return r.OneOf(f, "ios", "android") }, "ios"},
+		{`{"e": "symbian"}`, "e", func(r *Reader, f string) any { return r.OneOf(f, "ios", "android") }, `invalid_value: field "e" must be one of ios, android`},
+		{`{"e": 3}`, "e", func(r *Reader, f string) any { return r.OneOf(f, "ios") }, `wrong_type: field "e" must be a JSON string`},
+		{`{"e": null}`, "e", func(r *Reader, f string) any { return r.OneOf(f, "ios") }, `missing_field: field "e" is required`},
+		{`{"e": 1}`, "e", func(r *Reader, f string) any { r.Invalid(f, "is odd"); return nil }, `invalid_value: field "e" is odd`},
 	} {
 		r := NewReader(c.line)
 		v := c.read(r, c.field)
