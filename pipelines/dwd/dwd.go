@@ -186,6 +186,23 @@ func ParseEvent(line string) (Event, error) {
 	return e, r.Err()
 }
 
+// ParseRow reads one DWD row (a line of the job's output, e.g. from its topic), checking it as the
+// job writes it: the event's fields by ParseEvent's rules, the attribution's three fields all set or
+// all null.
+func ParseRow(line string) (Row, error) {
+	e, err := ParseEvent(line)
+	if err != nil {
+		return Row{}, err
+	}
+	r := validate.NewReader(line)
+	row := Row{Event: e, AttrActivityID: nonEmpty(r.OptString("attr_activity_id")), AttrEntryID: nonEmpty(r.OptString("attr_entry_id")),
+		AttrTS: r.OptInt("attr_ts"), FirstActivate: r.Bool("first_activate")}
+	if r.Err() == nil && ((row.AttrActivityID == nil) != (row.AttrEntryID == nil) || (row.AttrActivityID == nil) != (row.AttrTS == nil)) {
+		r.Invalid("attr_ts", "and attr_activity_id, attr_entry_id must be given all or none")
+	}
+	return row, r.Err()
+}
+
 // nonEmpty is s, or nil when s is empty.
 func nonEmpty(s *string) *string {
 	if s == nil || strings.TrimSpace(*s) == "" {

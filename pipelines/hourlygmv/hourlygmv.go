@@ -150,10 +150,26 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 		return
 	}
 	s = s.Scope("hourlygmv")
+	updates, dead := lastOrders(s, lines, opts)
+	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
+	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.Bounded})), dead, nil
+}
+
+// LastOrders is the first half of the job's rules, for other jobs that count orders as it does (the
+// marketing KPIs): each user's latest order of the day, as a PCollection<lastvalue.Update> whose
+// records' Payload is the Order's JSON (Period: the day's start), and the dead letters.
+func LastOrders(s beam.Scope, lines beam.PCollection, opts Options) (updates, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	updates, dead = lastOrders(s.Scope("hourlygmv.LastOrders"), lines, opts)
+	return updates, dead, nil
+}
+
+func lastOrders(s beam.Scope, lines beam.PCollection, opts Options) (updates, dead beam.PCollection) {
 	records, bad := beam.ParDo2(s, &parseFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, lines)
 	updates, late := lastvalue.PerKeyWith(s, records, lastvalue.Config{BoundedInput: opts.Bounded})
-	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
-	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.Bounded})), beam.Flatten(s, bad, late), nil
+	return updates, beam.Flatten(s, bad, late)
 }
 
 // parseFn reads orders and keys them by user, with the user's day as the period.

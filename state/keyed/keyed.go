@@ -80,6 +80,11 @@ type Step[E any] struct {
 	State   state.Value[Bucket[E]]
 	Timer   timers.EventTime
 	Bounded bool // file input: the bucket's timer waits for its entries' latest due time
+	// KeepWatermark keeps what the bucket's timer told of the watermark when its last entry leaves
+	// (a bucket of a few bytes stays), so that Add can still tell a late value for a key that has
+	// left. For steps whose keys share a fixed number of buckets; with a bucket per key it would keep
+	// one per key ever seen.
+	KeepWatermark bool
 }
 
 // Add applies a bucket's batch of values (ProcessElement's) with the rules r.
@@ -137,7 +142,7 @@ func save[E, V any](st Step[E], sp state.Provider, tp timers.Provider, bucket st
 	}
 	clear(b.Entries[len(kept):]) // let go of what the dropped entries held
 	b.Entries = kept
-	if len(b.Entries) == 0 {
+	if len(b.Entries) == 0 && !(st.KeepWatermark && b.Fired) {
 		return st.State.Clear(sp)
 	}
 	if next, ok := due(st, b, r); ok && (!had || next != before) {

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/entrytraffic"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
@@ -41,6 +43,8 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 		{"./cmd/processmetrics", []output{{"output", processmetrics.Schema}, {"metrics_output", processmetrics.MetricsSchema}}},
 		{"./cmd/variablepool", []output{{"output", variablepool.Schema}}},
 		{"./cmd/dwd", []output{{"output", dwd.Schema}}},
+		{"./cmd/entrytraffic", []output{{"output", entrytraffic.Schema}}},
+		{"./cmd/kpi", []output{{"output", kpi.Schema}}},
 	}
 	var pkgs []string
 	for _, c := range cases {

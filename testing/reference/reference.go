@@ -43,24 +43,7 @@ func key(vals ...any) string {
 // HourlyGMV returns the final hs_order table (rows as JSON objects {"biz_date","total_premium",
 // "policy_cnt","policy_holder_cnt"}) and the number of bad lines.
 func HourlyGMV(lines []string, loc *time.Location) (map[string]string, int) {
-	type dayKey struct {
-		user int64
-		day  string
-	}
-	last := map[dayKey]record{}
-	bad := 0
-	for _, l := range nonBlank(lines) {
-		r, ok := parse(l, userOrder)
-		if !ok {
-			bad++
-			continue
-		}
-		ts := r.int("gmt_modified")
-		k := dayKey{r.int("id"), time.UnixMilli(ts).In(loc).Format("2006-01-02")}
-		if cur, seen := last[k]; !seen || later(r, ts, cur, cur.int("gmt_modified")) {
-			last[k] = r
-		}
-	}
+	last, bad := lastOrders(lines, loc)
 	type acc struct {
 		sum          decimal.Decimal
 		orders, tels map[string]bool
@@ -85,6 +68,34 @@ func HourlyGMV(lines []string, loc *time.Location) (map[string]string, int) {
 	out := map[string]string{}
 	for h, a := range hours {
 		out[key(h)] = object("biz_date", h, "total_premium", a.sum, "policy_cnt", len(a.orders), "policy_holder_cnt", len(a.tels))
+	}
+	return out, bad
+}
+
+// lastOrders are each user's latest order of each day in loc (hourlygmv's rules), and the number of
+// bad lines.
+func lastOrders(lines []string, loc *time.Location) ([]record, int) {
+	type dayKey struct {
+		user int64
+		day  string
+	}
+	last := map[dayKey]record{}
+	bad := 0
+	for _, l := range nonBlank(lines) {
+		r, ok := parse(l, userOrder)
+		if !ok {
+			bad++
+			continue
+		}
+		ts := r.int("gmt_modified")
+		k := dayKey{r.int("id"), time.UnixMilli(ts).In(loc).Format("2006-01-02")}
+		if cur, seen := last[k]; !seen || later(r, ts, cur, cur.int("gmt_modified")) {
+			last[k] = r
+		}
+	}
+	out := make([]record, 0, len(last))
+	for _, r := range last {
+		out = append(out, r)
 	}
 	return out, bad
 }

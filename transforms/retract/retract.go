@@ -15,10 +15,12 @@
 // Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
 // timer just after it clears the key's state. Keys' state is kept in buckets (Config.Buckets), each
 // with one timer at the earliest expiry among its keys. The upstream must not send a key contributions after
-// its expiry (lastvalue dead-letters late records before they become contributions).
+// its expiry (lastvalue dead-letters late records before they become contributions), or sets
+// Config.Late to have them sent to a late output.
 package retract
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -38,14 +40,16 @@ import (
 var (
 	countRetractBatches = validate.Counter("retract_batches")
 	countRetractExpired = validate.Counter("retract_expired")
+	countRetractLate    = validate.Counter("retract_late")
 	countRetractOpened  = validate.Counter("retract_opened")
 )
 
 func init() {
 	register.DoFn1x2[Delta, string, Delta](&bucketKey{})
 	batch.Register[Delta]()
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, []Delta, func(Agg), error](&aggFn{})
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Delta, func(Agg), func(Delta), error](&aggFn{})
 	register.Emitter1[Agg]()
+	register.Emitter1[Delta]()
 }
 
 // Delta is one contribution added (Sign +1) or retracted (Sign -1).
@@ -55,6 +59,11 @@ type Delta struct {
 	Expiry   int64      // the last event time (ms) at which the key can change
 	Sums     []string   // one decimal per sum column
 	Distinct [][]string // per distinct column, the values this contribution holds (none for null)
+	Raw      string     // what the contribution came from, for its dead letter when it is late (Config.Late)
+	// Group, when set, puts the key in the state bucket of Group instead of its own: the keys one
+	// input contributes to (a day and its hour) then share a bucket and so one view of the
+	// watermark, and Config.Late finds the input late for all of them or for none.
+	Group string
 }
 
 // Agg is one version of a key's aggregate row.
@@ -97,7 +106,7 @@ type bucketKey struct {
 }
 
 func (f *bucketKey) ProcessElement(d Delta) (string, Delta) {
-	return batch.BucketOf(d.Key, f.Buckets), d
+	return batch.BucketOf(cmp.Or(d.Group, d.Key), f.Buckets), d
 }
 
 // PerKey aggregates a PCollection<Delta> in the global window into a changelog PCollection<Agg>.
@@ -119,14 +128,25 @@ type Config struct {
 	// Multisets fills Agg.Multisets. Without it a row costs in proportion to its columns, not to its
 	// distinct values.
 	Multisets bool
+	// Late sends a delta whose Expiry the watermark had passed when it arrived (as far as its bucket's
+	// timer has told: a key's row is final once it expires) to PerKeyOnTime's late output instead of
+	// applying it. For an upstream that cannot tell late input itself; the buckets then keep the
+	// watermark when their last key leaves.
+	Late bool
 }
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
+	aggs, _ := PerKeyOnTime(s, deltas, cfg)
+	return aggs
+}
+
+// PerKeyOnTime is PerKeyWith, and the late deltas (PCollection<Delta>; only with Config.Late).
+func PerKeyOnTime(s beam.Scope, deltas beam.PCollection, cfg Config) (aggs, late beam.PCollection) {
 	s = s.Scope("retract.PerKey")
 	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "retract")}, deltas), 0)
-	return beam.ParDo(s, &aggFn{State: state.MakeValueState[keyed.Bucket[aggState]]("agg"), Clear: timers.InEventTime("clear"),
-		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets}, batches)
+	return beam.ParDo2(s, &aggFn{State: state.MakeValueState[keyed.Bucket[aggState]]("agg"), Clear: timers.InEventTime("clear"),
+		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets, Late: cfg.Late}, batches)
 }
 
 type aggFn struct {
@@ -134,30 +154,54 @@ type aggFn struct {
 	Clear        timers.EventTime
 	BoundedInput bool // set no clear timer (Config.BoundedInput)
 	Multisets    bool // fill Agg.Multisets (Config.Multisets)
+	Late         bool // send late deltas to the late output (Config.Late)
 }
 
 func (f *aggFn) step() keyed.Step[aggState] {
-	return keyed.Step[aggState]{Name: "retract", State: f.State, Timer: f.Clear, Bounded: f.BoundedInput}
+	return keyed.Step[aggState]{Name: "retract", State: f.State, Timer: f.Clear, Bounded: f.BoundedInput, KeepWatermark: f.Late}
 }
 
-func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg)) error {
-	return keyed.Add(ctx, f.step(), sp, tp, bucket, ds, rules{multisets: f.Multisets, emit: emit})
+func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg), late func(Delta)) error {
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, ds, rules{multisets: f.Multisets, emit: emit, late: f.lateOutput(late)})
 }
 
 // OnTimer clears the keys of the bucket whose expiry the watermark has passed.
-func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg)) error {
-	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{multisets: f.Multisets, emit: emit})
+func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg), late func(Delta)) error {
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{multisets: f.Multisets, emit: emit, late: f.lateOutput(late)})
+}
+
+// lateOutput is where late deltas go: nowhere without Config.Late (they are applied).
+func (f *aggFn) lateOutput(late func(Delta)) func(Delta) {
+	if !f.Late {
+		return nil
+	}
+	return late
 }
 
 // rules are retract's rules for a key's entry (keyed.Rules).
 type rules struct {
 	multisets bool
 	emit      func(Agg)
+	late      func(Delta) // nil: apply every delta
 }
 
 func (rules) Key(d Delta) string { return d.Key }
 
-func (r rules) Add(ctx context.Context, key string, st *aggState, ds []Delta, _ keyed.Watermark) error {
+func (r rules) Add(ctx context.Context, key string, st *aggState, ds []Delta, wm keyed.Watermark) error {
+	if r.late != nil && wm.Known {
+		onTime := ds[:0:0]
+		for _, d := range ds {
+			if d.Expiry < wm.At {
+				countRetractLate.Inc(ctx, 1)
+				r.late(d)
+				continue
+			}
+			onTime = append(onTime, d)
+		}
+		if ds = onTime; len(ds) == 0 {
+			return nil
+		}
+	}
 	if st.Key == "" {
 		countRetractOpened.Inc(ctx, 1)
 		st.Key = key

@@ -48,3 +48,27 @@ func TestStreamClearsStateOncePastExpiry(t *testing.T) {
 	passert.Equals(s, beam.ParDo(s, describe, out), "h v1 sums=[1.5] distinct=[1 0] n=1", "h v1 sums=[2] distinct=[1 0] n=1")
 	ptest.RunAndValidate(t, p)
 }
+
+// With Config.Late a contribution to a key whose expiry the watermark has passed goes to the late
+// output and changes no row, even once the key's state is gone; one within its expiry still counts.
+func TestStreamSendsLateDeltasToTheLateOutput(t *testing.T) {
+	first, late, onTime := delta("h", 1, "1.5", "o1"), delta("h", 1, "2", "o2"), delta("k", 1, "3", "o3")
+	late.Raw = "the late line"
+	onTime.Expiry = 10_000
+	con := teststream.NewConfig()
+	beamtest.Must(t, con.AddElements(500, encoded(t, first)))
+	beamtest.Must(t, con.AdvanceWatermark(5000)) // h expires at 1000: its state is cleared
+	beamtest.Must(t, con.AddElements(600, encoded(t, late)))
+	beamtest.Must(t, con.AddElements(6000, encoded(t, onTime)))
+	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
+
+	p, s := beam.NewPipelineWithRoot()
+	out, lateOut := PerKeyOnTime(s, beam.ParDo(s, decodeDelta, teststream.Create(s, con)), Config{Late: true, Buckets: 1})
+	passert.Equals(s, beam.ParDo(s, describe, out), "h v1 sums=[1.5] distinct=[1 0] n=1", "k v1 sums=[3] distinct=[1 0] n=1")
+	passert.Equals(s, beam.ParDo(s, rawOf, lateOut), "the late line")
+	ptest.RunAndValidate(t, p)
+}
+
+func rawOf(d Delta) string { return d.Raw }
+
+func init() { register.Function1x1(rawOf) }

@@ -1,0 +1,207 @@
+// Package entrytraffic is an ADS job of the insurer's marketing warehouse: the traffic at each entry
+// of each activity while the activity runs, per day and per hour, so that a campaign can be adjusted
+// as it goes. It reads the DWD rows (pipelines/dwd: cleaned, de-duplicated, attributed app events).
+//
+// Rules. A DWD row counts for the activity entry it is attributed to (attr_activity_id,
+// attr_entry_id; a row attributed to none counts nowhere), in the day and in the hour of its ts in
+// Options.TimeZone. Per (activity_id, entry_id, grain, biz_date), grain "day" (biz_date yyyyMMdd) or
+// "hour" (yyyyMMddHH):
+//
+//	pv            page_view rows
+//	uv            distinct devices among the rows (any event): exact, the devices kept in state
+//	clicks        click rows
+//	applications  apply rows
+//	paid_orders   pay rows
+//	conversion    paid_orders / uv, rounded half away from zero to 4 decimals
+//
+// Output: a changelog (transforms/changelog) of ads_entry_traffic, each row versioned, upserted as its
+// figures change. A day's state (its devices, for uv) is kept until the watermark passes the end of
+// the day + Options.AllowedLateness, then cleared; a row that comes for a day already cleared is
+// dead-lettered late, for the day and its hour alike.
+package entrytraffic
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/lastvalue"
+	"github.com/finbeam/finbeam/transforms/retract"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+// What the job reads: the DWD rows (a topic, a file of cmd/dwd's output) with their event-time field.
+const (
+	Input     = dwd.Input + "_dwd"
+	TimeField = dwd.TimeField
+)
+
+// Defaults of Options.
+const (
+	DefaultTimeZone        = "Asia/Shanghai"
+	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
+)
+
+// Options configure the job.
+type Options struct {
+	TimeZone        string        // IANA zone of days and hours; default DefaultTimeZone
+	AllowedLateness time.Duration // how long after a day ends its rows are still taken; default 1h
+	// Bounded promises that every row is read before the watermark moves (file input): no state is
+	// cleared before the end. Leave it false for streams.
+	Bounded bool
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.TimeZone == "" {
+		o.TimeZone = DefaultTimeZone
+	}
+	if _, err := eventtime.Load(o.TimeZone); err != nil {
+		return o, err
+	}
+	var err error
+	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
+	return o, err
+}
+
+// Schema is the output table's: ads_entry_traffic keyed by (activity_id, entry_id, grain, biz_date).
+// KeyColumns are its primary-key columns, Columns all of its columns.
+var (
+	Schema = changelog.Schema{Table: "ads_entry_traffic", Key: []string{"activity_id", "entry_id", "grain", "biz_date"}, Columns: []changelog.Column{
+		{Name: "activity_id", Type: changelog.String},
+		{Name: "entry_id", Type: changelog.String},
+		{Name: "grain", Type: changelog.String},
+		{Name: "biz_date", Type: changelog.String},
+		{Name: "pv", Type: changelog.Int64},
+		{Name: "uv", Type: changelog.Int64},
+		{Name: "clicks", Type: changelog.Int64},
+		{Name: "applications", Type: changelog.Int64},
+		{Name: "paid_orders", Type: changelog.Int64},
+		{Name: "conversion", Type: changelog.Decimal, Scale: 4},
+	}}
+	KeyColumns = Schema.Key
+	Columns    = Schema.Names()
+)
+
+// Row is one row of ads_entry_traffic.
+type Row struct {
+	ActivityID   string      `json:"activity_id"`
+	EntryID      string      `json:"entry_id"`
+	Grain        string      `json:"grain"`
+	BizDate      string      `json:"biz_date"`
+	PV           int64       `json:"pv"`
+	UV           int64       `json:"uv"`
+	Clicks       int64       `json:"clicks"`
+	Applications int64       `json:"applications"`
+	PaidOrders   int64       `json:"paid_orders"`
+	Conversion   json.Number `json:"conversion"`
+}
+
+// Sums of a key's aggregate, in this order, each the count of one event kind.
+var counted = []string{"page_view", "click", "apply", "pay"}
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, retract.Delta), func(validate.DeadLetter)](&deltaFn{})
+	register.Emitter2[beam.EventTime, retract.Delta]()
+	register.Function2x1(toChange)
+	register.Function3x0(lateLetter)
+}
+
+// Build computes the ads_entry_traffic changelog (PCollection<changelog.Change>) and the dead
+// letters from DWD rows (PCollection<string>).
+func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("entrytraffic")
+	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, rows)
+	aggs, late := retract.PerKeyOnTime(s, deltas, retract.Config{BoundedInput: opts.Bounded, Late: true})
+	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, beam.ParDo(s, lateLetter, late)), nil
+}
+
+// deltaFn turns a DWD row into its contributions to its entry's day and hour.
+type deltaFn struct {
+	TimeZone          string
+	AllowedLatenessMs int64
+	loc               *time.Location
+}
+
+func (f *deltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, retract.Delta), dead func(validate.DeadLetter)) {
+	r, err := dwd.ParseRow(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	if r.AttrActivityID == nil {
+		return // attributed to no entry: counts nowhere
+	}
+	sums := make([]string, len(counted))
+	for i, kind := range counted {
+		sums[i] = "0"
+		if r.Event.Event == kind {
+			sums[i] = "1"
+		}
+	}
+	dayStart, dayEnd := eventtime.Day(r.TS, f.loc)
+	day := time.UnixMilli(dayStart).In(f.loc).Format("20060102")
+	entry := key(*r.AttrActivityID, *r.AttrEntryID, "day", day)
+	for _, k := range []string{entry, key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
+		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: entry, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
+			Sums: sums, Distinct: [][]string{{r.DeviceID}}, Raw: line})
+	}
+}
+
+// key is a row's primary key as the changelog keys it: the JSON array of its key columns.
+func key(activity, entry, grain, bizDate string) string {
+	b, _ := json.Marshal([]string{activity, entry, grain, bizDate})
+	return string(b)
+}
+
+func toChange(a retract.Agg, emit func(changelog.Change)) error {
+	var k []string
+	if err := json.Unmarshal([]byte(a.Key), &k); err != nil || len(k) != 4 {
+		return fmt.Errorf("entrytraffic: key %q: %v", a.Key, err)
+	}
+	keyRow := map[string]string{"activity_id": k[0], "entry_id": k[1], "grain": k[2], "biz_date": k[3]}
+	var c changelog.Change
+	var err error
+	if a.Deleted {
+		c, err = changelog.Delete(a.Key, a.Version, keyRow)
+	} else {
+		n := make([]int64, len(a.Sums))
+		for i, s := range a.Sums {
+			n[i] = decimal.RequireFromString(s).IntPart()
+		}
+		uv := a.Distinct[0]
+		conversion := decimal.Zero
+		if uv > 0 {
+			conversion = decimal.NewFromInt(n[3]).DivRound(decimal.NewFromInt(uv), 4)
+		}
+		c, err = changelog.Upsert(a.Key, a.Version, Row{ActivityID: k[0], EntryID: k[1], Grain: k[2], BizDate: k[3],
+			PV: n[0], UV: uv, Clicks: n[1], Applications: n[2], PaidOrders: n[3], Conversion: json.Number(conversion.String())})
+	}
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
+}
+
+// lateLetter dead-letters a row whose day had closed (once: its day's delta; its hour's is the same row).
+func lateLetter(ctx context.Context, d retract.Delta, emit func(validate.DeadLetter)) {
+	if !strings.Contains(d.Key, `,"day",`) {
+		return
+	}
+	validate.CountDeadLetter(ctx, validate.Late)
+	emit(validate.DeadLetter{Reason: validate.Late + ": the row's day had closed (its end + allowed lateness passed)", Raw: d.Raw})
+}

@@ -1,0 +1,282 @@
+// Package kpi is the ADS job behind the insurer's real-time KPI screen: per day and per hour, today's
+// premium, policies and policy holders (hourlygmv's rules over user_order), and the app's page views,
+// unique devices and first activations, overall and per platform. It reads the DWD rows
+// (pipelines/dwd) and the orders.
+//
+// Rules. Per (grain, biz_date, platform), grain "day" (biz_date yyyyMMdd) or "hour" (yyyyMMddHH) in
+// Options.TimeZone, platform one of dwd.Platforms or "all":
+//
+//	pv              page_view rows of the period (and platform)
+//	uv              distinct devices among its rows (any event): exact, the devices kept in state
+//	activations     rows marked first_activate
+//	premium         platform "all" only (orders have no platform; null on the others): the exact sum
+//	                of account_payble of each user's latest order of the day (hourlygmv's rules: null
+//	                counts 0), in the hour and day of that order's gmt_modified
+//	policies        platform "all" only: distinct order_no of those orders
+//	policy_holders  platform "all" only: distinct non-null customer_tel of those orders
+//
+// When a user's latest order of a day changes, its old contribution is retracted. Output: a
+// changelog (transforms/changelog) of ads_kpi, each row versioned. A day's state is kept until the
+// watermark passes its end + Options.AllowedLateness; a DWD row or an order that comes for a day
+// already closed is dead-lettered late.
+package kpi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/shopspring/decimal"
+
+	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/transforms/changelog"
+	"github.com/finbeam/finbeam/transforms/eventtime"
+	"github.com/finbeam/finbeam/transforms/lastvalue"
+	"github.com/finbeam/finbeam/transforms/retract"
+	"github.com/finbeam/finbeam/transforms/validate"
+)
+
+// What the job reads: the DWD rows and the orders, each with its event-time field.
+const (
+	Input          = dwd.Input + "_dwd"
+	TimeField      = dwd.TimeField
+	OrderInput     = hourlygmv.Input
+	OrderTimeField = hourlygmv.TimeField
+)
+
+// All is the platform of the overall rows.
+const All = "all"
+
+// Defaults of Options.
+const (
+	DefaultTimeZone        = "Asia/Shanghai"
+	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
+)
+
+// Options configure the job.
+type Options struct {
+	TimeZone        string        // IANA zone of days and hours; default DefaultTimeZone
+	AllowedLateness time.Duration // how long after a day ends its rows and orders are still taken; default 1h
+	// Bounded promises that every input line is read before the watermark moves (file input).
+	// Leave it false for streams.
+	Bounded bool
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.TimeZone == "" {
+		o.TimeZone = DefaultTimeZone
+	}
+	if _, err := eventtime.Load(o.TimeZone); err != nil {
+		return o, err
+	}
+	var err error
+	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
+	return o, err
+}
+
+// Schema is the output table's: ads_kpi keyed by (grain, biz_date, platform). KeyColumns are its
+// primary-key columns, Columns all of its columns.
+var (
+	Schema = changelog.Schema{Table: "ads_kpi", Key: []string{"grain", "biz_date", "platform"}, Columns: []changelog.Column{
+		{Name: "grain", Type: changelog.String},
+		{Name: "biz_date", Type: changelog.String},
+		{Name: "platform", Type: changelog.String},
+		{Name: "pv", Type: changelog.Int64},
+		{Name: "uv", Type: changelog.Int64},
+		{Name: "activations", Type: changelog.Int64},
+		{Name: "premium", Type: changelog.Decimal, Scale: 4},
+		{Name: "policies", Type: changelog.Int64},
+		{Name: "policy_holders", Type: changelog.Int64},
+	}}
+	KeyColumns = Schema.Key
+	Columns    = Schema.Names()
+)
+
+// Row is one row of ads_kpi; the order figures are null on a platform's rows.
+type Row struct {
+	Grain         string       `json:"grain"`
+	BizDate       string       `json:"biz_date"`
+	Platform      string       `json:"platform"`
+	PV            int64        `json:"pv"`
+	UV            int64        `json:"uv"`
+	Activations   int64        `json:"activations"`
+	Premium       *json.Number `json:"premium"`
+	Policies      *int64       `json:"policies"`
+	PolicyHolders *int64       `json:"policy_holders"`
+}
+
+// A key's aggregate: sums pv, activations, premium; distinct devices, order_no, customer_tel.
+const (
+	sumPV = iota
+	sumActivations
+	sumPremium
+	sums
+)
+
+const (
+	distinctDevices = iota
+	distinctOrders
+	distinctHolders
+	distincts
+)
+
+func init() {
+	register.DoFn4x0[context.Context, string, func(beam.EventTime, retract.Delta), func(validate.DeadLetter)](&rowDeltaFn{})
+	register.DoFn2x1[lastvalue.Update, func(retract.Delta), error](&orderDeltaFn{})
+	register.Emitter2[beam.EventTime, retract.Delta]()
+	register.Emitter1[retract.Delta]()
+	register.Function2x1(toChange)
+	register.Function3x0(lateLetter)
+}
+
+// Build computes the ads_kpi changelog (PCollection<changelog.Change>) and the dead letters from DWD
+// rows and user_order lines (PCollection<string> each).
+func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return
+	}
+	s = s.Scope("kpi")
+	updates, badOrders, err := hourlygmv.LastOrders(s, orders, hourlygmv.Options{TimeZone: opts.TimeZone, AllowedLateness: opts.AllowedLateness, Bounded: opts.Bounded})
+	if err != nil {
+		return
+	}
+	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, rows)
+	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone}, updates)
+	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true})
+	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, badRows, badOrders, beam.ParDo(s, lateLetter, late)), nil
+}
+
+// periods are the day and hour keys of ms on platform, and the group they share (the day).
+func periods(ms int64, platform string, loc *time.Location) (day, hour string) {
+	dayStart, _ := eventtime.Day(ms, loc)
+	return key("day", time.UnixMilli(dayStart).In(loc).Format("20060102"), platform), key("hour", eventtime.HourKey(ms, loc), platform)
+}
+
+// key is a row's primary key as the changelog keys it: the JSON array of its key columns.
+func key(grain, bizDate, platform string) string {
+	b, _ := json.Marshal([]string{grain, bizDate, platform})
+	return string(b)
+}
+
+// group is the state bucket of every key of one day: its rows and orders are late together.
+func group(ms int64, loc *time.Location) string {
+	dayStart, _ := eventtime.Day(ms, loc)
+	return fmt.Sprint(dayStart)
+}
+
+// rowDeltaFn turns a DWD row into its contributions to its day and hour, overall and on its platform.
+type rowDeltaFn struct {
+	TimeZone          string
+	AllowedLatenessMs int64
+	loc               *time.Location
+}
+
+func (f *rowDeltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *rowDeltaFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, retract.Delta), dead func(validate.DeadLetter)) {
+	r, err := dwd.ParseRow(line)
+	if err != nil {
+		validate.Dead(ctx, err, line, dead)
+		return
+	}
+	s := make([]string, sums)
+	for i := range s {
+		s[i] = "0"
+	}
+	if r.Event.Event == "page_view" {
+		s[sumPV] = "1"
+	}
+	if r.FirstActivate {
+		s[sumActivations] = "1"
+	}
+	d := make([][]string, distincts)
+	d[distinctDevices] = []string{r.DeviceID}
+	_, dayEnd := eventtime.Day(r.TS, f.loc)
+	for _, platform := range []string{All, r.Platform} {
+		day, hour := periods(r.TS, platform, f.loc)
+		for _, k := range []string{day, hour} {
+			emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group(r.TS, f.loc), Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
+				Sums: s, Distinct: d, Raw: line})
+		}
+	}
+}
+
+// orderDeltaFn turns a change of a user's latest order of a day into contributions to the overall
+// day and hour: retract the old, add the new.
+type orderDeltaFn struct {
+	TimeZone string
+	loc      *time.Location
+}
+
+func (f *orderDeltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+
+func (f *orderDeltaFn) ProcessElement(u lastvalue.Update, emit func(retract.Delta)) error {
+	if u.HasOld {
+		if err := f.deltas(u.Old, -1, emit); err != nil {
+			return err
+		}
+	}
+	return f.deltas(u.New, +1, emit)
+}
+
+func (f *orderDeltaFn) deltas(r lastvalue.Record, sign int64, emit func(retract.Delta)) error {
+	var o hourlygmv.Order
+	if err := json.Unmarshal(r.Payload, &o); err != nil {
+		return fmt.Errorf("kpi: decoding order of user %s: %w", r.Key, err)
+	}
+	s := []string{"0", "0", "0"}
+	if o.AccountPayble != nil {
+		s[sumPremium] = o.AccountPayble.String()
+	}
+	d := make([][]string, distincts)
+	d[distinctOrders] = []string{o.OrderNo}
+	if o.CustomerTel != nil {
+		d[distinctHolders] = []string{*o.CustomerTel}
+	}
+	day, hour := periods(o.GmtModified, All, f.loc)
+	for _, k := range []string{day, hour} {
+		emit(retract.Delta{Key: k, Group: group(o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry, Sums: s, Distinct: d, Raw: string(r.Payload)})
+	}
+	return nil
+}
+
+func toChange(a retract.Agg, emit func(changelog.Change)) error {
+	var k []string
+	if err := json.Unmarshal([]byte(a.Key), &k); err != nil || len(k) != 3 {
+		return fmt.Errorf("kpi: key %q: %v", a.Key, err)
+	}
+	var c changelog.Change
+	var err error
+	if a.Deleted {
+		c, err = changelog.Delete(a.Key, a.Version, map[string]string{"grain": k[0], "biz_date": k[1], "platform": k[2]})
+	} else {
+		row := Row{Grain: k[0], BizDate: k[1], Platform: k[2], PV: decimal.RequireFromString(a.Sums[sumPV]).IntPart(),
+			UV: a.Distinct[distinctDevices], Activations: decimal.RequireFromString(a.Sums[sumActivations]).IntPart()}
+		if k[2] == All {
+			premium := json.Number(a.Sums[sumPremium])
+			policies, holders := a.Distinct[distinctOrders], a.Distinct[distinctHolders]
+			row.Premium, row.Policies, row.PolicyHolders = &premium, &policies, &holders
+		}
+		c, err = changelog.Upsert(a.Key, a.Version, row)
+	}
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
+}
+
+// lateLetter dead-letters an input whose day had closed, once: by its overall day's delta (an order
+// change's retraction is not an input of its own).
+func lateLetter(ctx context.Context, d retract.Delta, emit func(validate.DeadLetter)) {
+	if !strings.HasPrefix(d.Key, `["day",`) || !strings.HasSuffix(d.Key, `,"all"]`) || d.Sign < 0 {
+		return
+	}
+	validate.CountDeadLetter(ctx, validate.Late)
+	emit(validate.DeadLetter{Reason: validate.Late + ": its day had closed (its end + allowed lateness passed)", Raw: d.Raw})
+}
