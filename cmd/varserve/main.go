@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
+	"github.com/finbeam/finbeam/cmd/internal/bearer"
 	"github.com/finbeam/finbeam/cmd/internal/loans"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
@@ -97,13 +98,13 @@ func main() {
 
 // loadAuth loads the accepted tokens, or makes one for caller "local" when none is configured and
 // writes it to a file (mode 0600) whose path it logs.
-func loadAuth(c *app.Command) *tokens {
+func loadAuth(c *app.Command) *bearer.Tokens {
 	if *tokensFile != "" || os.Getenv(TokensEnv) != "" {
-		t, err := loadTokens(*tokensFile, TokensEnv)
+		t, err := bearer.Load(*tokensFile, TokensEnv)
 		c.Check(err)
 		return t
 	}
-	t, token := newToken("local")
+	t, token := bearer.New("local")
 	path := filepath.Join(os.TempDir(), "finbeam-varserve.token")
 	c.Check(os.WriteFile(path, []byte(token+"\n"), 0o600))
 	app.Logf("varserve: no --tokens_file and no $%s: a token for caller local is in %s (curl -H \"Authorization: Bearer $(cat %s)\" ...)", TokensEnv, path, path)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/finbeam/finbeam/cmd/internal/bearer"
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/jsonl"
@@ -230,15 +231,15 @@ func TestFullQueryLogIsCounted(t *testing.T) {
 
 // Token files: "caller token" lines; a short token is refused without echoing it.
 func TestTokens(t *testing.T) {
-	tk, err := parseTokens("# comment\nengine "+token+"\nbatch  fedcba9876543210fedcba\n", false)
+	tk, err := bearer.Parse("# comment\nengine "+token+"\nbatch  fedcba9876543210fedcba\n", false)
 	beamtest.Must(t, err)
-	if c, ok := tk.caller("Bearer " + token); !ok || c != "engine" {
+	if c, ok := tk.Caller("Bearer " + token); !ok || c != "engine" {
 		t.Errorf("caller %q %v, want engine", c, ok)
 	}
-	if _, ok := tk.caller(token); ok {
+	if _, ok := tk.Caller(token); ok {
 		t.Error("a token without Bearer was accepted")
 	}
-	if _, err := parseTokens("a:short", true); err == nil || strings.Contains(err.Error(), "short") {
+	if _, err := bearer.Parse("a:short", true); err == nil || strings.Contains(err.Error(), "short") {
 		t.Errorf("short token: %v, want an error that does not show it", err)
 	}
 }

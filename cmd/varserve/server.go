@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/finbeam/finbeam/cmd/internal/bearer"
 )
 
 // MaxBatch is the most users one batchGet may ask for.
@@ -22,7 +24,7 @@ const MaxBatch = 100
 type server struct {
 	names   []string // the declared variables, in the file's order
 	store   store
-	auth    *tokens
+	auth    *bearer.Tokens
 	log     *queryLog
 	metrics *metrics
 	timeout time.Duration // per request, for the store
@@ -113,7 +115,7 @@ func (s *server) handle(endpoint string, h func(ctx context.Context, r *http.Req
 		w.Header().Set("X-Request-Id", req.id)
 		status := http.StatusOK
 		defer func() { s.metrics.observe(endpoint, status, time.Since(req.start)) }()
-		caller, ok := s.auth.caller(r.Header.Get("Authorization"))
+		caller, ok := s.auth.Caller(r.Header.Get("Authorization"))
 		if !ok {
 			status = http.StatusUnauthorized
 			w.Header().Set("WWW-Authenticate", `Bearer realm="varserve"`)

@@ -123,7 +123,7 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 	out := make([]beam.PCollection, len(inputs))
 	var names []string // the inputs read from Kafka or the binlog, at the indexes at
 	var at []int
-	timeField := ""
+	timeField, timeFields := "", map[string]string{} // the first input's, and each input's
 	for i, in := range inputs {
 		if !streamed || in.File {
 			col, err := jsonl.ReadMatching(s, in.Name)
@@ -136,10 +136,14 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 		if in.Name == "" {
 			return nil, fmt.Errorf("input %d: no %s given", i+1, kind)
 		}
-		if len(names) > 0 && in.TimeField != timeField {
-			return nil, fmt.Errorf("inputs %s and %s have different time fields", names[0], in.Name)
+		if len(names) > 0 && in.TimeField != timeField && c.Source == nil {
+			return nil, fmt.Errorf("inputs %s and %s have different time fields: the binlog source reads one", names[0], in.Name)
 		}
-		names, at, timeField = append(names, in.Name), append(at, i), in.TimeField
+		if len(names) == 0 {
+			timeField = in.TimeField
+		}
+		names, at = append(names, in.Name), append(at, i)
+		timeFields[in.Name] = in.TimeField
 	}
 	if len(names) == 0 {
 		return out, nil
@@ -155,7 +159,7 @@ func (c Config) read(s beam.Scope, inputs []Input) ([]beam.PCollection, error) {
 		recs = beam.ParDo(s.Scope("endpoint.Rows"), &cdcRecordFn{Tables: names}, changes)
 	} else {
 		cfg := *c.Source
-		cfg.Topics, cfg.TimeField = names, timeField
+		cfg.Topics, cfg.TimeField, cfg.TopicTimeFields = names, timeField, timeFields
 		var err error
 		if recs, err = kafkaio.Read(s, cfg); err != nil {
 			return nil, err

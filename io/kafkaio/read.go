@@ -70,6 +70,9 @@ type ReadConfig struct {
 	// current watermark as its timestamp and does not move the watermark; the pipeline's parser
 	// dead-letters it.
 	TimeField string
+	// TopicTimeFields are the time fields of the topics whose field is not TimeField (a job that reads
+	// app events and orders: ts and gmt_modified).
+	TopicTimeFields map[string]string
 	// OutOfOrder is how far behind the newest event time of a partition the watermark stays;
 	// default DefaultOutOfOrder. Records later than this may be late for the pipeline's timers.
 	OutOfOrder time.Duration
@@ -468,13 +471,18 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, p Par
 	return sdf.ResumeProcessingIn(0), nil
 }
 
-// eventTime reads the record's event time: the TimeField of its JSON value, or its Kafka timestamp.
+// eventTime reads the record's event time: its topic's time field of its JSON value, or its Kafka
+// timestamp.
 func (f *readFn) eventTime(m kafka.Message) (int64, bool) {
-	if f.Cfg.TimeField == "" {
+	field := f.Cfg.TimeField
+	if tf, ok := f.Cfg.TopicTimeFields[m.Topic]; ok {
+		field = tf
+	}
+	if field == "" {
 		return m.Time.UnixMilli(), !m.Time.IsZero()
 	}
 	r := validate.NewReader(string(m.Value))
-	ts := r.EventTime(f.Cfg.TimeField)
+	ts := r.EventTime(field)
 	return ts, r.Err() == nil
 }
 

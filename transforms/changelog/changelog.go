@@ -146,8 +146,25 @@ func ReadNewest(r io.Reader, keyCols ...string) (*Table, error) {
 // Skipped is the number of lines ReadNewest skipped as older than their key's version.
 func (t *Table) Skipped() int { return t.skipped }
 
+// NewTable is an empty table that Apply fills as ReadNewest does, one line at a time: for a reader of a
+// changelog that never ends (a topic).
+func NewTable(keyCols ...string) *Table {
+	return &Table{keyCols: keyCols, rows: map[string]map[string]json.RawMessage{}, versions: map[string]int64{}, newest: true}
+}
+
+// Apply applies one changelog line to a NewTable; it reports whether the table changed (false for a
+// line not newer than its key's last).
+func (t *Table) Apply(line []byte) (changed bool, err error) {
+	skipped := t.skipped
+	if err := t.apply(line); err != nil {
+		return false, err
+	}
+	return t.skipped == skipped, nil
+}
+
 func read(r io.Reader, newest bool, keyCols []string) (*Table, error) {
-	t := &Table{keyCols: keyCols, rows: map[string]map[string]json.RawMessage{}, versions: map[string]int64{}, newest: newest}
+	t := NewTable(keyCols...)
+	t.newest = newest
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {

@@ -38,6 +38,19 @@ func TestReadNewestKeepsTheNewestVersion(t *testing.T) {
 	if got := fmt.Sprint(tab.Objects("k", "v")); got != `map[["a"]:{"k":"a","v":3}]` || tab.Skipped() != 3 {
 		t.Errorf("table %s, %d skipped; want only a=3, 3 skipped", got, tab.Skipped())
 	}
+	// The same, one line at a time, as a reader of a topic applies them.
+	live := NewTable("k")
+	var changed []bool
+	for _, l := range lines {
+		c, err := live.Apply([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed = append(changed, c)
+	}
+	if got := fmt.Sprint(live.Objects("k", "v"), changed); got != `map[["a"]:{"k":"a","v":3}] [true true false true true false false]` {
+		t.Errorf("applied one at a time: %s", got)
+	}
 }
 
 func TestKeysWithSeveralColumnsAndNulls(t *testing.T) {

@@ -230,12 +230,16 @@ func (c *Command) Input(fileFlag, table string) string {
 	}
 	if c.sample == "" {
 		c.sample = filepath.Join(c.tempDir(), "sample")
-		cfg := gen.Config{Seed: *sampleSeed, Events: *sampleEvents}
-		_, err := gen.WriteAll(c.sample, cfg)
+		_, err := gen.WriteAll(c.sample, c.SampleConfig())
 		c.Check(err)
 		Logf("no input given: running on %s; go run ./cmd/gen writes it", c.Sample())
 	}
 	return filepath.Join(c.sample, table+".jsonl")
+}
+
+// SampleConfig is the generator's configuration of the embedded sample the flags select.
+func (c *Command) SampleConfig() gen.Config {
+	return gen.Config{Seed: *sampleSeed, Events: *sampleEvents}
 }
 
 // Sample describes the embedded sample the flags select: "the embedded sample (seed 1, 2000 events

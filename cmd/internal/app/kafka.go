@@ -97,6 +97,12 @@ func (c *Command) IO() endpoint.Config {
 	return cfg
 }
 
+// Kafka is the Kafka connection the --kafka_* flags describe (brokers, TLS, SASL), for a command that
+// reads topics outside a job (a screen).
+func (c *Command) Kafka() (brokers []string, sec kafkaio.Security) {
+	return strings.Split(*kafkaBrokers, ","), c.kafkaSecurity()
+}
+
 // kafkaSecurity is the TLS and SASL setting the --kafka_* flags describe.
 func (c *Command) kafkaSecurity() kafkaio.Security {
 	return kafkaio.Security{TLS: *kafkaTLS, CAFile: *kafkaCA, CertFile: *kafkaCert, KeyFile: *kafkaKey,

@@ -1,4 +1,8 @@
-package main
+// Package bearer checks the bearer tokens of finbeam's HTTP services (varserve, kpiscreen): "caller
+// token" pairs from a file or an environment variable, or one made at start for a local caller. Only
+// the tokens' SHA-256 digests are kept, and a presented token is compared with every one in constant
+// time; no token is ever logged or put in an error.
+package bearer
 
 import (
 	"bufio"
@@ -11,17 +15,16 @@ import (
 	"strings"
 )
 
-// tokens are the accepted bearer tokens and the callers they name. Only their SHA-256 digests are
-// kept, and a presented token is compared with every one in constant time: no token is ever logged.
-type tokens struct {
+// Tokens are the accepted bearer tokens and the callers they name.
+type Tokens struct {
 	digests [][32]byte
 	callers []string
 }
 
-// parseTokens reads "caller token" pairs, one per line ('#' starts a comment), or, from an
-// environment variable, "caller:token" pairs separated by commas.
-func parseTokens(text string, envForm bool) (*tokens, error) {
-	t := &tokens{}
+// Parse reads "caller token" pairs, one per line ('#' starts a comment), or, from an environment
+// variable (envForm), "caller:token" pairs separated by commas. A token has at least 16 characters.
+func Parse(text string, envForm bool) (*Tokens, error) {
+	t := &Tokens{}
 	var entries []string
 	if envForm {
 		entries = strings.Split(text, ",")
@@ -55,21 +58,26 @@ func parseTokens(text string, envForm bool) (*tokens, error) {
 	return t, nil
 }
 
-// newToken makes a random token for caller and the file line that holds it.
-func newToken(caller string) (*tokens, string) {
+// New makes a random token for caller: the Tokens that accept it, and the token.
+func New(caller string) (*Tokens, string) {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
-	t, _ := parseTokens(caller+" "+token, false)
+	t, _ := Parse(caller+" "+token, false)
 	return t, token
 }
 
-// caller returns the caller whose token the Authorization header carries.
-func (t *tokens) caller(header string) (string, bool) {
+// Caller returns the caller whose token the Authorization header ("Bearer <token>") carries.
+func (t *Tokens) Caller(header string) (string, bool) {
 	token, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok || token == "" {
 		return "", false
 	}
+	return t.CallerOf(token)
+}
+
+// CallerOf returns the caller whose token is token.
+func (t *Tokens) CallerOf(token string) (string, bool) {
 	d := sha256.Sum256([]byte(token))
 	found := -1
 	for i := range t.digests {
@@ -83,20 +91,21 @@ func (t *tokens) caller(header string) (string, bool) {
 	return t.callers[found], true
 }
 
-// loadTokens reads the tokens from a file or, when path is empty, from the environment variable env.
-func loadTokens(path, env string) (*tokens, error) {
+// Load reads the tokens from a file or, when path is empty, from the environment variable env.
+// Errors name the flag --tokens_file or the variable.
+func Load(path, env string) (*Tokens, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("--tokens_file: %w", err)
 		}
-		t, err := parseTokens(string(b), false)
+		t, err := Parse(string(b), false)
 		if err != nil {
 			return nil, fmt.Errorf("--tokens_file %s: %w", path, err)
 		}
 		return t, nil
 	}
-	t, err := parseTokens(os.Getenv(env), true)
+	t, err := Parse(os.Getenv(env), true)
 	if err != nil {
 		return nil, fmt.Errorf("$%s: %w", env, err)
 	}
