@@ -37,7 +37,7 @@ func main() {
 	out, print := c.Out(*output, *outTopic, "ads_entry_traffic.jsonl")
 	j := c.Job()
 	rows, dead := marketing.Clean(c, j, j.Read(marketing.Input(c, j, entrytraffic.Input, entrytraffic.TimeField))[0])
-	changes, bad, err := entrytraffic.Build(j.Scope, rows, entrytraffic.Options{TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), Bounded: j.Bounded()})
+	changes, bad, err := entrytraffic.Build(j.Scope, rows, entrytraffic.Options{TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), UV: marketing.UV(), Bounded: j.Bounded()})
 	c.Check(err)
 	bad = marketing.WithDead(j.Scope, bad, dead)
 	j.Write(endpoint.Output{Name: out, Changes: changes, Schema: &entrytraffic.Schema},

@@ -40,7 +40,7 @@ func main() {
 	j := c.Job()
 	in := j.Read(marketing.Input(c, j, kpi.Input, kpi.TimeField), endpoint.Input{Name: c.In("orders", *orderTopic, kpi.OrderInput), TimeField: kpi.OrderTimeField})
 	rows, dead := marketing.Clean(c, j, in[0])
-	changes, bad, err := kpi.Build(j.Scope, rows, in[1], kpi.Options{TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), Bounded: j.Bounded()})
+	changes, bad, err := kpi.Build(j.Scope, rows, in[1], kpi.Options{TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), UV: marketing.UV(), Bounded: j.Bounded()})
 	c.Check(err)
 	bad = marketing.WithDead(j.Scope, bad, dead)
 	j.Write(endpoint.Output{Name: out, Changes: changes, Schema: &kpi.Schema},

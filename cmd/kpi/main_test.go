@@ -11,7 +11,9 @@ import (
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/testing/beamtest"
+	"github.com/finbeam/finbeam/testing/kafkatest"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/changelog"
 )
 
 func TestMain(m *testing.M) { beamtest.MainOrTests(m, main) }
@@ -44,4 +46,36 @@ func TestFilesInAndOut(t *testing.T) {
 	}
 	want, _ := reference.KPI(rows, gen.Lines(cfg, gen.Orders), time.UTC)
 	beamtest.SameTable(t, "ads_kpi", beamtest.ReadChangelog(t, out, kpi.KeyColumns...).Objects(kpi.Columns...), want)
+}
+
+// Kafka in and out, the app events cleaned in the same pipeline (--from_ods): app_event (event time
+// ts) and user_order (gmt_modified) read by one Kafka source, the ads_kpi topic holding the
+// reference's table, keyed by the row's key.
+func TestKafkaInAndOut(t *testing.T) {
+	b, err := kafkatest.Start(3)
+	beamtest.Must(t, err)
+	defer b.Close()
+	cfg := gen.Config{Seed: 6, Events: 1200, Users: 50}
+	events, orders := gen.Lines(cfg, gen.AppEvents), gen.Lines(cfg, gen.Orders)
+	beamtest.Must(t, b.Produce("app_event", events, "device_id"))
+	beamtest.Must(t, b.Produce("user_order", orders, "id"))
+	res := beamtest.RunCommand(t, "--from_ods", "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end",
+		"--kafka_out_of_orderness=1000h", "--timezone=UTC")
+	if res.ExitCode != 0 || res.Stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	rows, _, _ := reference.DWD(events, dwd.DefaultAttributionWindow.Milliseconds())
+	want, _ := reference.KPI(rows, orders, time.UTC)
+	msgs, err := b.Messages("ads_kpi")
+	beamtest.Must(t, err)
+	var lines []string
+	for _, m := range msgs {
+		lines = append(lines, string(m.Value))
+		c, err := changelog.Parse(m.Value, kpi.KeyColumns...)
+		beamtest.Must(t, err)
+		if string(m.Key) != c.Key {
+			t.Fatalf("message key %s, want the row's key %s", m.Key, c.Key)
+		}
+	}
+	beamtest.SameTable(t, "ads_kpi", beamtest.NewestChangelog(t, "ads_kpi", lines, kpi.KeyColumns...).Objects(kpi.Columns...), want)
 }

@@ -7,7 +7,8 @@
 // Options.TimeZone, platform one of dwd.Platforms or "all":
 //
 //	pv              page_view rows of the period (and platform)
-//	uv              distinct devices among its rows (any event): exact, the devices kept in state
+//	uv              distinct devices among its rows (any event): exact, the devices kept in state (or,
+//	                with Options.UV approximate, a HyperLogLog estimate)
 //	activations     rows marked first_activate
 //	premium         platform "all" only (orders have no platform; null on the others): the exact sum
 //	                of account_payble of each user's latest order of the day (hourlygmv's rules: null
@@ -43,7 +44,7 @@ import (
 
 // What the job reads: the DWD rows and the orders, each with its event-time field.
 const (
-	Input          = dwd.Input + "_dwd"
+	Input          = "dwd_app_event"
 	TimeField      = dwd.TimeField
 	OrderInput     = hourlygmv.Input
 	OrderTimeField = hourlygmv.TimeField
@@ -62,6 +63,10 @@ const (
 type Options struct {
 	TimeZone        string        // IANA zone of days and hours; default DefaultTimeZone
 	AllowedLateness time.Duration // how long after a day ends its rows and orders are still taken; default 1h
+	// UV is how unique devices are counted: UVExact (default), every device kept in state for the
+	// day, or UVApproximate, a HyperLogLog sketch per row (about 12 KB at most, a standard error of
+	// about 0.8%), for very large days.
+	UV string
 	// Bounded promises that every input line is read before the watermark moves (file input).
 	// Leave it false for streams.
 	Bounded bool
@@ -74,9 +79,30 @@ func (o Options) withDefaults() (Options, error) {
 	if _, err := eventtime.Load(o.TimeZone); err != nil {
 		return o, err
 	}
+	switch o.UV {
+	case "":
+		o.UV = UVExact
+	case UVExact, UVApproximate:
+	default:
+		return o, fmt.Errorf("uv %q: want %s or %s", o.UV, UVExact, UVApproximate)
+	}
 	var err error
 	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
 	return o, err
+}
+
+// Options.UV's values.
+const (
+	UVExact       = "exact"
+	UVApproximate = "approximate"
+)
+
+// sketched is the retract configuration's sketched columns for uv.
+func sketched(uv string) []int {
+	if uv == UVApproximate {
+		return []int{distinctDevices}
+	}
+	return nil
 }
 
 // Schema is the output table's: ads_kpi keyed by (grain, biz_date, platform). KeyColumns are its
@@ -147,7 +173,7 @@ func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, 
 	}
 	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, rows)
 	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone}, updates)
-	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true})
+	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: sketched(opts.UV)})
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, badRows, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
 

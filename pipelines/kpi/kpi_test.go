@@ -2,8 +2,11 @@ package kpi_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,5 +49,43 @@ func TestPipelineMatchesReference(t *testing.T) {
 		if n := len(beamtest.ReadLines(t, out+".deadletter.jsonl")); n != bad+1 {
 			t.Errorf("case %d: %d dead letters, want %d", i, n, bad+1)
 		}
+	}
+}
+
+// With approximate UV every figure is the exact one but uv, which is within 3% of the exact count
+// (the error is logged).
+func TestApproximateUV(t *testing.T) {
+	cfg := gen.Config{Seed: 5, Events: 20000, Users: 4000}
+	rows, _, _ := reference.DWD(gen.Lines(cfg, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
+	orders := gen.Lines(cfg, gen.Orders)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ads_kpi.jsonl")
+	p, s, in := jobtest.ReadFiles(t, beamtest.WriteShuffled(t, dir, "dwd", rows, rand.New(rand.NewSource(1)), 2), beamtest.WriteShuffled(t, dir, "user_order", orders, rand.New(rand.NewSource(2)), 2))
+	changes, _, err := kpi.Build(s, in[0], in[1], kpi.Options{UV: kpi.UVApproximate, Bounded: true})
+	beamtest.Must(t, err)
+	jobtest.WriteFiles(t, s, endpoint.Output{Name: out, Changes: changes})
+	beamtest.Run(t, p)
+	shanghai, _ := time.LoadLocation(kpi.DefaultTimeZone)
+	want, _ := reference.KPI(rows, orders, shanghai)
+	got := beamtest.ReadChangelog(t, out, kpi.KeyColumns...).Objects(kpi.Columns...)
+	uv := regexp.MustCompile(`"uv":(\d+)`)
+	worst, largest := 0.0, 0
+	for k, w := range want {
+		g := got[k]
+		gu, wu := uv.FindStringSubmatch(g), uv.FindStringSubmatch(w)
+		if gu == nil || uv.ReplaceAllString(g, "") != uv.ReplaceAllString(w, "") {
+			t.Errorf("%s: got %s, want %s (uv aside)", k, g, w)
+			continue
+		}
+		e, _ := strconv.Atoi(gu[1])
+		x, _ := strconv.Atoi(wu[1])
+		if rel := math.Abs(float64(e-x)) / float64(x); rel > worst {
+			worst = rel
+		}
+		largest = max(largest, x)
+	}
+	t.Logf("approximate uv: worst relative error %.2f%% over %d rows (largest exact uv %d)", 100*worst, len(want), largest)
+	if worst > 0.03 || largest < 1000 || len(got) != len(want) {
+		t.Errorf("worst relative error %.2f%% (largest uv %d, %d rows, want %d)", 100*worst, largest, len(got), len(want))
 	}
 }

@@ -21,6 +21,7 @@ type Pipeline struct {
 	Streams   []Stream          // the inputs streamed from Kafka; the other Inputs stay files
 	TimeField string            // the event-time field of the streams
 	Outputs   []string          // the topics of the rows Latency times (not the dead letters)
+	Args      []string          // further flags of the bounded run
 }
 
 // Pipelines are finbeam's jobs, with the inputs they read in bounded mode.
@@ -38,6 +39,11 @@ var Pipelines = []Pipeline{
 		Streams: []Stream{{"actions.jsonl", "process_id"}}, TimeField: "request_ts", Outputs: []string{"process_instances", "process_instances.metrics"}},
 	// No streaming run yet: its rows come when a user's windows retire, not per event.
 	{Name: "variablepool", Inputs: map[string]string{"applications": "loan_application.jsonl", "logins": "login.jsonl", "repayments": "repayment.jsonl"}},
+	{Name: "dwd", Inputs: map[string]string{"input": "app_event.jsonl"},
+		Streams: []Stream{{"app_event.jsonl", "device_id"}}, TimeField: "ts", Outputs: []string{"dwd_app_event"}},
+	// The ADS jobs, bounded, on the raw app events cleaned by the DWD rules in the same pipeline.
+	{Name: "entrytraffic", Inputs: map[string]string{"input": "app_event.jsonl"}, Args: []string{"--from_ods"}},
+	{Name: "kpi", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"}},
 }
 
 // Result is one measured run.
@@ -100,7 +106,7 @@ func Run(bin string, p Pipeline, dir string) (Result, error) {
 	for flag, file := range p.Inputs {
 		args = append(args, "--"+flag+"="+filepath.Join(dir, file))
 	}
-	return Measure(p.Name, lines, exec.Command(bin, args...))
+	return Measure(p.Name, lines, exec.Command(bin, append(args, p.Args...)...))
 }
 
 // Measure runs cmd, which reads events input lines, and measures the whole process: wall time and

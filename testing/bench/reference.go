@@ -11,11 +11,15 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
 	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/entrytraffic"
+	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
 	"github.com/finbeam/finbeam/testing/reference"
+	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -57,6 +61,21 @@ var References = map[string]func(dir string) error{
 		return withTables(dir, files, func(t [][]string) {
 			streams := map[string][]string{variablepool.LoanApplication: t[0], variablepool.Login: t[1], variablepool.Repayment: t[2]}
 			reference.VariablePool(streams, ReferenceVariables(variablepool.DefaultVariables()), until)
+		})
+	},
+	"dwd": func(dir string) error {
+		return withTables(dir, []string{"app_event.jsonl"}, func(t [][]string) { reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds()) })
+	},
+	"entrytraffic": func(dir string) error {
+		return withTables(dir, []string{"app_event.jsonl"}, func(t [][]string) {
+			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
+			reference.EntryTraffic(rows, eventtime.MustLoad(entrytraffic.DefaultTimeZone))
+		})
+	},
+	"kpi": func(dir string) error {
+		return withTables(dir, []string{"app_event.jsonl", "user_order.jsonl"}, func(t [][]string) {
+			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
+			reference.KPI(rows, t[1], eventtime.MustLoad(kpi.DefaultTimeZone))
 		})
 	},
 	"processmetrics": func(dir string) error {

@@ -21,7 +21,8 @@ import (
 // kafka) creates them at start, so that a job may start before its producer.
 var Topics = []string{"user_order", "update_info", "user_log", "requests", "responses", "tracks", "actions",
 	"loan_application", "login", "repayment",
-	"hs_order", "wechat_activity_user", "user_last_log", "process_instances", "user_variables", "variable_alerts"}
+	"hs_order", "wechat_activity_user", "user_last_log", "process_instances", "user_variables", "variable_alerts",
+	"app_event", "dwd_app_event", "ads_kpi", "ads_entry_traffic"}
 
 // Broker is a running Kafka broker: franz-go's kfake in this process (Start), or a real Apache Kafka
 // broker in a JVM of its own (StartReal). Its helpers are Kafka clients and work with both; Outage

@@ -20,10 +20,14 @@ var (
 	attribution = flag.Duration("attribution_window", dwd.DefaultAttributionWindow, "with --from_ods: the DWD rules' attribution window (last touch)")
 	dedup       = flag.Duration("dedup_window", dwd.DefaultDedupWindow, "with --from_ods: the DWD rules' de-duplication window")
 	topic       = flag.String("kafka_topic", dwd.Schema.Table, "with --source=kafka: the DWD topic (with --from_ods: the app_event topic, default app_event)")
+	uv          = flag.String("uv", "exact", "how unique devices are counted: exact (every device of a day kept in state) or approximate (a HyperLogLog sketch per row: about 12 KB, a standard error of about 0.8%)")
 )
 
+// UV is --uv: the ADS jobs' Options.UV.
+func UV() string { return *uv }
+
 // Flags are the names of the flags this package defines, for app.Start's list of a command's own.
-var Flags = []string{"input", "from_ods", "attribution_window", "dedup_window", "kafka_topic"}
+var Flags = []string{"input", "from_ods", "attribution_window", "dedup_window", "kafka_topic", "uv"}
 
 // Input is the DWD rows' input: table and timeField are the ADS job's declaration of them; with
 // --from_ods (or on the embedded sample) the raw app events' instead, which Clean then cleans.
