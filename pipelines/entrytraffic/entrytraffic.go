@@ -148,7 +148,7 @@ func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead bea
 		return
 	}
 	s = s.Scope("entrytraffic")
-	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, rows)
+	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: !opts.Bounded}, rows)
 	aggs, late := retract.PerKeyOnTime(s, deltas, retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: sketched(opts.UV)})
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, beam.ParDo(s, lateLetter, late)), nil
 }
@@ -157,7 +157,10 @@ func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead bea
 type deltaFn struct {
 	TimeZone          string
 	AllowedLatenessMs int64
-	loc               *time.Location
+	// Grouped puts an entry's day and its hours in one state bucket, so that a row is late for both
+	// or for neither; file input is never late and is not grouped.
+	Grouped bool
+	loc     *time.Location
 }
 
 func (f *deltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
@@ -181,8 +184,12 @@ func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(bea
 	dayStart, dayEnd := eventtime.Day(r.TS, f.loc)
 	day := time.UnixMilli(dayStart).In(f.loc).Format("20060102")
 	entry := key(*r.AttrActivityID, *r.AttrEntryID, "day", day)
+	group := ""
+	if f.Grouped {
+		group = entry
+	}
 	for _, k := range []string{entry, key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
-		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: entry, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
+		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
 			Sums: sums, Distinct: [][]string{{r.DeviceID}}, Raw: line})
 	}
 }

@@ -171,8 +171,9 @@ func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, 
 	if err != nil {
 		return
 	}
-	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds()}, rows)
-	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone}, updates)
+	grouped := !opts.Bounded // file input is never late: no need to share buckets
+	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: grouped}, rows)
+	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone, Grouped: grouped}, updates)
 	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: sketched(opts.UV)})
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, badRows, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
@@ -189,8 +190,14 @@ func key(grain, bizDate, platform string) string {
 	return string(b)
 }
 
-// group is the state bucket of every key of one day: its rows and orders are late together.
-func group(ms int64, loc *time.Location) string {
+// group is the state bucket of every key of one day, so that a day's rows and orders are late for
+// all of its keys or for none; "" (each key in its own bucket) unless grouped. In a stream a day's
+// keys, and their devices, then share one state value, rewritten with each bundle that touches the
+// day: --uv=approximate keeps it small. File input is never late and is not grouped.
+func group(grouped bool, ms int64, loc *time.Location) string {
+	if !grouped {
+		return ""
+	}
 	dayStart, _ := eventtime.Day(ms, loc)
 	return fmt.Sprint(dayStart)
 }
@@ -199,6 +206,7 @@ func group(ms int64, loc *time.Location) string {
 type rowDeltaFn struct {
 	TimeZone          string
 	AllowedLatenessMs int64
+	Grouped           bool // the day's keys share a state bucket (group)
 	loc               *time.Location
 }
 
@@ -226,7 +234,7 @@ func (f *rowDeltaFn) ProcessElement(ctx context.Context, line string, emit func(
 	for _, platform := range []string{All, r.Platform} {
 		day, hour := periods(r.TS, platform, f.loc)
 		for _, k := range []string{day, hour} {
-			emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group(r.TS, f.loc), Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
+			emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group(f.Grouped, r.TS, f.loc), Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
 				Sums: s, Distinct: d, Raw: line})
 		}
 	}
@@ -236,6 +244,7 @@ func (f *rowDeltaFn) ProcessElement(ctx context.Context, line string, emit func(
 // day and hour: retract the old, add the new.
 type orderDeltaFn struct {
 	TimeZone string
+	Grouped  bool // the day's keys share a state bucket (group)
 	loc      *time.Location
 }
 
@@ -266,7 +275,7 @@ func (f *orderDeltaFn) deltas(r lastvalue.Record, sign int64, emit func(retract.
 	}
 	day, hour := periods(o.GmtModified, All, f.loc)
 	for _, k := range []string{day, hour} {
-		emit(retract.Delta{Key: k, Group: group(o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry, Sums: s, Distinct: d, Raw: string(r.Payload)})
+		emit(retract.Delta{Key: k, Group: group(f.Grouped, o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry, Sums: s, Distinct: d, Raw: string(r.Payload)})
 	}
 	return nil
 }
