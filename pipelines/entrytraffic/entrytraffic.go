@@ -33,9 +33,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/internal/ads"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
-	"github.com/finbeam/finbeam/transforms/lastvalue"
 	"github.com/finbeam/finbeam/transforms/retract"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
@@ -46,57 +46,16 @@ const (
 	TimeField = dwd.TimeField
 )
 
-// Defaults of Options.
+// Options configure the job (pipelines/internal/ads: shared by the ADS jobs).
+type Options = ads.Options
+
+// Defaults of Options, and the values of Options.UV.
 const (
-	DefaultTimeZone        = "Asia/Shanghai"
-	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
+	DefaultTimeZone        = ads.DefaultTimeZone
+	DefaultAllowedLateness = ads.DefaultAllowedLateness
+	UVExact                = ads.UVExact
+	UVApproximate          = ads.UVApproximate
 )
-
-// Options configure the job.
-type Options struct {
-	TimeZone        string        // IANA zone of days and hours; default DefaultTimeZone
-	AllowedLateness time.Duration // how long after a day ends its rows are still taken; default 1h
-	// UV is how unique devices are counted: UVExact (default), every device kept in state for the
-	// day, or UVApproximate, a HyperLogLog sketch per row (about 12 KB at most, a standard error of
-	// about 0.8%), for very large days.
-	UV string
-	// Bounded promises that every row is read before the watermark moves (file input): no state is
-	// cleared before the end. Leave it false for streams.
-	Bounded bool
-}
-
-func (o Options) withDefaults() (Options, error) {
-	if o.TimeZone == "" {
-		o.TimeZone = DefaultTimeZone
-	}
-	if _, err := eventtime.Load(o.TimeZone); err != nil {
-		return o, err
-	}
-	switch o.UV {
-	case "":
-		o.UV = UVExact
-	case UVExact, UVApproximate:
-	default:
-		return o, fmt.Errorf("uv %q: want %s or %s", o.UV, UVExact, UVApproximate)
-	}
-	var err error
-	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
-	return o, err
-}
-
-// Options.UV's values.
-const (
-	UVExact       = "exact"
-	UVApproximate = "approximate"
-)
-
-// sketched is the retract configuration's sketched columns for uv.
-func sketched(uv string) []int {
-	if uv == UVApproximate {
-		return []int{0}
-	}
-	return nil
-}
 
 // Schema is the output table's: ads_entry_traffic keyed by (activity_id, entry_id, grain, biz_date).
 // KeyColumns are its primary-key columns, Columns all of its columns.
@@ -144,12 +103,12 @@ func init() {
 // Build computes the ads_entry_traffic changelog (PCollection<changelog.Change>) and the dead
 // letters from DWD rows (PCollection<string>).
 func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
-	if opts, err = opts.withDefaults(); err != nil {
+	if opts, err = opts.WithDefaults(); err != nil {
 		return
 	}
 	s = s.Scope("entrytraffic")
 	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: !opts.Bounded}, rows)
-	aggs, late := retract.PerKeyOnTime(s, deltas, retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: sketched(opts.UV)})
+	aggs, late := retract.PerKeyOnTime(s, deltas, retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: opts.Sketched(0)})
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, beam.ParDo(s, lateLetter, late)), nil
 }
 
@@ -183,31 +142,24 @@ func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(bea
 	}
 	dayStart, dayEnd := eventtime.Day(r.TS, f.loc)
 	day := time.UnixMilli(dayStart).In(f.loc).Format("20060102")
-	entry := key(*r.AttrActivityID, *r.AttrEntryID, "day", day)
+	entry := ads.Key(*r.AttrActivityID, *r.AttrEntryID, "day", day)
 	group := ""
 	if f.Grouped {
 		group = entry
 	}
-	for _, k := range []string{entry, key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
+	for _, k := range []string{entry, ads.Key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
 		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
 			Sums: sums, Distinct: [][]string{{r.DeviceID}}, Raw: line})
 	}
 }
 
-// key is a row's primary key as the changelog keys it: the JSON array of its key columns.
-func key(activity, entry, grain, bizDate string) string {
-	b, _ := json.Marshal([]string{activity, entry, grain, bizDate})
-	return string(b)
-}
-
 func toChange(a retract.Agg, emit func(changelog.Change)) error {
-	var k []string
-	if err := json.Unmarshal([]byte(a.Key), &k); err != nil || len(k) != 4 {
-		return fmt.Errorf("entrytraffic: key %q: %v", a.Key, err)
+	keyRow, err := ads.KeyRow(a.Key, KeyColumns)
+	if err != nil {
+		return fmt.Errorf("entrytraffic: %w", err)
 	}
-	keyRow := map[string]string{"activity_id": k[0], "entry_id": k[1], "grain": k[2], "biz_date": k[3]}
+	k := []string{keyRow["activity_id"], keyRow["entry_id"], keyRow["grain"], keyRow["biz_date"]}
 	var c changelog.Change
-	var err error
 	if a.Deleted {
 		c, err = changelog.Delete(a.Key, a.Version, keyRow)
 	} else {
@@ -235,6 +187,5 @@ func lateLetter(ctx context.Context, d retract.Delta, emit func(validate.DeadLet
 	if !strings.Contains(d.Key, `,"day",`) {
 		return
 	}
-	validate.CountDeadLetter(ctx, validate.Late)
-	emit(validate.DeadLetter{Reason: validate.Late + ": the row's day had closed (its end + allowed lateness passed)", Raw: d.Raw})
+	ads.Late(ctx, d.Raw, emit)
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/pipelines/internal/ads"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/lastvalue"
@@ -53,57 +54,16 @@ const (
 // All is the platform of the overall rows.
 const All = "all"
 
-// Defaults of Options.
+// Options configure the job (pipelines/internal/ads: shared by the ADS jobs).
+type Options = ads.Options
+
+// Defaults of Options, and the values of Options.UV.
 const (
-	DefaultTimeZone        = "Asia/Shanghai"
-	DefaultAllowedLateness = lastvalue.DefaultAllowedLateness
+	DefaultTimeZone        = ads.DefaultTimeZone
+	DefaultAllowedLateness = ads.DefaultAllowedLateness
+	UVExact                = ads.UVExact
+	UVApproximate          = ads.UVApproximate
 )
-
-// Options configure the job.
-type Options struct {
-	TimeZone        string        // IANA zone of days and hours; default DefaultTimeZone
-	AllowedLateness time.Duration // how long after a day ends its rows and orders are still taken; default 1h
-	// UV is how unique devices are counted: UVExact (default), every device kept in state for the
-	// day, or UVApproximate, a HyperLogLog sketch per row (about 12 KB at most, a standard error of
-	// about 0.8%), for very large days.
-	UV string
-	// Bounded promises that every input line is read before the watermark moves (file input).
-	// Leave it false for streams.
-	Bounded bool
-}
-
-func (o Options) withDefaults() (Options, error) {
-	if o.TimeZone == "" {
-		o.TimeZone = DefaultTimeZone
-	}
-	if _, err := eventtime.Load(o.TimeZone); err != nil {
-		return o, err
-	}
-	switch o.UV {
-	case "":
-		o.UV = UVExact
-	case UVExact, UVApproximate:
-	default:
-		return o, fmt.Errorf("uv %q: want %s or %s", o.UV, UVExact, UVApproximate)
-	}
-	var err error
-	o.AllowedLateness, err = lastvalue.AllowedLateness(o.AllowedLateness)
-	return o, err
-}
-
-// Options.UV's values.
-const (
-	UVExact       = "exact"
-	UVApproximate = "approximate"
-)
-
-// sketched is the retract configuration's sketched columns for uv.
-func sketched(uv string) []int {
-	if uv == UVApproximate {
-		return []int{distinctDevices}
-	}
-	return nil
-}
 
 // Schema is the output table's: ads_kpi keyed by (grain, biz_date, platform). KeyColumns are its
 // primary-key columns, Columns all of its columns.
@@ -163,7 +123,7 @@ func init() {
 // Build computes the ads_kpi changelog (PCollection<changelog.Change>) and the dead letters from DWD
 // rows and user_order lines (PCollection<string> each).
 func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
-	if opts, err = opts.withDefaults(); err != nil {
+	if opts, err = opts.WithDefaults(); err != nil {
 		return
 	}
 	s = s.Scope("kpi")
@@ -174,20 +134,14 @@ func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, 
 	grouped := !opts.Bounded // file input is never late: no need to share buckets
 	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: grouped}, rows)
 	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone, Grouped: grouped}, updates)
-	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: sketched(opts.UV)})
+	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: opts.Sketched(distinctDevices)})
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, badRows, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
 
 // periods are the day and hour keys of ms on platform, and the group they share (the day).
 func periods(ms int64, platform string, loc *time.Location) (day, hour string) {
 	dayStart, _ := eventtime.Day(ms, loc)
-	return key("day", time.UnixMilli(dayStart).In(loc).Format("20060102"), platform), key("hour", eventtime.HourKey(ms, loc), platform)
-}
-
-// key is a row's primary key as the changelog keys it: the JSON array of its key columns.
-func key(grain, bizDate, platform string) string {
-	b, _ := json.Marshal([]string{grain, bizDate, platform})
-	return string(b)
+	return ads.Key("day", time.UnixMilli(dayStart).In(loc).Format("20060102"), platform), ads.Key("hour", eventtime.HourKey(ms, loc), platform)
 }
 
 // group is the state bucket of every key of one day, so that a day's rows and orders are late for
@@ -281,14 +235,14 @@ func (f *orderDeltaFn) deltas(r lastvalue.Record, sign int64, emit func(retract.
 }
 
 func toChange(a retract.Agg, emit func(changelog.Change)) error {
-	var k []string
-	if err := json.Unmarshal([]byte(a.Key), &k); err != nil || len(k) != 3 {
-		return fmt.Errorf("kpi: key %q: %v", a.Key, err)
+	keyRow, err := ads.KeyRow(a.Key, KeyColumns)
+	if err != nil {
+		return fmt.Errorf("kpi: %w", err)
 	}
+	k := []string{keyRow["grain"], keyRow["biz_date"], keyRow["platform"]}
 	var c changelog.Change
-	var err error
 	if a.Deleted {
-		c, err = changelog.Delete(a.Key, a.Version, map[string]string{"grain": k[0], "biz_date": k[1], "platform": k[2]})
+		c, err = changelog.Delete(a.Key, a.Version, keyRow)
 	} else {
 		row := Row{Grain: k[0], BizDate: k[1], Platform: k[2], PV: decimal.RequireFromString(a.Sums[sumPV]).IntPart(),
 			UV: a.Distinct[distinctDevices], Activations: decimal.RequireFromString(a.Sums[sumActivations]).IntPart()}
@@ -312,6 +266,5 @@ func lateLetter(ctx context.Context, d retract.Delta, emit func(validate.DeadLet
 	if !strings.HasPrefix(d.Key, `["day",`) || !strings.HasSuffix(d.Key, `,"all"]`) || d.Sign < 0 {
 		return
 	}
-	validate.CountDeadLetter(ctx, validate.Late)
-	emit(validate.DeadLetter{Reason: validate.Late + ": its day had closed (its end + allowed lateness passed)", Raw: d.Raw})
+	ads.Late(ctx, d.Raw, emit)
 }
