@@ -138,15 +138,17 @@ func produce(ctx context.Context, addr string, msgs []message, start int64, spee
 	w := &kafka.Writer{Addr: kafka.TCP(addr), Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond}
 	defer w.Close()
 	began := time.Now()
+	due := func(m message) time.Time { // when m is sent
+		return began.Add(time.Duration(float64(m.ts-start) / speed * float64(time.Millisecond)))
+	}
 	for i := 0; i < len(msgs); {
-		due := began.Add(time.Duration(float64(msgs[i].ts-start) / speed * float64(time.Millisecond)))
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Until(due)):
+		case <-time.After(time.Until(due(msgs[i]))):
 		}
 		var batch []kafka.Message
-		for ; i < len(msgs) && !began.Add(time.Duration(float64(msgs[i].ts-start)/speed*float64(time.Millisecond))).After(time.Now()); i++ {
+		for ; i < len(msgs) && !due(msgs[i]).After(time.Now()); i++ {
 			batch = append(batch, kafka.Message{Topic: msgs[i].topic, Key: msgs[i].key, Value: []byte(msgs[i].value)})
 		}
 		if err := kafkaio.WriteAll(ctx, w, batch); err != nil {
