@@ -242,7 +242,7 @@ func Build(s beam.Scope, events beam.PCollection, opts Options) (rows, dead beam
 		BoundedInput:  opts.Bounded,
 		State:         state.MakeValueState[keyed.Bucket[deviceState]]("device"),
 		Due:           timers.InEventTime("due"),
-	}, batch.PerKey[pending](s, pe, 0))
+	}, batch.PerKey[pending](s, pe))
 	return rows, beam.Flatten(s, bad, late), nil
 }
 

@@ -108,7 +108,7 @@ func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead bea
 	}
 	s = s.Scope("entrytraffic")
 	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: !opts.Bounded}, rows)
-	aggs, late := retract.PerKeyOnTime(s, deltas, retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: opts.Sketched(0)})
+	aggs, late := retract.PerKeyOnTime(s, retract.Config{BoundedInput: opts.Bounded, Late: true, Combine: true, Sketched: opts.Sketched(0)}, deltas)
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, beam.ParDo(s, lateLetter, late)), nil
 }
 

@@ -152,7 +152,7 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (changes, dead be
 	s = s.Scope("hourlygmv")
 	updates, dead := lastOrders(s, lines, opts)
 	deltas := beam.ParDo(s, &deltaFn{TimeZone: opts.TimeZone}, updates)
-	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.Bounded})), dead, nil
+	return beam.ParDo(s, toChange, retract.PerKeyWith(s, deltas, retract.Config{BoundedInput: opts.Bounded, Combine: true})), dead, nil
 }
 
 // LastOrders is the first half of the job's rules, for other jobs that count orders as it does (the

@@ -134,7 +134,7 @@ func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, 
 	grouped := !opts.Bounded // file input is never late: no need to share buckets
 	traffic, badRows := beam.ParDo2(s, &rowDeltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: grouped}, rows)
 	money := beam.ParDo(s, &orderDeltaFn{TimeZone: opts.TimeZone, Grouped: grouped}, updates)
-	aggs, late := retract.PerKeyOnTime(s, beam.Flatten(s, traffic, money), retract.Config{BoundedInput: opts.Bounded, Late: true, Sketched: opts.Sketched(distinctDevices)})
+	aggs, late := retract.PerKeyOnTime(s, retract.Config{BoundedInput: opts.Bounded, Late: true, Combine: true, Sketched: opts.Sketched(distinctDevices)}, traffic, money)
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, badRows, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
 
@@ -188,8 +188,12 @@ func (f *rowDeltaFn) ProcessElement(ctx context.Context, line string, emit func(
 	for _, platform := range []string{All, r.Platform} {
 		day, hour := periods(r.TS, platform, f.loc)
 		for _, k := range []string{day, hour} {
+			raw := "" // the row's dead letter, should it be late, comes from its overall day's delta alone (lateLetter)
+			if platform == All && k == day {
+				raw = line
+			}
 			emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group(f.Grouped, r.TS, f.loc), Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
-				Sums: s, Distinct: d, Raw: line})
+				Sums: s, Distinct: d, Raw: raw})
 		}
 	}
 }
@@ -229,7 +233,11 @@ func (f *orderDeltaFn) deltas(r lastvalue.Record, sign int64, emit func(retract.
 	}
 	day, hour := periods(o.GmtModified, All, f.loc)
 	for _, k := range []string{day, hour} {
-		emit(retract.Delta{Key: k, Group: group(f.Grouped, o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry, Sums: s, Distinct: d, Raw: string(r.Payload)})
+		raw := "" // an order's dead letter, should it be late, comes from its added day delta alone (lateLetter)
+		if sign > 0 && k == day {
+			raw = string(r.Payload)
+		}
+		emit(retract.Delta{Key: k, Group: group(f.Grouped, o.GmtModified, f.loc), Sign: sign, Expiry: r.Expiry, Sums: s, Distinct: d, Raw: raw})
 	}
 	return nil
 }

@@ -258,7 +258,7 @@ func Build(s beam.Scope, updates, dims beam.PCollection, opts Options) (alerts, 
 	buckets := keyed.Buckets(keyed.Auto, opts.Bounded)
 	ue, badU := beam.ParDo2(s, &parseUpdateFn{Buckets: buckets}, updates)
 	de, badD := beam.ParDo2(s, &parseDimFn{Buckets: buckets}, dims)
-	batches := batch.PerKey[Event](s, beam.Flatten(s, ue, de), 0)
+	batches := batch.PerKey[Event](s, ue, de)
 	store, err := encodeDims(opts.Dims)
 	if err != nil {
 		return

@@ -174,7 +174,7 @@ func Build(s beam.Scope, lines beam.PCollection, opts Options) (instances, metri
 		aggBuckets = retract.DefaultBuckets
 	}
 	acts, bad := beam.ParDo2(s, &parseFn{Definitions: opts.Definitions, Buckets: buckets}, lines)
-	batches := batch.PerKey[processAct](s, acts, 0)
+	batches := batch.PerKey[processAct](s, acts)
 	instances, deltas, late := beam.ParDo3(s, &instanceFn{
 		Definitions: opts.Definitions, TTLMs: opts.InstanceTTL.Milliseconds(), TimeZone: opts.TimeZone, BoundedInput: opts.Bounded,
 		State: state.MakeValueState[keyed.Bucket[instanceState]]("instance"), Expiry: timers.InEventTime("expiry"),

@@ -277,7 +277,7 @@ func Build(s beam.Scope, requests, responses, tracks beam.PCollection, opts Opti
 		p, d := beam.ParDo2(s, &parseFn{Kind: Kinds[i], Filter: opts.Filter, Buckets: buckets}, in)
 		parts, bad = append(parts, p), append(bad, d)
 	}
-	batches := batch.PerKey[tracePart](s, beam.Flatten(s, parts...), 0)
+	batches := batch.PerKey[tracePart](s, parts...)
 	joined, incomplete = beam.ParDo2(s, &joinFn{
 		MaxDelayMs:   opts.MaxDelay.Milliseconds(),
 		BoundedInput: opts.Bounded,

@@ -127,7 +127,7 @@ func Build(s beam.Scope, applications, logins, repayments beam.PCollection, opts
 	changes, late := beam.ParDo2(s, &userFn{
 		Spec: string(spec), Until: until, BoundedInput: opts.Bounded,
 		State: state.MakeValueState[keyed.Bucket[userState]]("users"), Due: timers.InEventTime("due"),
-	}, batch.PerKey[userEvent](s, beam.Flatten(s, events...), 0))
+	}, batch.PerKey[userEvent](s, events...))
 	return changes, beam.Flatten(s, append(bad, late)...), nil
 }
 

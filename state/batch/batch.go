@@ -70,15 +70,21 @@ func (f *Fn[V]) FinishBundle(emit func(beam.EventTime, string, []V)) {
 	f.buf, f.mins, f.keys = nil, nil, f.keys[:0]
 }
 
-// PerKey batches a PCollection<KV<string, V>> in the global window into a PCollection<KV<string, []V>>.
-// maxBatch caps a batch's size (0: no cap).
-func PerKey[V any](s beam.Scope, in beam.PCollection, maxBatch int) beam.PCollection {
+// PerKey batches one or more PCollection<KV<string, V>> in the global window into a
+// PCollection<KV<string, []V>>. Give several inputs apart rather than flattened: each is batched
+// where it is made, and a Flatten in front of the batching step makes prism keep every element in
+// memory (measured on kpi: a Flatten in front of its combining step took 2.4 GB and 10 s where
+// batching each input took 1.5 GB and 4 s).
+func PerKey[V any](s beam.Scope, ins ...beam.PCollection) beam.PCollection {
 	s = s.Scope("batch.PerKey")
-	if ws := in.WindowingStrategy(); ws != nil && ws.Fn.Kind != window.GlobalWindows {
-		panic(fmt.Sprintf("batch.PerKey needs the global window, got %v", ws.Fn))
+	batches := make([]beam.PCollection, len(ins))
+	for i, in := range ins {
+		if ws := in.WindowingStrategy(); ws != nil && ws.Fn.Kind != window.GlobalWindows {
+			panic(fmt.Sprintf("batch.PerKey needs the global window, got %v", ws.Fn))
+		}
+		batches[i] = beam.ParDo(s, &Fn[V]{}, in)
 	}
-	out := beam.ParDo(s, &Fn[V]{MaxBatch: maxBatch}, in)
-	return beam.WindowInto(s, window.NewGlobalWindows(), out)
+	return beam.WindowInto(s, window.NewGlobalWindows(), beam.Flatten(s, batches...))
 }
 
 // DefaultBuckets is the number of state buckets a stateful step spreads its keys over unless told.

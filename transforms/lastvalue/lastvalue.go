@@ -152,7 +152,7 @@ func PerKey(s beam.Scope, records beam.PCollection) (updates, dead beam.PCollect
 func PerKeyWith(s beam.Scope, records beam.PCollection, cfg Config) (updates, dead beam.PCollection) {
 	s = s.Scope("lastvalue.PerKey")
 	byBucket := beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "lastvalue")}, records)
-	batches := batch.PerKey[Record](s, byBucket, 0)
+	batches := batch.PerKey[Record](s, byBucket)
 	return beam.ParDo2(s, &lastValueFn{State: state.MakeValueState[keyed.Bucket[keyState]]("lastvalue"), Expiry: timers.InEventTime("expiry"),
 		BoundedInput: cfg.BoundedInput}, batches)
 }

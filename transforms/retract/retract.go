@@ -10,6 +10,12 @@
 // elements across bundles): the final row is the same, and intermediate rows are emitted only when the
 // row changes. Each emitted row carries a per-key version that grows with every change.
 //
+// With Config.Combine, each bundle's deltas are combined per key (and expiry) into one Partial before
+// state is touched (Flink SQL's local aggregation): the net count, the net sums and each distinct
+// value's net count, so what crosses to the stateful step and is kept in the runner's memory grows
+// with a bundle's keys and their distinct values, not with its deltas (a day of page views becomes
+// one partial per row key per bundle).
+//
 // Counters: retract_opened and retract_expired count keys whose state was created and cleared.
 //
 // Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
@@ -26,6 +32,7 @@ import (
 	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -46,9 +53,9 @@ var (
 )
 
 func init() {
-	register.DoFn1x2[Delta, string, Delta](&bucketKey{})
-	batch.Register[Delta]()
-	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Delta, func(Agg), func(Delta), error](&aggFn{})
+	register.DoFn3x1[beam.EventTime, Delta, func(beam.EventTime, string, []Partial), error](&partialFn{})
+	register.Emitter3[beam.EventTime, string, []Partial]()
+	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Partial, func(Agg), func(Delta), error](&aggFn{})
 	register.Emitter1[Agg]()
 	register.Emitter1[Delta]()
 }
@@ -103,13 +110,199 @@ const DefaultBuckets = batch.DefaultBuckets
 // OwnState as Config.Buckets keeps each key's state on its own.
 const OwnState = batch.OwnState
 
-// bucketKey keys a delta by its key's bucket (batch.BucketOf).
-type bucketKey struct {
-	Buckets int
+// Partial is the net of one bundle's deltas of a key with the same expiry: what the stateful step
+// applies at once.
+type Partial struct {
+	Key      string
+	Expiry   int64
+	Deltas   int64      // how many deltas it combines
+	Count    int64      // their signs summed
+	Sums     []string   // per sum column, their signed values summed (exact decimals)
+	Distinct [][]string // per distinct column, the values they name, each once (those that net to nothing left out)
+	Counts   [][]int64  // per distinct column, each of its values' signs summed (never 0); nil for one delta alone: each value counts Count
+	// Late are the combined deltas that carry Raw, with Key, Sign, Expiry and Raw only: what the late
+	// output gives when the partial comes after its expiry (Config.Late).
+	Late []Delta
 }
 
-func (f *bucketKey) ProcessElement(d Delta) (string, Delta) {
-	return batch.BucketOf(cmp.Or(d.Group, d.Key), f.Buckets), d
+// combiner sums deltas into partials per key and expiry, in the order their keys are first seen;
+// unless merge, each delta stays a partial of its own.
+type combiner struct {
+	merge    bool
+	partials []*Partial
+	sums     [][]decimal.Decimal // per partial, its sums while they are summed
+	at       map[partialAt]int   // -> index in partials
+	values   map[valueAt]int     // -> index in its partial's column (Distinct and Counts)
+}
+
+type partialAt struct {
+	key    string
+	expiry int64
+}
+
+type valueAt struct {
+	partial, column int
+	value           string
+}
+
+func newCombiner(merge bool) *combiner {
+	return &combiner{merge: merge, at: map[partialAt]int{}, values: map[valueAt]int{}}
+}
+
+// add combines d into its key's partial.
+func (c *combiner) add(d Delta) error {
+	if d.Sign != 1 && d.Sign != -1 {
+		return fmt.Errorf("retract: key %q: delta sign %d, want +1 or -1", d.Key, d.Sign)
+	}
+	if !c.merge {
+		return c.alone(d)
+	}
+	i, ok := c.at[partialAt{d.Key, d.Expiry}]
+	if !ok {
+		i = len(c.partials)
+		c.at[partialAt{d.Key, d.Expiry}] = i
+		c.partials = append(c.partials, &Partial{Key: d.Key, Expiry: d.Expiry, Distinct: make([][]string, len(d.Distinct)), Counts: make([][]int64, len(d.Distinct))})
+		c.sums = append(c.sums, make([]decimal.Decimal, len(d.Sums)))
+	}
+	p, sums := c.partials[i], c.sums[i]
+	if len(d.Sums) != len(sums) || len(d.Distinct) != len(p.Distinct) {
+		return fmt.Errorf("retract: key %q: delta has %d sums and %d distinct columns, the key has %d and %d",
+			d.Key, len(d.Sums), len(d.Distinct), len(sums), len(p.Distinct))
+	}
+	p.Deltas++
+	p.Count += d.Sign
+	for j, v := range d.Sums {
+		x, err := decimal.NewFromString(v)
+		if err != nil {
+			return fmt.Errorf("retract: key %q: sum column %d: %w", d.Key, j, err)
+		}
+		if d.Sign < 0 {
+			x = x.Neg()
+		}
+		sums[j] = sums[j].Add(x)
+	}
+	for j, vals := range d.Distinct {
+		for _, v := range vals {
+			k := valueAt{i, j, v}
+			if at, seen := c.values[k]; seen {
+				p.Counts[j][at] += d.Sign
+				continue
+			}
+			c.values[k] = len(p.Distinct[j])
+			p.Distinct[j] = append(p.Distinct[j], v)
+			p.Counts[j] = append(p.Counts[j], d.Sign)
+		}
+	}
+	if d.Raw != "" {
+		p.Late = append(p.Late, Delta{Key: d.Key, Sign: d.Sign, Expiry: d.Expiry, Raw: d.Raw})
+	}
+	return nil
+}
+
+// alone makes d a partial of its own: its sums as they are (negated for a retraction; apply checks
+// them), each of its distinct values counted by its sign.
+func (c *combiner) alone(d Delta) error {
+	p := &Partial{Key: d.Key, Expiry: d.Expiry, Deltas: 1, Count: d.Sign, Sums: d.Sums, Distinct: d.Distinct}
+	if d.Sign < 0 {
+		p.Sums = make([]string, len(d.Sums))
+		for j, v := range d.Sums {
+			x, err := decimal.NewFromString(v)
+			if err != nil {
+				return fmt.Errorf("retract: key %q: sum column %d: %w", d.Key, j, err)
+			}
+			p.Sums[j] = x.Neg().String()
+		}
+	}
+	if d.Raw != "" {
+		p.Late = []Delta{{Key: d.Key, Sign: d.Sign, Expiry: d.Expiry, Raw: d.Raw}}
+	}
+	c.partials = append(c.partials, p)
+	c.sums = append(c.sums, nil)
+	return nil
+}
+
+// flush gives the partials with their sums written out and the values that net to nothing left out,
+// and empties the combiner.
+func (c *combiner) flush() []*Partial {
+	out := c.partials
+	for i, p := range out {
+		if !c.merge {
+			continue // alone: nothing summed, nothing to leave out
+		}
+		p.Sums = make([]string, len(c.sums[i]))
+		for j, x := range c.sums[i] {
+			p.Sums[j] = x.String()
+		}
+		for j, vals := range p.Distinct {
+			kept, counts := vals[:0], p.Counts[j][:0]
+			for k, v := range vals {
+				if n := p.Counts[j][k]; n != 0 {
+					kept, counts = append(kept, v), append(counts, n)
+				}
+			}
+			p.Distinct[j], p.Counts[j] = kept, counts
+		}
+	}
+	c.partials, c.sums = nil, nil
+	clear(c.at)
+	clear(c.values)
+	return out
+}
+
+// combine is the partials of deltas taken as one bundle.
+func combine(ds ...Delta) ([]Partial, error) {
+	c := newCombiner(true)
+	for _, d := range ds {
+		if err := c.add(d); err != nil {
+			return nil, err
+		}
+	}
+	var out []Partial
+	for _, p := range c.flush() {
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+// partialFn combines a bundle's deltas per key and expiry and emits, per state bucket of their keys
+// (batch.BucketOf of Group or Key), the bucket's partials at FinishBundle, at the earliest event
+// time among their deltas (see state/batch: FinishBundle runs outside any element's timestamp).
+type partialFn struct {
+	Buckets int
+	Combine bool // Config.Combine: without it each delta is a partial of its own
+
+	buckets map[string]*combiner
+	mins    map[string]beam.EventTime
+	order   []string
+}
+
+func (f *partialFn) StartBundle(_ func(beam.EventTime, string, []Partial)) {
+	f.buckets, f.mins, f.order = map[string]*combiner{}, map[string]beam.EventTime{}, nil
+}
+
+func (f *partialFn) ProcessElement(ts beam.EventTime, d Delta, _ func(beam.EventTime, string, []Partial)) error {
+	b := batch.BucketOf(cmp.Or(d.Group, d.Key), f.Buckets)
+	c, ok := f.buckets[b]
+	if !ok {
+		c = newCombiner(f.Combine)
+		f.buckets[b], f.mins[b] = c, ts
+		f.order = append(f.order, b)
+	} else if ts < f.mins[b] {
+		f.mins[b] = ts
+	}
+	return c.add(d)
+}
+
+func (f *partialFn) FinishBundle(emit func(beam.EventTime, string, []Partial)) {
+	for _, b := range f.order {
+		ps := f.buckets[b].flush()
+		out := make([]Partial, len(ps))
+		for i, p := range ps {
+			out[i] = *p
+		}
+		emit(f.mins[b], b, out)
+	}
+	f.buckets, f.mins, f.order = nil, nil, nil
 }
 
 // PerKey aggregates a PCollection<Delta> in the global window into a changelog PCollection<Agg>.
@@ -136,6 +329,12 @@ type Config struct {
 	// applying it. For an upstream that cannot tell late input itself; the buckets then keep the
 	// watermark when their last key leaves.
 	Late bool
+	// Combine sums each bundle's deltas per key and expiry before state is touched (see the package
+	// doc). It pays when a bundle holds many deltas of few keys and values (a day's page views: kpi
+	// at 200k events ran in 0.38 of the time and 0.30 of the memory); when keys or distinct values are
+	// nearly unique the combining is work for nothing (processmetrics ran 1.37 times as long with it).
+	// Results do not depend on it.
+	Combine bool
 	// Sketched names distinct columns (by index) that are counted by a HyperLogLog sketch
 	// (axiomhq/hyperloglog, precision 14: about 12 KB a key at most, a standard error of about 0.8%)
 	// instead of by keeping their values: for keys with very many distinct values (a day's devices).
@@ -145,14 +344,24 @@ type Config struct {
 
 // PerKeyWith is PerKey configured by cfg.
 func PerKeyWith(s beam.Scope, deltas beam.PCollection, cfg Config) beam.PCollection {
-	aggs, _ := PerKeyOnTime(s, deltas, cfg)
+	aggs, _ := PerKeyOnTime(s, cfg, deltas)
 	return aggs
 }
 
-// PerKeyOnTime is PerKeyWith, and the late deltas (PCollection<Delta>; only with Config.Late).
-func PerKeyOnTime(s beam.Scope, deltas beam.PCollection, cfg Config) (aggs, late beam.PCollection) {
+// PerKeyOnTime is PerKeyWith over the deltas of one or more PCollections<Delta> (give them apart
+// rather than flattened: each is combined where it is made, and a Flatten in front of the combining
+// step makes prism keep every delta in memory), and the late deltas (PCollection<Delta>; only with
+// Config.Late).
+func PerKeyOnTime(s beam.Scope, cfg Config, deltas ...beam.PCollection) (aggs, late beam.PCollection) {
 	s = s.Scope("retract.PerKey")
-	batches := batch.PerKey[Delta](s, beam.ParDo(s, &bucketKey{Buckets: batch.Buckets(cfg.Buckets, "retract")}, deltas), 0)
+	partials := make([]beam.PCollection, len(deltas))
+	for i, d := range deltas {
+		if ws := d.WindowingStrategy(); ws != nil && ws.Fn.Kind != window.GlobalWindows {
+			panic(fmt.Sprintf("retract.PerKey needs the global window, got %v", ws.Fn))
+		}
+		partials[i] = beam.ParDo(s, &partialFn{Buckets: batch.Buckets(cfg.Buckets, "retract"), Combine: cfg.Combine}, d)
+	}
+	batches := beam.WindowInto(s, window.NewGlobalWindows(), beam.Flatten(s, partials...))
 	return beam.ParDo2(s, &aggFn{State: state.MakeValueState[keyed.Bucket[aggState]]("agg"), Clear: timers.InEventTime("clear"),
 		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets, Late: cfg.Late, Sketched: cfg.Sketched}, batches)
 }
@@ -170,8 +379,8 @@ func (f *aggFn) step() keyed.Step[aggState] {
 	return keyed.Step[aggState]{Name: "retract", State: f.State, Timer: f.Clear, Bounded: f.BoundedInput, KeepWatermark: f.Late}
 }
 
-func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ds []Delta, emit func(Agg), late func(Delta)) error {
-	return keyed.Add(ctx, f.step(), sp, tp, bucket, ds, rules{multisets: f.Multisets, sketched: f.Sketched, emit: emit, late: f.lateOutput(late)})
+func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ps []Partial, emit func(Agg), late func(Delta)) error {
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, ps, rules{multisets: f.Multisets, sketched: f.Sketched, emit: emit, late: f.lateOutput(late)})
 }
 
 // OnTimer clears the keys of the bucket whose expiry the watermark has passed.
@@ -195,20 +404,22 @@ type rules struct {
 	late      func(Delta) // nil: apply every delta
 }
 
-func (rules) Key(d Delta) string { return d.Key }
+func (rules) Key(p Partial) string { return p.Key }
 
-func (r rules) Add(ctx context.Context, key string, st *aggState, ds []Delta, wm keyed.Watermark) error {
+func (r rules) Add(ctx context.Context, key string, st *aggState, ps []Partial, wm keyed.Watermark) error {
 	if r.late != nil && wm.Known {
-		onTime := ds[:0:0]
-		for _, d := range ds {
-			if d.Expiry < wm.At {
-				countRetractLate.Inc(ctx, 1)
-				r.late(d)
+		onTime := ps[:0:0]
+		for _, p := range ps {
+			if p.Expiry < wm.At {
+				countRetractLate.Inc(ctx, p.Deltas)
+				for _, d := range p.Late {
+					r.late(d)
+				}
 				continue
 			}
-			onTime = append(onTime, d)
+			onTime = append(onTime, p)
 		}
-		if ds = onTime; len(ds) == 0 {
+		if ps = onTime; len(ps) == 0 {
 			return nil
 		}
 	}
@@ -217,7 +428,7 @@ func (r rules) Add(ctx context.Context, key string, st *aggState, ds []Delta, wm
 		st.Key = key
 	}
 	countRetractBatches.Inc(ctx, 1)
-	return st.update(ds, r.multisets, r.sketched, r.emit)
+	return st.update(ps, r.multisets, r.sketched, r.emit)
 }
 
 // Fire clears the key once the watermark has passed its expiry.
@@ -237,18 +448,18 @@ func (rules) Due(st *aggState, bounded bool) (int64, bool) {
 	return st.Expiry, st.HasExpiry && !bounded
 }
 
-// update applies one key's batch of deltas and emits the row when it changed. Whether it changed is
+// update applies one key's batch of partials and emits the row when it changed. Whether it changed is
 // decided from what the batch touched: the sums, the count, and the live counts of the distinct
-// values the deltas named against their counts before the batch, so a key with many distinct values
+// values the partials named against their counts before the batch, so a key with many distinct values
 // costs in proportion to its batch, not to its values.
-func (st *aggState) update(ds []Delta, multisets bool, sketched []int, emit func(Agg)) error {
+func (st *aggState) update(ps []Partial, multisets bool, sketched []int, emit func(Agg)) error {
 	var before []map[string]int64 // per distinct column, the live count of each value touched
-	sketches, err := st.openSketches(ds, sketched)
+	sketches, err := st.openSketches(ps, sketched)
 	if err != nil {
 		return fmt.Errorf("retract: key %q: %w", st.Key, err)
 	}
-	for _, d := range ds {
-		if err := st.apply(d, &before, sketches); err != nil {
+	for _, p := range ps {
+		if err := st.apply(p, &before, sketches); err != nil {
 			return fmt.Errorf("retract: key %q: %w", st.Key, err)
 		}
 	}
@@ -272,11 +483,11 @@ func (st *aggState) update(ds []Delta, multisets bool, sketched []int, emit func
 
 // openSketches decodes the key's sketches of the sketched columns (nil for the others), making them
 // for a key that has none yet.
-func (st *aggState) openSketches(ds []Delta, sketched []int) ([]*hyperloglog.Sketch, error) {
-	if len(sketched) == 0 || len(ds) == 0 {
+func (st *aggState) openSketches(ps []Partial, sketched []int) ([]*hyperloglog.Sketch, error) {
+	if len(sketched) == 0 || len(ps) == 0 {
 		return nil, nil
 	}
-	n := len(ds[0].Distinct)
+	n := len(ps[0].Distinct)
 	out := make([]*hyperloglog.Sketch, n)
 	if len(st.Sketches) != n {
 		st.Sketches = make([][]byte, n)
@@ -331,47 +542,54 @@ func (st *aggState) changed(before []map[string]int64) bool {
 // (a negative count) is not live.
 func live(n int64) int64 { return max(n, 0) }
 
-// apply adds d to the key, noting in before the live count each distinct value it touches had before
-// the batch.
-func (st *aggState) apply(d Delta, before *[]map[string]int64, sketches []*hyperloglog.Sketch) error {
-	if d.Sign != 1 && d.Sign != -1 {
-		return fmt.Errorf("delta sign %d, want +1 or -1", d.Sign)
-	}
+// apply adds the partial p to the key, noting in before the live count each distinct value it
+// touches had before the batch.
+func (st *aggState) apply(p Partial, before *[]map[string]int64, sketches []*hyperloglog.Sketch) error {
 	if len(st.Sums) == 0 && len(st.Distinct) == 0 {
-		st.Sums = make([]string, len(d.Sums))
-		st.Distinct = make([]map[string]int64, len(d.Distinct))
-		st.Live = make([]int64, len(d.Distinct))
+		st.Sums = make([]string, len(p.Sums))
+		st.Distinct = make([]map[string]int64, len(p.Distinct))
+		st.Live = make([]int64, len(p.Distinct))
 	}
-	if len(d.Sums) != len(st.Sums) || len(d.Distinct) != len(st.Distinct) {
+	if len(p.Sums) != len(st.Sums) || len(p.Distinct) != len(st.Distinct) || p.Counts != nil && len(p.Counts) != len(p.Distinct) {
 		return fmt.Errorf("delta has %d sums and %d distinct columns, the key has %d and %d",
-			len(d.Sums), len(d.Distinct), len(st.Sums), len(st.Distinct))
+			len(p.Sums), len(p.Distinct), len(st.Sums), len(st.Distinct))
 	}
-	st.Count += d.Sign
-	if !st.HasExpiry || d.Expiry > st.Expiry {
-		st.Expiry, st.HasExpiry = d.Expiry, true
+	st.Count += p.Count
+	if !st.HasExpiry || p.Expiry > st.Expiry {
+		st.Expiry, st.HasExpiry = p.Expiry, true
 	}
-	for i, s := range d.Sums {
+	for i, s := range p.Sums {
 		x, err := decimal.NewFromString(s)
 		if err != nil {
 			return fmt.Errorf("sum column %d: %w", i, err)
+		}
+		if x.IsZero() && st.Sums[i] != "" {
+			continue
 		}
 		acc := decimal.Zero
 		if st.Sums[i] != "" {
 			acc = decimal.RequireFromString(st.Sums[i])
 		}
-		st.Sums[i] = acc.Add(x.Mul(decimal.NewFromInt(d.Sign))).String()
+		st.Sums[i] = acc.Add(x).String()
 	}
-	if *before == nil && len(d.Distinct) > 0 {
-		*before = make([]map[string]int64, len(d.Distinct))
+	if *before == nil && len(p.Distinct) > 0 {
+		*before = make([]map[string]int64, len(p.Distinct))
 	}
-	for i, vals := range d.Distinct {
+	for i, vals := range p.Distinct {
+		count := func(j int) int64 { return p.Count }
+		if p.Counts != nil {
+			count = func(j int) int64 { return p.Counts[i][j] }
+		}
 		if i < len(sketches) && sketches[i] != nil {
-			if d.Sign < 0 && len(vals) > 0 {
-				return fmt.Errorf("distinct column %d is sketched: its values cannot be retracted", i)
-			}
-			for _, v := range vals {
+			for j, v := range vals {
+				if count(j) < 0 {
+					return fmt.Errorf("distinct column %d is sketched: its values cannot be retracted", i)
+				}
 				sketches[i].Insert([]byte(v))
 			}
+			continue
+		}
+		if len(vals) == 0 {
 			continue
 		}
 		if st.Distinct[i] == nil {
@@ -380,12 +598,13 @@ func (st *aggState) apply(d Delta, before *[]map[string]int64, sketches []*hyper
 		if (*before)[i] == nil {
 			(*before)[i] = map[string]int64{}
 		}
-		for _, v := range vals {
+		for j, v := range vals {
+			d := count(j)
 			old := st.Distinct[i][v]
 			if _, ok := (*before)[i][v]; !ok {
 				(*before)[i][v] = live(old)
 			}
-			n := old + d.Sign
+			n := old + d
 			st.Live[i] += min(live(n), 1) - min(live(old), 1)
 			if n == 0 {
 				delete(st.Distinct[i], v)

@@ -28,6 +28,26 @@ func delta(key string, sign int64, premium, order string, tel ...string) Delta {
 	return Delta{Key: key, Sign: sign, Expiry: 1000, Sums: []string{premium}, Distinct: [][]string{{order}, tel}}
 }
 
+// partial is d alone as a partial (a bundle of one delta).
+func partial(t *testing.T, d Delta) Partial {
+	t.Helper()
+	ps, err := combine(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps[0]
+}
+
+// combined is ds combined as one bundle's partials.
+func combined(t *testing.T, ds ...Delta) []Partial {
+	t.Helper()
+	ps, err := combine(ds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
 func TestStateApplyRetractionsInAnyOrder(t *testing.T) {
 	// A user's order moves from hour h1 to h2; the retraction of h1 may arrive before its addition.
 	for _, order := range [][]Delta{
@@ -36,7 +56,7 @@ func TestStateApplyRetractionsInAnyOrder(t *testing.T) {
 	} {
 		var st aggState
 		for _, d := range order {
-			if err := st.apply(d, new([]map[string]int64), nil); err != nil {
+			if err := st.apply(partial(t, d), new([]map[string]int64), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -69,7 +89,7 @@ func TestUpdateEmitsOnlyChangedRows(t *testing.T) {
 		{[]Delta{d(1, "b")}, "k v6 sums=[] distinct=[1] n=1"},
 	} {
 		var got []string
-		if err := st.update(c.batch, false, nil, func(a Agg) { got = append(got, describe(a)) }); err != nil {
+		if err := st.update(combined(t, c.batch...), false, nil, func(a Agg) { got = append(got, describe(a)) }); err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{c.want}; (c.want == "" && len(got) != 0) || (c.want != "" && fmt.Sprint(got) != fmt.Sprint(want)) {
@@ -80,14 +100,48 @@ func TestUpdateEmitsOnlyChangedRows(t *testing.T) {
 
 func TestStateRejectsShapeMismatchAndBadSign(t *testing.T) {
 	var st aggState
-	if err := st.apply(delta("k", 1, "1", "o"), new([]map[string]int64), nil); err != nil {
+	if err := st.apply(partial(t, delta("k", 1, "1", "o")), new([]map[string]int64), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.apply(Delta{Key: "k", Sign: 1, Sums: []string{"1", "2"}}, new([]map[string]int64), nil); err == nil {
+	if err := st.apply(partial(t, Delta{Key: "k", Sign: 1, Sums: []string{"1", "2"}}), new([]map[string]int64), nil); err == nil {
 		t.Error("a delta with another number of columns was accepted")
 	}
-	if err := st.apply(Delta{Key: "k", Sign: 2, Sums: []string{"1"}, Distinct: [][]string{nil, nil}}, new([]map[string]int64), nil); err == nil {
-		t.Error("sign 2 was accepted")
+	if _, err := combine(Delta{Key: "k", Sign: 2, Sums: []string{"1"}, Distinct: [][]string{nil, nil}}); err == nil || !strings.Contains(err.Error(), "sign 2") {
+		t.Errorf("sign 2: %v", err)
+	}
+	if _, err := combine(delta("k", 1, "1", "o"), Delta{Key: "k", Sign: 1, Expiry: 1000, Sums: []string{"1", "2"}}); err == nil || !strings.Contains(err.Error(), `key "k"`) {
+		t.Errorf("deltas of one key with different columns combined: %v", err)
+	}
+	if _, err := combine(delta("k", 1, "1x", "o")); err == nil || !strings.Contains(err.Error(), "sum column 0") {
+		t.Errorf("a sum that is not a decimal: %v", err)
+	}
+}
+
+// A bundle's deltas combine per key and expiry: signs, sums and each distinct value's count net out
+// (a value that nets to nothing is left out), and the deltas that carry Raw are kept for the late
+// output.
+func TestCombineNetsDeltasPerKeyAndExpiry(t *testing.T) {
+	later := delta("h1", 1, "7", "o9")
+	later.Expiry = 2000
+	withRaw := delta("h1", 1, "0.25", "o2", "t2")
+	withRaw.Raw = "line"
+	ps := combined(t,
+		delta("h1", 1, "10.10", "o1", "t1"), delta("h2", 1, "3", "o1"), withRaw,
+		delta("h1", -1, "10.10", "o1", "t1"), later, delta("h1", -1, "1", "o3"))
+	got := make([]string, len(ps))
+	for i, p := range ps {
+		got[i] = fmt.Sprintf("%s@%d n=%d count=%d sums=%v distinct=%v counts=%v late=%d", p.Key, p.Expiry, p.Deltas, p.Count, p.Sums, p.Distinct, p.Counts, len(p.Late))
+	}
+	want := []string{
+		"h1@1000 n=4 count=0 sums=[-0.75] distinct=[[o2 o3] [t2]] counts=[[1 -1] [1]] late=1",
+		"h2@1000 n=1 count=1 sums=[3] distinct=[[o1] []] counts=[[1] []] late=0",
+		"h1@2000 n=1 count=1 sums=[7] distinct=[[o9] []] counts=[[1] []] late=0",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("partials\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if l := ps[0].Late[0]; l.Raw != "line" || l.Sign != 1 || l.Key != "h1" || l.Sums != nil {
+		t.Errorf("late delta kept as %+v, want key, sign, expiry and raw only", l)
 	}
 }
 
@@ -96,7 +150,7 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 	for _, e := range []int64{-5000, -9000, -7000} {
 		d := delta("h", 1, "1", "o")
 		d.Expiry = e
-		if err := st.apply(d, new([]map[string]int64), nil); err != nil {
+		if err := st.apply(partial(t, d), new([]map[string]int64), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +161,7 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 
 func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
 	// Each key's state on its own, both in one bucket, many buckets, no clear timers: the same rows.
-	for _, cfg := range []Config{{Buckets: OwnState}, {Buckets: 1}, {}, {BoundedInput: true}} {
+	for _, cfg := range []Config{{Buckets: OwnState}, {Buckets: 1}, {}, {BoundedInput: true}, {Combine: true}, {Buckets: 1, Combine: true}} {
 		p, s := beam.NewPipelineWithRoot()
 		// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
 		// when it was emitted. Within one bundle the net change of h1 is nothing, so nothing is emitted.
@@ -137,7 +191,7 @@ func TestSketchedColumnEstimatesDistinctValues(t *testing.T) {
 				exact[v] = true
 				batch = append(batch, Delta{Key: "day", Sign: 1, Expiry: 1000, Sums: []string{"1"}, Distinct: [][]string{{v}, {"x"}}})
 			}
-			if err := st.update(batch, false, []int{0}, func(a Agg) { last = a }); err != nil {
+			if err := st.update(combined(t, batch...), false, []int{0}, func(a Agg) { last = a }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -152,7 +206,7 @@ func TestSketchedColumnEstimatesDistinctValues(t *testing.T) {
 		}
 	}
 	var st aggState
-	err := st.update([]Delta{{Key: "k", Sign: -1, Expiry: 1, Sums: []string{"1"}, Distinct: [][]string{{"a"}}}}, false, []int{0}, func(Agg) {})
+	err := st.update(combined(t, Delta{Key: "k", Sign: -1, Expiry: 1, Sums: []string{"1"}, Distinct: [][]string{{"a"}}}), false, []int{0}, func(Agg) {})
 	if err == nil || !strings.Contains(err.Error(), "cannot be retracted") {
 		t.Errorf("a retraction of a sketched value: %v", err)
 	}

@@ -62,11 +62,13 @@ func TestStreamSendsLateDeltasToTheLateOutput(t *testing.T) {
 	beamtest.Must(t, con.AddElements(6000, encoded(t, onTime)))
 	beamtest.Must(t, con.AdvanceWatermarkToInfinity())
 
-	p, s := beam.NewPipelineWithRoot()
-	out, lateOut := PerKeyOnTime(s, beam.ParDo(s, decodeDelta, teststream.Create(s, con)), Config{Late: true, Buckets: 1})
-	passert.Equals(s, beam.ParDo(s, describe, out), "h v1 sums=[1.5] distinct=[1 0] n=1", "k v1 sums=[3] distinct=[1 0] n=1")
-	passert.Equals(s, beam.ParDo(s, rawOf, lateOut), "the late line")
-	ptest.RunAndValidate(t, p)
+	for _, combine := range []bool{false, true} {
+		p, s := beam.NewPipelineWithRoot()
+		out, lateOut := PerKeyOnTime(s, Config{Late: true, Buckets: 1, Combine: combine}, beam.ParDo(s, decodeDelta, teststream.Create(s, con)))
+		passert.Equals(s, beam.ParDo(s, describe, out), "h v1 sums=[1.5] distinct=[1 0] n=1", "k v1 sums=[3] distinct=[1 0] n=1")
+		passert.Equals(s, beam.ParDo(s, rawOf, lateOut), "the late line")
+		ptest.RunAndValidate(t, p)
+	}
 }
 
 func rawOf(d Delta) string { return d.Raw }

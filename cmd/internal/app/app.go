@@ -6,6 +6,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +17,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -41,6 +44,7 @@ var (
 	sampleSeed   = flag.Int64("sample_seed", 1, "seed of the embedded sample used when an input flag is empty")
 	sampleEvents = flag.Int("sample_events", 2000, "events per input table of the embedded sample (as go run ./cmd/gen --events)")
 	cpuProfile   = flag.String("cpuprofile", "", "write a CPU profile of this process (the in-process prism runner and its worker) to this file, for go tool pprof")
+	memProfile   = flag.String("memprofile", "", "write a heap profile of this process taken when its live heap peaked (as garbage collections found it, read every second) to this file, for go tool pprof")
 
 	// The Beam flags a finbeam user needs; --help lists these after the command's own flags.
 	beamFlags = []string{"runner", "endpoint", "environment_type", "environment_config", "experiments", "job_name",
@@ -179,7 +183,7 @@ func (c *Command) usage(own []string) {
 			fmt.Fprintf(w, "  --%s\n    \t%s%s\n", f.Name, f.Usage, def)
 		}
 	}
-	show(append(own, "verbose", "sample_seed", "sample_events", "cpuprofile"))
+	show(append(own, "verbose", "sample_seed", "sample_events", "cpuprofile", "memprofile"))
 	fmt.Fprintf(w, "\nSource and sink flags (Kafka: see README, Streaming):\n")
 	show(kafkaFlags)
 	fmt.Fprintf(w, "\nRunner flags (Beam's; see runners.md):\n")
@@ -367,6 +371,13 @@ func (c *Command) Run(ctx context.Context, j *Job) error {
 		}
 		defer stopProfile()
 	}
+	if *memProfile != "" {
+		stopProfile, err := startPeakHeapProfile(*memProfile, time.Second)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	if (r == "dataflow" || portable(r) && !jobopts.IsLoopback()) && *jobopts.WorkerBinary == "" {
 		Logf("building the Go worker binary that %s stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", r)
 	}
@@ -457,6 +468,60 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startPeakHeapProfile watches the live heap every period (as the last garbage collection found it:
+// /gc/heap/live:bytes) and, whenever it has grown by a tenth past the largest seen, collects and
+// takes a heap profile (-sample_index=inuse_space: what is live, allocated where); stop writes the
+// profile of the peak to path. The collections it forces slow a growing job down a little.
+func startPeakHeapProfile(path string, period time.Duration) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--memprofile: %w", err)
+	}
+	var (
+		peak    uint64
+		profile bytes.Buffer
+		done    = make(chan struct{})
+		ended   = make(chan struct{})
+		live    = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	)
+	sample := func() {
+		metrics.Read(live)
+		if live[0].Value.Kind() != metrics.KindUint64 || live[0].Value.Uint64() <= peak+peak/10 {
+			return
+		}
+		// A new peak (by a tenth at least, so that a growing heap is not collected every period):
+		// collect, which publishes the profile of what is live now, and take it.
+		runtime.GC()
+		metrics.Read(live)
+		peak = live[0].Value.Uint64()
+		profile.Reset()
+		_ = pprof.Lookup("heap").WriteTo(&profile, 0) // into memory: cannot fail
+	}
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+		if _, err := f.Write(profile.Bytes()); err != nil {
+			Logf("--memprofile: %v", err)
+		}
+		f.Close()
+		Logf("--memprofile: heap profile at the peak live heap (%d MB) in %s", peak>>20, path)
+	}, nil
 }
 
 // Summary renders counters as one line: read, dead-lettered (total and by reason), filtered, late,

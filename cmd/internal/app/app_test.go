@@ -3,12 +3,16 @@ package app
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+	"github.com/google/pprof/profile"
 )
 
 func TestSummaryNamesEveryCounter(t *testing.T) {
@@ -105,5 +109,48 @@ func TestCompanionIsNamedAfterItsOutput(t *testing.T) {
 		if got := (&Command{}).Companion(c.name, c.name, c.output, c.suffix); got != c.want {
 			t.Errorf("Companion(%q, %q, %q) with --sink=%s = %q, want %q", c.name, c.output, c.suffix, c.sink, got, c.want)
 		}
+	}
+}
+
+// --memprofile keeps the profile of the largest in-use heap seen: one taken while a large allocation
+// was live shows it, even though it is freed before the end.
+func TestPeakHeapProfileKeepsThePeak(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heap.prof")
+	stop, err := startPeakHeapProfile(path, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 256<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	runtime.GC() // the live heap is what a collection found: a job collects all the time
+	time.Sleep(100 * time.Millisecond)
+	runtime.KeepAlive(big)
+	big = nil
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("the heap profile does not parse: %v", err)
+	}
+	var inuse int64
+	idx := -1
+	for i, st := range p.SampleType {
+		if st.Type == "inuse_space" {
+			idx = i
+		}
+	}
+	for _, s := range p.Sample {
+		inuse += s.Value[idx]
+	}
+	if idx < 0 || inuse < 200<<20 {
+		t.Errorf("in-use space in the profile %d MB, want the 256 MB allocation (sample type index %d)", inuse>>20, idx)
 	}
 }
