@@ -13,6 +13,7 @@ import (
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
+	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
 	"github.com/finbeam/finbeam/pipelines/tracejoin"
@@ -69,6 +70,12 @@ var References = map[string]func(dir string) error{
 		return withTables(dir, []string{"app_event.jsonl"}, func(t [][]string) {
 			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
 			reference.EntryTraffic(rows, eventtime.MustLoad(entrytraffic.DefaultTimeZone))
+		})
+	},
+	"kpi": func(dir string) error {
+		return withTables(dir, []string{"app_event.jsonl", "user_order.jsonl"}, func(t [][]string) {
+			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
+			reference.KPI(rows, t[1], eventtime.MustLoad(kpi.DefaultTimeZone))
 		})
 	},
 	"processmetrics": func(dir string) error {
