@@ -22,9 +22,10 @@ func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 // With no flags the command cleans the sample's app events by the DWD rules and prints the table.
 func TestDefaultRunPrintsTheSampleTable(t *testing.T) {
 	res := beamtest.RunCommand(t)
-	rows, _, _ := reference.DWD(gen.Lines(gen.Config{Seed: 1, Events: 2000}, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
+	sample := gen.Config{Seed: 1, Events: 2000}
+	rows, _, _ := reference.DWD(gen.Lines(sample, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
 	shanghai, _ := time.LoadLocation(entrytraffic.DefaultTimeZone)
-	want := reference.EntryTraffic(rows, shanghai)
+	want := reference.EntryTraffic(rows, gen.Lines(sample, gen.Orders), shanghai)
 	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
 	if res.ExitCode != 0 || !strings.HasPrefix(lines[0], "activity_id") || len(lines)-1 != len(want) {
 		t.Fatalf("exit %d, %d rows after %q, want %d: %s", res.ExitCode, len(lines)-1, lines[0], len(want), res.Stderr)
@@ -36,29 +37,34 @@ func TestDefaultRunPrintsTheSampleTable(t *testing.T) {
 func TestFromODSWithItsWindow(t *testing.T) {
 	dir := t.TempDir()
 	cfg := gen.Config{Seed: 3, Events: 1500, Users: 40}
-	in := filepath.Join(dir, "app_event.jsonl")
+	in, orders := filepath.Join(dir, "app_event.jsonl"), filepath.Join(dir, "user_order.jsonl")
 	beamtest.Must(t, gen.WriteFile(in, cfg, gen.AppEvents))
+	beamtest.Must(t, gen.WriteFile(orders, cfg, gen.Orders))
 	out := filepath.Join(dir, "ads.jsonl")
-	res := beamtest.RunCommand(t, "--from_ods", "--input="+in, "--output="+out, "--attribution_window=5m", "--timezone=UTC")
+	res := beamtest.RunCommand(t, "--from_ods", "--input="+in, "--orders="+orders, "--output="+out, "--attribution_window=5m", "--timezone=UTC")
 	if res.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
 	}
 	rows, _, _ := reference.DWD(gen.Lines(cfg, gen.AppEvents), (5 * time.Minute).Milliseconds())
-	want := reference.EntryTraffic(rows, time.UTC)
+	want := reference.EntryTraffic(rows, gen.Lines(cfg, gen.Orders), time.UTC)
 	beamtest.SameTable(t, "ads_entry_traffic", beamtest.ReadChangelog(t, out, entrytraffic.KeyColumns...).Objects(entrytraffic.Columns...), want)
 }
 
-// DWD rows from a file, as cmd/dwd writes them: the same table as the reference's.
+// DWD rows and orders from files, shuffled, as cmd/dwd writes the rows: the same table as the
+// reference's.
 func TestDWDRowsIn(t *testing.T) {
 	dir := t.TempDir()
-	rows, _, _ := reference.DWD(gen.Lines(gen.Config{Seed: 4, Events: 1000}, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
+	cfg := gen.Config{Seed: 4, Events: 1000}
+	rows, _, _ := reference.DWD(gen.Lines(cfg, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
+	orders := gen.Lines(cfg, gen.Orders)
 	out := filepath.Join(dir, "ads.jsonl")
-	res := beamtest.RunCommand(t, "--input="+beamtest.WriteShuffled(t, dir, "dwd", rows, rand.New(rand.NewSource(2)), 3), "--output="+out)
+	res := beamtest.RunCommand(t, "--input="+beamtest.WriteShuffled(t, dir, "dwd", rows, rand.New(rand.NewSource(2)), 3),
+		"--orders="+beamtest.WriteShuffled(t, dir, "orders", orders, rand.New(rand.NewSource(3)), 2), "--output="+out)
 	if res.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
 	}
 	shanghai, _ := time.LoadLocation(entrytraffic.DefaultTimeZone)
-	beamtest.SameTable(t, "ads_entry_traffic", beamtest.ReadChangelog(t, out, entrytraffic.KeyColumns...).Objects(entrytraffic.Columns...), reference.EntryTraffic(rows, shanghai))
+	beamtest.SameTable(t, "ads_entry_traffic", beamtest.ReadChangelog(t, out, entrytraffic.KeyColumns...).Objects(entrytraffic.Columns...), reference.EntryTraffic(rows, orders, shanghai))
 }
 
 // --sink=mysql and --sink=bigquery: ads_entry_traffic in MariaDB and in the BigQuery emulator holds
@@ -66,11 +72,14 @@ func TestDWDRowsIn(t *testing.T) {
 // so.
 func TestTableSinksReplayInAnotherOrder(t *testing.T) {
 	dir := t.TempDir()
-	rows, _, _ := reference.DWD(gen.Lines(gen.Config{Seed: 9, Events: 1500, Users: 60}, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
-	want := reference.EntryTraffic(rows, time.UTC)
+	cfg := gen.Config{Seed: 9, Events: 1500, Users: 60}
+	rows, _, _ := reference.DWD(gen.Lines(cfg, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
+	orders := filepath.Join(dir, "user_order.jsonl")
+	beamtest.Must(t, gen.WriteFile(orders, cfg, gen.Orders))
+	want := reference.EntryTraffic(rows, gen.Lines(cfg, gen.Orders), time.UTC)
 	run := func(seed int64, parts int) []string {
 		return []string{"--input=" + beamtest.WriteShuffled(t, dir, fmt.Sprint("dwd", seed), rows, rand.New(rand.NewSource(seed)), parts),
-			"--timezone=UTC", "--dead_letter=" + filepath.Join(dir, "dead.jsonl")}
+			"--orders=" + orders, "--timezone=UTC", "--dead_letter=" + filepath.Join(dir, "dead.jsonl")}
 	}
 	sinktest.Runs(t, [][]string{run(1, 1), run(2, 3)}, sinktest.Want{Schema: entrytraffic.Schema, Rows: want})
 }

@@ -22,23 +22,21 @@ import (
 )
 
 var (
-	orders     = flag.String("orders", "", "user_order JSONL: a path or a glob (default: the embedded sample)")
 	output     = flag.String("output", "", "ads_kpi changelog JSONL (default: print the final table to stdout)")
 	deadLetter = flag.String("dead_letter", "", "dead-letter JSONL (default: <output>.deadletter.jsonl)")
 	timeZone   = flag.String("timezone", kpi.DefaultTimeZone, "IANA time zone of days and hours")
 	lateness   = flag.Duration("allowed_lateness", kpi.DefaultAllowedLateness, "how long after a day ends its rows and orders still count; later ones are dead-lettered as late")
-	orderTopic = flag.String("kafka_orders", kpi.OrderInput, "with --source=kafka: the user_order topic")
 	outTopic   = flag.String("kafka_out_topic", kpi.Schema.Table, "with --sink=kafka: the ads_kpi changelog topic, keyed by grain, biz_date and platform")
 	deadTopic  = flag.String("kafka_dead_letter_topic", "", "with --sink=kafka: the dead-letter topic (default: <kafka_out_topic>.deadletter)")
 )
 
 func main() {
 	c := app.Start("kpi", "KPI screen figures (ads_kpi) per day and hour: premium, policies, policy holders, page views, unique devices, activations, overall and per platform.",
-		append(marketing.Flags, "orders", "output", "dead_letter", "timezone", "allowed_lateness", "kafka_orders", "kafka_out_topic", "kafka_dead_letter_topic")...)
+		append(marketing.Flags, "output", "dead_letter", "timezone", "allowed_lateness", "kafka_out_topic", "kafka_dead_letter_topic")...)
 	defer c.Close()
 	out, print := c.Out(*output, *outTopic, "ads_kpi.jsonl")
 	j := c.Job()
-	in := j.Read(marketing.Input(c, j, kpi.Input, kpi.TimeField), endpoint.Input{Name: c.In("orders", *orderTopic, kpi.OrderInput), TimeField: kpi.OrderTimeField})
+	in := j.Read(marketing.Input(c, j, kpi.Input, kpi.TimeField), marketing.Orders(c))
 	rows, dead := marketing.Clean(c, j, in[0])
 	changes, bad, err := kpi.Build(j.Scope, rows, in[1], kpi.Options{TimeZone: *timeZone, AllowedLateness: app.NonZero(*lateness), UV: marketing.UV(), Bounded: j.Bounded()})
 	c.Check(err)

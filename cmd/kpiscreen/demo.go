@@ -58,7 +58,7 @@ func replay(ctx context.Context, c *app.Command, cfg gen.Config, speed float64, 
 	if err != nil {
 		return "", nil, err
 	}
-	traffic, badTraffic, err := entrytraffic.Build(j.Scope, rows, entrytraffic.Options{TimeZone: zone.String()})
+	traffic, badTraffic, err := entrytraffic.Build(j.Scope, rows, in[1], entrytraffic.Options{TimeZone: zone.String()})
 	if err != nil {
 		return "", nil, err
 	}

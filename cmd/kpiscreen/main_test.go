@@ -188,7 +188,7 @@ func TestScreenInABrowser(t *testing.T) {
 	beamtest.Must(t, json.Unmarshal([]byte(kpis[`["day","20240310","all"]`]), &day))
 	want := map[string]string{"premium": day.Premium.String(), "policies": fmt.Sprint(day.Policies), "policy_holders": fmt.Sprint(day.PolicyHolders),
 		"pv": fmt.Sprint(day.PV), "uv": fmt.Sprint(day.UV), "activations": fmt.Sprint(day.Activations)}
-	entries := reference.EntryTraffic(rows, shanghai)
+	entries := reference.EntryTraffic(rows, gen.Lines(cfg, gen.Orders), shanghai)
 	var wantEntries []string
 	for _, e := range entries {
 		var r entrytraffic.Row

@@ -1,8 +1,10 @@
 package gen
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand"
 	"time"
 )
 
@@ -12,7 +14,10 @@ import (
 // (Activities), some ending in an application and a payment. New devices send `activate` on their
 // first session, and a few of them again later (a reinstall: not a first activation). Now and then an
 // event is sent twice (an exact re-delivery, later in the file), and there are bad lines
-// (Config.BadEvery). Sessions start in random order, so the file is not in event-time order.
+// (Config.BadEvery). Sessions start in random order, so the file is not in event-time order. A `pay`
+// event names the order it paid (order_no): one of the orders Orders writes for the same Config,
+// modified on the same day (Asia/Shanghai) when there is one, so that the premium paid through an
+// activity entry can be joined from user_order.
 
 // Activities are the sample's activities and the entries of each.
 var Activities = map[string][]string{
@@ -73,6 +78,8 @@ func AppEvents(c Config, emit func(string)) {
 		}
 		devices[i] = d
 	}
+	paid := orderDays(c)
+	pick := rand.New(rand.NewSource(c.Seed*1000 + 21)) // apart from g.r: the events are as before, pay events gain order_no
 	n, id := 0, 0
 	var redeliver []string // copies sent again a little later
 	send := func(l string) {
@@ -105,6 +112,9 @@ func AppEvents(c Config, emit func(string)) {
 				"platform": d.platform, "activity_id": nil, "entry_id": nil, "page": page, "ts": t, "ip": d.ip, "lat": d.lat, "lon": d.lon}
 			if touch {
 				m["activity_id"], m["entry_id"] = activity, entry
+			}
+			if kind == "pay" {
+				m["order_no"] = paid.pick(pick, t)
 			}
 			send(line(m))
 			t += int64(1+g.r.Intn(90)) * 1000
@@ -153,4 +163,41 @@ func (g *gen) badAppEvent(n int) string {
 	default:
 		return `{"event_id": "X3", "event": "launch", "device_id": "D000001", "platform": "ios", "ts": 1710000000000, "lat": "91.5", "lon": "121.5"}` // lat out of range
 	}
+}
+
+// orders are order numbers by the Asia/Shanghai day they were modified on (yyyyMMdd), in the order
+// Orders writes them.
+type orders struct {
+	byDay map[string][]string
+	all   []string
+}
+
+// orderDays reads the order numbers of Orders(c) and their days.
+func orderDays(c Config) orders {
+	o := orders{byDay: map[string][]string{}}
+	Orders(c, func(l string) {
+		var r struct {
+			OrderNo     string `json:"order_no"`
+			GmtModified int64  `json:"gmt_modified"`
+		}
+		if json.Unmarshal([]byte(l), &r) != nil || r.OrderNo == "" || r.GmtModified <= 0 {
+			return // a bad line
+		}
+		day := time.UnixMilli(r.GmtModified).In(shanghai).Format("20060102")
+		o.byDay[day] = append(o.byDay[day], r.OrderNo)
+		o.all = append(o.all, r.OrderNo)
+	})
+	return o
+}
+
+// pick is the order a payment at ms pays: one modified on its day when there is one, else any, else
+// none (null).
+func (o orders) pick(r *rand.Rand, ms int64) any {
+	if day := o.byDay[time.UnixMilli(ms).In(shanghai).Format("20060102")]; len(day) > 0 {
+		return day[r.Intn(len(day))]
+	}
+	if len(o.all) > 0 {
+		return o.all[r.Intn(len(o.all))]
+	}
+	return nil
 }

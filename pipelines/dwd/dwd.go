@@ -15,6 +15,7 @@
 //	ts            integer epoch ms, required (event time)
 //	ip            string or null
 //	lat, lon      decimal or null, both or neither; lat in [-90, 90], lon in [-180, 180]
+//	order_no      string or null (empty: null): the order a pay event paid (user_order's order_no)
 //
 // event and platform are read case-insensitively and written in lowercase. A line that breaks a rule
 // goes to the dead letters with the field and the rule (never the value).
@@ -125,6 +126,7 @@ type Event struct {
 	IP         *string      `json:"ip"`
 	Lat        *json.Number `json:"lat"`
 	Lon        *json.Number `json:"lon"`
+	OrderNo    *string      `json:"order_no"` // a pay event's order (user_order's order_no)
 }
 
 // Row is one DWD row: the event and what the job adds to it.
@@ -150,6 +152,7 @@ var Schema = changelog.Schema{Table: "dwd_app_event", Key: []string{"event_id"},
 	{Name: "ip", Type: changelog.String},
 	{Name: "lat", Type: changelog.Decimal, Scale: 8},
 	{Name: "lon", Type: changelog.Decimal, Scale: 8},
+	{Name: "order_no", Type: changelog.String},
 	{Name: "attr_activity_id", Type: changelog.String},
 	{Name: "attr_entry_id", Type: changelog.String},
 	{Name: "attr_ts", Type: changelog.Int64},
@@ -170,6 +173,7 @@ func ParseEvent(line string) (Event, error) {
 		Page:       r.OptString("page"),
 		TS:         r.EventTime("ts"),
 		IP:         r.OptString("ip"),
+		OrderNo:    nonEmpty(r.OptString("order_no")),
 	}
 	lat, lon := r.OptDecimal("lat"), r.OptDecimal("lon")
 	switch {

@@ -118,7 +118,7 @@ func TestStreamAttributesInEventTimeOrder(t *testing.T) {
 	rows, dead, err := dwd.Build(s, beamtest.Strings(s, teststream.Create(s, con)), dwd.Options{})
 	beamtest.Must(t, err)
 	row := func(id string, ts int64, touch string, attr string) string {
-		return fmt.Sprintf(`{"event_id":"%s","event":"page_view","device_id":"D1","account_id":null,"platform":"android",%s,"page":null,"ts":%d,"ip":null,"lat":null,"lon":null,%s,"first_activate":false}`, id, touch, ts, attr)
+		return fmt.Sprintf(`{"event_id":"%s","event":"page_view","device_id":"D1","account_id":null,"platform":"android",%s,"page":null,"ts":%d,"ip":null,"lat":null,"lon":null,"order_no":null,%s,"first_activate":false}`, id, touch, ts, attr)
 	}
 	none := `"activity_id":null,"entry_id":null`
 	attr := `"attr_activity_id":"spring_sale","attr_entry_id":"banner","attr_ts":1000`

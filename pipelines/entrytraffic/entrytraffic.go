@@ -13,6 +13,8 @@
 //	clicks        click rows
 //	applications  apply rows
 //	paid_orders   pay rows
+//	premium       the premium paid through the entry: the orders joined with its pay rows (see
+//	              premium.go: each order's latest version of the pay's day, the day's earliest pay)
 //	conversion    paid_orders / uv, rounded half away from zero to 4 decimals
 //
 // Output: a changelog (transforms/changelog) of ads_entry_traffic, each row versioned, upserted as its
@@ -25,7 +27,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -70,6 +71,7 @@ var (
 		{Name: "clicks", Type: changelog.Int64},
 		{Name: "applications", Type: changelog.Int64},
 		{Name: "paid_orders", Type: changelog.Int64},
+		{Name: "premium", Type: changelog.Decimal, Scale: 4},
 		{Name: "conversion", Type: changelog.Decimal, Scale: 4},
 	}}
 	KeyColumns = Schema.Key
@@ -87,11 +89,15 @@ type Row struct {
 	Clicks       int64       `json:"clicks"`
 	Applications int64       `json:"applications"`
 	PaidOrders   int64       `json:"paid_orders"`
+	Premium      json.Number `json:"premium"`
 	Conversion   json.Number `json:"conversion"`
 }
 
-// Sums of a key's aggregate, in this order, each the count of one event kind.
+// Sums of a key's aggregate: the count of each event kind, in this order, then the premium.
 var counted = []string{"page_view", "click", "apply", "pay"}
+
+// sums is the number of the aggregate's sum columns.
+var sums = len(counted) + 1
 
 func init() {
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, retract.Delta), func(validate.DeadLetter)](&deltaFn{})
@@ -101,15 +107,16 @@ func init() {
 }
 
 // Build computes the ads_entry_traffic changelog (PCollection<changelog.Change>) and the dead
-// letters from DWD rows (PCollection<string>).
-func Build(s beam.Scope, rows beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
+// letters from DWD rows and user_order lines (PCollection<string> each).
+func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, dead beam.PCollection, err error) {
 	if opts, err = opts.WithDefaults(); err != nil {
 		return
 	}
 	s = s.Scope("entrytraffic")
 	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: !opts.Bounded}, rows)
-	aggs, late := retract.PerKeyOnTime(s, retract.Config{BoundedInput: opts.Bounded, Late: true, Combine: true, Sketched: opts.Sketched(0)}, deltas)
-	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, beam.ParDo(s, lateLetter, late)), nil
+	premiums, badOrders := premiumDeltas(s, rows, orders, opts, sums)
+	aggs, late := retract.PerKeyOnTime(s, retract.Config{BoundedInput: opts.Bounded, Late: true, Combine: true, Sketched: opts.Sketched(0)}, deltas, premiums)
+	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
 
 // deltaFn turns a DWD row into its contributions to its entry's day and hour.
@@ -133,11 +140,13 @@ func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(bea
 	if r.AttrActivityID == nil {
 		return // attributed to no entry: counts nowhere
 	}
-	sums := make([]string, len(counted))
+	figures := make([]string, sums)
+	for i := range figures {
+		figures[i] = "0"
+	}
 	for i, kind := range counted {
-		sums[i] = "0"
 		if r.Event.Event == kind {
-			sums[i] = "1"
+			figures[i] = "1"
 		}
 	}
 	dayStart, dayEnd := eventtime.Day(r.TS, f.loc)
@@ -147,9 +156,13 @@ func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(bea
 	if f.Grouped {
 		group = entry
 	}
-	for _, k := range []string{entry, ads.Key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
+	for i, k := range []string{entry, ads.Key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
+		raw := line // the row's dead letter, should it be late, comes from its day's delta alone (lateLetter)
+		if i > 0 {
+			raw = ""
+		}
 		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
-			Sums: sums, Distinct: [][]string{{r.DeviceID}}, Raw: line})
+			Sums: figures, Distinct: [][]string{{r.DeviceID}}, Raw: raw})
 	}
 }
 
@@ -163,9 +176,9 @@ func toChange(a retract.Agg, emit func(changelog.Change)) error {
 	if a.Deleted {
 		c, err = changelog.Delete(a.Key, a.Version, keyRow)
 	} else {
-		n := make([]int64, len(a.Sums))
-		for i, s := range a.Sums {
-			n[i] = decimal.RequireFromString(s).IntPart()
+		n := make([]int64, len(counted))
+		for i := range counted {
+			n[i] = decimal.RequireFromString(a.Sums[i]).IntPart()
 		}
 		uv := a.Distinct[0]
 		conversion := decimal.Zero
@@ -173,7 +186,7 @@ func toChange(a retract.Agg, emit func(changelog.Change)) error {
 			conversion = decimal.NewFromInt(n[3]).DivRound(decimal.NewFromInt(uv), 4)
 		}
 		c, err = changelog.Upsert(a.Key, a.Version, Row{ActivityID: k[0], EntryID: k[1], Grain: k[2], BizDate: k[3],
-			PV: n[0], UV: uv, Clicks: n[1], Applications: n[2], PaidOrders: n[3], Conversion: json.Number(conversion.String())})
+			PV: n[0], UV: uv, Clicks: n[1], Applications: n[2], PaidOrders: n[3], Premium: premiumOf(a.Sums), Conversion: json.Number(conversion.String())})
 	}
 	if err != nil {
 		return err
@@ -182,9 +195,10 @@ func toChange(a retract.Agg, emit func(changelog.Change)) error {
 	return nil
 }
 
-// lateLetter dead-letters a row whose day had closed (once: its day's delta; its hour's is the same row).
+// lateLetter dead-letters an input whose day had closed, once: by the one delta that carries it (a
+// row's day delta, an order version's added premium; the others carry none).
 func lateLetter(ctx context.Context, d retract.Delta, emit func(validate.DeadLetter)) {
-	if !strings.Contains(d.Key, `,"day",`) {
+	if d.Raw == "" {
 		return
 	}
 	ads.Late(ctx, d.Raw, emit)

@@ -42,7 +42,7 @@ var Pipelines = []Pipeline{
 	{Name: "dwd", Inputs: map[string]string{"input": "app_event.jsonl"},
 		Streams: []Stream{{"app_event.jsonl", "device_id"}}, TimeField: "ts", Outputs: []string{"dwd_app_event"}},
 	// The ADS jobs, bounded, on the raw app events cleaned by the DWD rules in the same pipeline.
-	{Name: "entrytraffic", Inputs: map[string]string{"input": "app_event.jsonl"}, Args: []string{"--from_ods"}},
+	{Name: "entrytraffic", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"}},
 	{Name: "kpi", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"}},
 }
 

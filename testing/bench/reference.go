@@ -67,9 +67,9 @@ var References = map[string]func(dir string) error{
 		return withTables(dir, []string{"app_event.jsonl"}, func(t [][]string) { reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds()) })
 	},
 	"entrytraffic": func(dir string) error {
-		return withTables(dir, []string{"app_event.jsonl"}, func(t [][]string) {
+		return withTables(dir, []string{"app_event.jsonl", "user_order.jsonl"}, func(t [][]string) {
 			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
-			reference.EntryTraffic(rows, eventtime.MustLoad(entrytraffic.DefaultTimeZone))
+			reference.EntryTraffic(rows, t[1], eventtime.MustLoad(entrytraffic.DefaultTimeZone))
 		})
 	},
 	"kpi": func(dir string) error {

@@ -15,7 +15,7 @@ var appEvent = []field{
 	{name: "device_id", kind: str, required: true, nonEmpty: true}, {name: "account_id", kind: str},
 	{name: "platform", kind: str, required: true}, {name: "activity_id", kind: str}, {name: "entry_id", kind: str},
 	{name: "page", kind: str}, {name: "ts", kind: eventTime, required: true}, {name: "ip", kind: str},
-	{name: "lat", kind: dec}, {name: "lon", kind: dec},
+	{name: "lat", kind: dec}, {name: "lon", kind: dec}, {name: "order_no", kind: str},
 }
 
 // DWD evaluates the DWD rules (pipelines/dwd) on whole input: it returns the rows (JSON lines,
@@ -79,7 +79,7 @@ func parseAppEvent(line string) (record, bool) {
 		s, _ := r.str(f)
 		r.v[f] = strings.ToLower(strings.TrimSpace(s))
 	}
-	for _, f := range []string{"account_id", "activity_id", "entry_id"} {
+	for _, f := range []string{"account_id", "activity_id", "entry_id", "order_no"} {
 		if s, isStr := r.str(f); isStr && strings.TrimSpace(s) == "" {
 			r.v[f] = nil
 		}

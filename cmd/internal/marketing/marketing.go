@@ -1,7 +1,7 @@
 // Package marketing is what the marketing warehouse's ADS commands share: their input flags and the
 // reading of the DWD rows, which they take either from cmd/dwd's output (a file or its topic) or,
 // with --from_ods (and by default on the embedded sample), from the raw app events cleaned by the
-// DWD rules in the same pipeline.
+// DWD rules in the same pipeline, and of the orders (user_order), which both join.
 package marketing
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/io/endpoint"
 	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 )
 
 var (
@@ -20,6 +21,8 @@ var (
 	attribution = flag.Duration("attribution_window", dwd.DefaultAttributionWindow, "with --from_ods: the DWD rules' attribution window (last touch)")
 	dedup       = flag.Duration("dedup_window", dwd.DefaultDedupWindow, "with --from_ods: the DWD rules' de-duplication window")
 	topic       = flag.String("kafka_topic", dwd.Schema.Table, "with --source=kafka: the DWD topic (with --from_ods: the app_event topic, default app_event)")
+	orders      = flag.String("orders", "", "user_order JSONL: a path or a glob (default: the embedded sample)")
+	orderTopic  = flag.String("kafka_orders", hourlygmv.Input, "with --source=kafka: the user_order topic")
 	uv          = flag.String("uv", "exact", "how unique devices are counted: exact (every device of a day kept in state) or approximate (a HyperLogLog sketch per row: about 12 KB, a standard error of about 0.8%)")
 )
 
@@ -27,7 +30,12 @@ var (
 func UV() string { return *uv }
 
 // Flags are the names of the flags this package defines, for app.Start's list of a command's own.
-var Flags = []string{"input", "from_ods", "attribution_window", "dedup_window", "kafka_topic", "uv"}
+var Flags = []string{"input", "from_ods", "attribution_window", "dedup_window", "kafka_topic", "orders", "kafka_orders", "uv"}
+
+// Orders is the orders' input (user_order, event time gmt_modified).
+func Orders(c *app.Command) endpoint.Input {
+	return endpoint.Input{Name: c.In("orders", *orderTopic, hourlygmv.Input), TimeField: hourlygmv.TimeField}
+}
 
 // Input is the DWD rows' input: table and timeField are the ADS job's declaration of them; with
 // --from_ods (or on the embedded sample) the raw app events' instead, which Clean then cleans.
