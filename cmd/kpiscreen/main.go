@@ -1,7 +1,7 @@
 // Command kpiscreen serves the insurer's real-time KPI screen: a web page with today's tiles
 // (premium, policies, policy holders, page views, unique devices, activations), the premium per hour
 // today against yesterday, page views and unique devices per platform, and the activity entries ranked
-// by traffic with their conversion, updated live (server-sent events) as the ADS changelogs change.
+// by traffic with their premium and conversion, updated live (server-sent events) as the ADS changelogs change.
 //
 // Where the figures come from:
 //   - with no source flags, the embedded sample replayed in this process: an in-process broker, the

@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/cmd/internal/bearer"
 	"github.com/finbeam/finbeam/io/gen"
@@ -189,13 +192,19 @@ func TestScreenInABrowser(t *testing.T) {
 	want := map[string]string{"premium": day.Premium.String(), "policies": fmt.Sprint(day.Policies), "policy_holders": fmt.Sprint(day.PolicyHolders),
 		"pv": fmt.Sprint(day.PV), "uv": fmt.Sprint(day.UV), "activations": fmt.Sprint(day.Activations)}
 	entries := reference.EntryTraffic(rows, gen.Lines(cfg, gen.Orders), shanghai)
-	var wantEntries []string
+	var wantEntries, wantPremiums []string // the entries of the day, and the premium cells they show
 	for _, e := range entries {
 		var r entrytraffic.Row
 		beamtest.Must(t, json.Unmarshal([]byte(e), &r))
 		if r.Grain == "day" && r.BizDate == "20240310" {
 			wantEntries = append(wantEntries, r.ActivityID+"/"+r.EntryID)
+			if p, _ := decimal.NewFromString(string(r.Premium)); p.IsPositive() {
+				wantPremiums = append(wantPremiums, "<td>"+grouped(p)+"</td>")
+			}
 		}
+	}
+	if len(wantPremiums) == 0 {
+		t.Fatal("no activity entry of 2024-03-10 has a premium in the reference: the column is not checked")
 	}
 
 	tile := regexp.MustCompile(`id="tile-([a-z_]+)" data-value="([^"]*)"`)
@@ -210,11 +219,12 @@ func TestScreenInABrowser(t *testing.T) {
 		for _, m := range tile.FindAllStringSubmatch(dom, -1) {
 			got[m[1]] = m[2]
 		}
-		if strings.Contains(dom, `<b id="today">2024-03-10</b>`) && fmt.Sprint(got) == fmt.Sprint(want) {
+		missing := slices.DeleteFunc(slices.Clone(wantPremiums), func(cell string) bool { return strings.Contains(dom, cell) })
+		if strings.Contains(dom, `<b id="today">2024-03-10</b>`) && fmt.Sprint(got) == fmt.Sprint(want) && len(missing) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the tiles did not reach the reference's figures of 2024-03-10: got %v, want %v\ncommand:\n%s", got, want, cmd.Stderr())
+			t.Fatalf("the tiles and entries did not reach the reference's figures of 2024-03-10: got %v, want %v; premium cells missing %v\ncommand:\n%s", got, want, missing, cmd.Stderr())
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -256,4 +266,13 @@ func TestScreenInABrowser(t *testing.T) {
 	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "kpiscreen stopped") {
 		t.Errorf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
 	}
+}
+
+// grouped is d as the page shows money: two decimals, thousands separated by commas.
+func grouped(d decimal.Decimal) string {
+	whole, frac, _ := strings.Cut(d.StringFixed(2), ".")
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return whole + "." + frac
 }
