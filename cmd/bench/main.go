@@ -49,7 +49,14 @@
 //
 //	SERVE service=varserve store=mysql rate=<r> p50_ms=<x> p99_ms=<y> max_ms=<m> requests=<n> errors=<e> users=<u> rows=<table rows> query_log=<lines>
 //
-// --measure picks the parts (throughput, state, latency, maxrate, serve; default all five).
+// Screen: cmd/kpi (--from_ods) streams from the broker into ads_kpi while cmd/kpiscreen serves the
+// screen from it; the app events and orders are produced at --rate as for latency, and each update
+// of the screen's page-view tile (its server-sent events, as the page reads them) is timed from the
+// sending of the page view it brought the count to (bench.Screen):
+//
+//	SCREEN pipeline=kpi+kpiscreen rate=<r> p50_ms=<x> p99_ms=<y> updates=<timed updates> events=<produced in the period> caught_up=<bool>
+//
+// --measure picks the parts (throughput, state, latency, maxrate, serve, screen; default all six).
 package main
 
 import (
@@ -82,7 +89,7 @@ func main() {
 	seed := flag.Int64("seed", 1, "random seed of the workload")
 	maxDelay := flag.Duration("max_delay", tracejoin.DefaultMaxDelay, "the trace join's bound")
 	outOfOrder := flag.Duration("out_of_order", 5*time.Second, "how far the watermark trails the latest arrival")
-	measure := flag.String("measure", strings.Join(measures, ","), "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming at --rate), maxrate (the highest of --rates sustained), serve (the query service)")
+	measure := flag.String("measure", strings.Join(measures, ","), "what to measure, comma-separated: throughput, state (the trace join's bound), latency (streaming at --rate), maxrate (the highest of --rates sustained), serve (the query service), screen (the KPI screen's update latency at --rate)")
 	serveRate := flag.Int("serve_rate", 1000, "serve: requests per second sent to varserve")
 	serveEvents := flag.Int("serve_events", 20000, "serve: generated events whose variables varserve serves from MySQL")
 	rate := flag.Int("rate", 5000, "latency: events per second produced into each pipeline's topics")
@@ -148,6 +155,24 @@ func main() {
 	if slices.Contains(parts, "serve") {
 		fail(serve(bench.ServeConfig{Rate: *serveRate, Duration: *duration, Events: *serveEvents}))
 	}
+	if slices.Contains(parts, "screen") {
+		fail(screen(stream))
+	}
+}
+
+// screen prints the SCREEN line: the KPI screen's update latency at cfg.Rate (bench.Screen).
+func screen(cfg bench.LatencyConfig) error {
+	i := slices.IndexFunc(bench.Pipelines, func(p bench.Pipeline) bool { return p.Name == "kpi" })
+	dir, err := workspace([]bench.Pipeline{bench.Pipelines[i], {Name: "kpiscreen"}}, 2000)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	res, err := bench.Screen(filepath.Join(dir, "bin", "kpi"), filepath.Join(dir, "bin", "kpiscreen"), bench.Pipelines[i], cfg)
+	if err == nil {
+		fmt.Println(res.Line())
+	}
+	return err
 }
 
 // serve prints the SERVE line of the query service reading MySQL (bench.Serve).
@@ -209,7 +234,7 @@ func eachPipeline(pipelines []bench.Pipeline, events int, measure func(dir strin
 }
 
 // measures are what --measure may name, in the order they run.
-var measures = []string{"throughput", "state", "latency", "maxrate", "serve"}
+var measures = []string{"throughput", "state", "latency", "maxrate", "serve", "screen"}
 
 // latency prints a LATENCY line per pipeline (bench.Latency) at cfg.Rate or, given rates, a LATENCY
 // line per rate tried and the MAXRATE line (bench.MaxRate).

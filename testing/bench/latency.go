@@ -96,24 +96,14 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 	if err != nil {
 		return res, err
 	}
-	var topics []string
-	for _, s := range p.Streams {
-		topics = append(topics, s.topic())
-	}
-	const partitions = 3
-	var b *kafkatest.Broker
-	if cfg.InProcess {
-		b, err = kafkatest.Start(partitions, append(topics, p.Outputs...)...)
-	} else {
-		b, err = kafkatest.StartReal(context.Background(), kafkatest.RealOptions{Partitions: partitions, Topics: append(topics, p.Outputs...)})
-	}
+	b, err := startBroker(cfg, p.topics())
 	if err != nil {
 		return res, err
 	}
 	defer b.Close()
 
 	const group = "finbeam-bench"
-	args := []string{"--source=kafka", "--sink=kafka", "--kafka_brokers=" + b.Addrs()[0], "--kafka_group=" + group}
+	args := append([]string{"--source=kafka", "--sink=kafka", "--kafka_brokers=" + b.Addrs()[0], "--kafka_group=" + group}, p.Args...)
 	if cfg.OutOfOrder > 0 {
 		args = append(args, "--kafka_out_of_orderness="+cfg.OutOfOrder.String())
 		res.OutOfOrder = cfg.OutOfOrder.String()
@@ -123,24 +113,11 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 			args = append(args, "--"+flag+"="+filepath.Join(dir, file))
 		}
 	}
-	var stderr limitedBuffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	job, err := startCommand(bin, args...)
+	if err != nil {
 		return res, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() error { // SIGINT, as Ctrl-C: the command cancels its job and exits 0
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("did not stop within a minute of SIGINT")
-		}
-	}
+	exited, stderr := job.exited, &job.stderr
 
 	start := time.Now()
 	from, to := start.Add(cfg.Warmup).UnixMilli(), start.Add(cfg.Warmup+cfg.Duration).UnixMilli()
@@ -148,12 +125,12 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 	t := &timings{from: from, to: to}
 	var readers sync.WaitGroup
 	for _, topic := range p.Outputs {
-		for part := range partitions {
+		for part := range Partitions {
 			readers.Add(1)
 			go func() { defer readers.Done(); t.read(ctx, b.Addrs(), topic, part) }()
 		}
 	}
-	sent, perr := produce(b.Addrs(), events, p.TimeField, cfg.Rate)
+	sent, perr := produce(b.Addrs(), events, cfg.Rate)
 	ended := false
 	if perr == nil {
 		res.CaughtUp, ended, perr = t.drain(b, group, events, exited, cfg.Drain)
@@ -162,7 +139,7 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 	readers.Wait()
 	var serr error
 	if !ended {
-		serr = stop()
+		serr = job.stop()
 	}
 	if perr != nil || serr != nil {
 		return res, fmt.Errorf("%s: %v\n%s", p.Name, errors.Join(perr, serr), stderr.b)
@@ -178,6 +155,58 @@ func Latency(bin string, p Pipeline, dir string, cfg LatencyConfig) (LatencyResu
 	}
 	res.Rows, res.P50, res.P99 = len(lat), quantile(lat, 0.50), quantile(lat, 0.99)
 	return res, nil
+}
+
+// topics are the topics of p's streaming run: its streams' and its outputs'.
+func (p Pipeline) topics() []string {
+	var out []string
+	for _, s := range p.Streams {
+		out = append(out, s.topic())
+	}
+	return append(out, p.Outputs...)
+}
+
+// Partitions is the number of partitions of every topic of a streaming run.
+const Partitions = 3
+
+// startBroker starts the streaming run's Kafka broker with topics: a real one, or with cfg.InProcess
+// franz-go's kfake in this process.
+func startBroker(cfg LatencyConfig, topics []string) (*kafkatest.Broker, error) {
+	if cfg.InProcess {
+		return kafkatest.Start(Partitions, topics...)
+	}
+	return kafkatest.StartReal(context.Background(), kafkatest.RealOptions{Partitions: Partitions, Topics: topics})
+}
+
+// command is a command started for a streaming run.
+type command struct {
+	cmd    *exec.Cmd
+	stderr limitedBuffer
+	exited chan error // its exit, once
+}
+
+// startCommand starts bin with args, keeping the tail of its standard error.
+func startCommand(bin string, args ...string) (*command, error) {
+	c := &command{cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
+	c.cmd.Stderr = &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { c.exited <- c.cmd.Wait() }()
+	return c, nil
+}
+
+// stop sends SIGINT, as Ctrl-C (the command cancels its job and exits 0), and waits for the exit,
+// killing it after a minute.
+func (c *command) stop() error {
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-c.exited:
+		return err
+	case <-time.After(time.Minute):
+		_ = c.cmd.Process.Kill()
+		return fmt.Errorf("did not stop within a minute of SIGINT")
+	}
 }
 
 // Sustained says a streaming run kept up with its rate: the job caught up and the rows' p99 is within
@@ -216,7 +245,8 @@ func MaxRateLine(pipeline string, best LatencyResult) string {
 type event struct {
 	topic, line string
 	key         []byte
-	ts          int64 // its event time in the generated sample (for the order of sending)
+	timeField   string // its event-time field, stamped when it is sent
+	ts          int64  // its event time in the generated sample (for the order of sending)
 }
 
 // liveEvents generates n events over p's streams (about n / len(streams) lines each) and orders them
@@ -230,27 +260,28 @@ func liveEvents(p Pipeline, n int) ([]event, error) {
 			return nil, fmt.Errorf("%s: no generated table %s", p.Name, s.File)
 		}
 		last := int64(math.MinInt64)
+		field := cmp.Or(s.TimeField, p.TimeField)
 		for _, l := range gen.Lines(gen.Config{Seed: 1, Events: per}, g) {
-			if v := kafkatest.Key(l, p.TimeField); v != nil {
+			if v := kafkatest.Key(l, field); v != nil {
 				if ts, err := strconv.ParseInt(string(v), 10, 64); err == nil {
 					last = ts
 				}
 			}
-			out = append(out, event{topic: s.topic(), line: l, key: kafkatest.Key(l, s.KeyField), ts: last})
+			out = append(out, event{topic: s.topic(), line: l, key: kafkatest.Key(l, s.KeyField), timeField: field, ts: last})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b event) int { return cmp.Compare(a.ts, b.ts) })
 	return out[:min(n, len(out))], nil
 }
 
-// produce sends events at rate per second (kafkatest.Paced), each stamped (gen.Live) in timeField with
-// the time it is sent; it returns those times.
-func produce(brokers []string, events []event, timeField string, rate int) ([]int64, error) {
+// produce sends events at rate per second (kafkatest.Paced), each stamped (gen.Live) in its time field
+// with the time it is sent; it returns those times.
+func produce(brokers []string, events []event, rate int) ([]int64, error) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, BatchSize: 1000}
 	defer w.Close()
 	sent, err := kafkatest.Paced(context.Background(), func(ctx context.Context, m []kafka.Message) error { return kafkaio.WriteAll(ctx, w, m) }, len(events), float64(rate), func(i int, now int64) kafka.Message {
 		e := events[i]
-		return kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, timeField, now))}
+		return kafka.Message{Topic: e.topic, Key: e.key, Value: []byte(gen.Live(e.line, e.timeField, now))}
 	})
 	if err != nil {
 		return sent, fmt.Errorf("producing: %w", err)
@@ -342,7 +373,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 
 // Stream is an input a pipeline reads from Kafka in the streaming run: its table (a gen.Files name),
 // read from the topic named like the file without .jsonl (the commands' default topics), keyed by
-// KeyField.
-type Stream struct{ File, KeyField string }
+// KeyField, its event time in TimeField (empty: the pipeline's TimeField).
+type Stream struct{ File, KeyField, TimeField string }
 
 func (s Stream) topic() string { return strings.TrimSuffix(s.File, ".jsonl") }

@@ -19,31 +19,33 @@ type Pipeline struct {
 	Name      string
 	Inputs    map[string]string // flag -> file name in the input directory
 	Streams   []Stream          // the inputs streamed from Kafka; the other Inputs stay files
-	TimeField string            // the event-time field of the streams
+	TimeField string            // the event-time field of the streams (unless a Stream names its own)
 	Outputs   []string          // the topics of the rows Latency times (not the dead letters)
-	Args      []string          // further flags of the bounded run
+	Args      []string          // further flags of both runs
 }
 
 // Pipelines are finbeam's jobs, with the inputs they read in bounded mode.
 var Pipelines = []Pipeline{
 	{Name: "hourlygmv", Inputs: map[string]string{"input": "user_order.jsonl"},
-		Streams: []Stream{{"user_order.jsonl", "id"}}, TimeField: "gmt_modified", Outputs: []string{"hs_order"}},
+		Streams: []Stream{{"user_order.jsonl", "id", ""}}, TimeField: "gmt_modified", Outputs: []string{"hs_order"}},
 	{Name: "lastpage", Inputs: map[string]string{"input": "user_log.jsonl"},
-		Streams: []Stream{{"user_log.jsonl", "account_id"}}, TimeField: "log_time", Outputs: []string{"user_last_log"}},
+		Streams: []Stream{{"user_log.jsonl", "account_id", ""}}, TimeField: "log_time", Outputs: []string{"user_last_log"}},
 	{Name: "premiumdrop", Inputs: map[string]string{"input": "update_info.jsonl", "dim": "raw_info.jsonl"},
-		Streams: []Stream{{"update_info.jsonl", "id"}}, TimeField: "gmt_modified", Outputs: []string{"wechat_activity_user", "wechat_activity_user.dim"}},
+		Streams: []Stream{{"update_info.jsonl", "id", ""}}, TimeField: "gmt_modified", Outputs: []string{"wechat_activity_user", "wechat_activity_user.dim"}},
 	{Name: "tracejoin", Inputs: map[string]string{"requests": "requests.jsonl", "responses": "responses.jsonl", "tracks": "tracks.jsonl"},
-		Streams:   []Stream{{"requests.jsonl", "trace_id"}, {"responses.jsonl", "trace_id"}, {"tracks.jsonl", "trace_id"}},
+		Streams:   []Stream{{"requests.jsonl", "trace_id", ""}, {"responses.jsonl", "trace_id", ""}, {"tracks.jsonl", "trace_id", ""}},
 		TimeField: "ts", Outputs: []string{"actions"}},
 	{Name: "processmetrics", Inputs: map[string]string{"input": "actions.jsonl"},
-		Streams: []Stream{{"actions.jsonl", "process_id"}}, TimeField: "request_ts", Outputs: []string{"process_instances", "process_instances.metrics"}},
+		Streams: []Stream{{"actions.jsonl", "process_id", ""}}, TimeField: "request_ts", Outputs: []string{"process_instances", "process_instances.metrics"}},
 	// No streaming run yet: its rows come when a user's windows retire, not per event.
 	{Name: "variablepool", Inputs: map[string]string{"applications": "loan_application.jsonl", "logins": "login.jsonl", "repayments": "repayment.jsonl"}},
 	{Name: "dwd", Inputs: map[string]string{"input": "app_event.jsonl"},
-		Streams: []Stream{{"app_event.jsonl", "device_id"}}, TimeField: "ts", Outputs: []string{"dwd_app_event"}},
-	// The ADS jobs, bounded, on the raw app events cleaned by the DWD rules in the same pipeline.
-	{Name: "entrytraffic", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"}},
-	{Name: "kpi", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"}},
+		Streams: []Stream{{"app_event.jsonl", "device_id", ""}}, TimeField: "ts", Outputs: []string{"dwd_app_event"}},
+	// The ADS jobs on the raw app events cleaned by the DWD rules in the same pipeline, and the orders.
+	{Name: "entrytraffic", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"},
+		Streams: []Stream{{"app_event.jsonl", "device_id", "ts"}, {"user_order.jsonl", "id", "gmt_modified"}}, Outputs: []string{"ads_entry_traffic"}},
+	{Name: "kpi", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"},
+		Streams: []Stream{{"app_event.jsonl", "device_id", "ts"}, {"user_order.jsonl", "id", "gmt_modified"}}, Outputs: []string{"ads_kpi"}},
 }
 
 // Result is one measured run.

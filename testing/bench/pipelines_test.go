@@ -125,6 +125,27 @@ func TestLatencyTimesRowsOfAStreamingRun(t *testing.T) {
 	}
 }
 
+// A short run of the KPI screen's latency through a real Kafka broker: the screen's page-view tile
+// is updated, the updates are timed, the job catches up and the line has the fields make bench prints.
+func TestScreenTimesTheScreensUpdates(t *testing.T) {
+	bins := portable.Binaries(t, "./cmd/kpi", "./cmd/kpiscreen")
+	var p bench.Pipeline
+	for _, q := range bench.Pipelines {
+		if q.Name == "kpi" {
+			p = q
+		}
+	}
+	cfg := bench.LatencyConfig{Rate: 300, Duration: 3 * time.Second, Warmup: 4 * time.Second, Drain: time.Minute, OutOfOrder: time.Second}
+	res, err := bench.Screen(bins["./cmd/kpi"], bins["./cmd/kpiscreen"], p, cfg)
+	beamtest.Must(t, err)
+	if res.Updates == 0 || res.P50 <= 0 || res.P99 < res.P50 || !res.CaughtUp || res.Events < 800 || res.Events > 1000 {
+		t.Errorf("result %+v: want timed updates of about 900 events, caught up", res)
+	}
+	if !regexp.MustCompile(`^SCREEN pipeline=kpi\+kpiscreen rate=300 p50_ms=[1-9][0-9]* p99_ms=[1-9][0-9]* updates=[1-9][0-9]* events=\d+ caught_up=true$`).MatchString(res.Line()) {
+		t.Errorf("line %q", res.Line())
+	}
+}
+
 // A job that ends while it should stream is an error that says so, not a line without rows.
 func TestLatencyFailsWhenTheJobEnds(t *testing.T) {
 	cfg := bench.LatencyConfig{Rate: 100, Duration: time.Second, Warmup: time.Second, Drain: 5 * time.Second}
