@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/finbeam/finbeam/testing/beamtest"
@@ -101,8 +102,20 @@ var jvmOpens = []string{
 
 // Start fetches the jars, writes the configuration and starts the JobManager, then the TaskManagers,
 // and returns once every TaskManager has registered with its slots (about 10 s); on an error nothing
-// is left running.
+// is left running. Ports it chose itself that another process took before the JVM bound them (a
+// free port is free only until someone takes it) are chosen again, up to three times.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
+	o.withDefaults()
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, o)
+		if err == nil || o.RestPort != 0 || attempt == 3 || !strings.Contains(err.Error(), "java.net.BindException") {
+			return c, err
+		}
+		o.Logf("flinktest: a port was taken before the cluster bound it; starting again with others (%d of 3)", attempt+1)
+	}
+}
+
+func start(ctx context.Context, o Options) (*Cluster, error) {
 	o.withDefaults()
 	lib, err := Jars.Fetch(ctx, o.Logf)
 	if err != nil {
