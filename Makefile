@@ -62,10 +62,11 @@ vet:
 	$(GO) vet ./...
 
 ## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
-## prism over a workload of EVENTS generated events (and hourlygmv's Flink SQL peer on a local Flink), the trace join's state bound against an interval join, and
+## prism over a workload of EVENTS generated events (and the Flink SQL peers on a local Flink), the trace join's state bound against an interval join,
 ## each pipeline's event-to-row latency streaming from Kafka at 5,000 events/s (that part takes up to
-## about 15 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up),
-## and the query service's p50/p99 reading MySQL at 1,000 requests/s (about 2 minutes)
+## about 25 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up),
+## the highest rate each sustains, the query service's p50/p99 reading MySQL at 1,000 requests/s
+## (about 2 minutes), and the KPI screen's update latency at 5,000 events/s (about 2 minutes)
 EVENTS ?= 1000000
 bench: jvm
 	$(GO) run ./cmd/bench --events=$(EVENTS)
