@@ -35,6 +35,7 @@ import (
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/internal/ads"
+	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
@@ -100,7 +101,7 @@ var counted = []string{"page_view", "click", "apply", "pay"}
 var sums = len(counted) + 1
 
 func init() {
-	register.DoFn4x0[context.Context, string, func(beam.EventTime, retract.Delta), func(validate.DeadLetter)](&deltaFn{})
+	register.DoFn5x0[context.Context, string, func(beam.EventTime, retract.Delta), func(string, premiumInput), func(validate.DeadLetter)](&deltaFn{})
 	register.Emitter2[beam.EventTime, retract.Delta]()
 	register.Function2x1(toChange)
 	register.Function3x0(lateLetter)
@@ -113,25 +114,25 @@ func Build(s beam.Scope, rows, orders beam.PCollection, opts Options) (changes, 
 		return
 	}
 	s = s.Scope("entrytraffic")
-	deltas, bad := beam.ParDo2(s, &deltaFn{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Grouped: !opts.Bounded}, rows)
-	premiums, badOrders := premiumDeltas(s, rows, orders, opts, sums)
+	join := newJoinConfig(opts)
+	deltas, pays, bad := beam.ParDo3(s, &deltaFn{Join: join, Grouped: !opts.Bounded}, rows)
+	premiums, badOrders := premiumDeltas(s, pays, orders, join, opts, sums)
 	aggs, late := retract.PerKeyOnTime(s, retract.Config{BoundedInput: opts.Bounded, Late: true, Combine: true, Sketched: opts.Sketched(0)}, deltas, premiums)
 	return beam.ParDo(s, toChange, aggs), beam.Flatten(s, bad, badOrders, beam.ParDo(s, lateLetter, late)), nil
 }
 
-// deltaFn turns a DWD row into its contributions to its entry's day and hour.
+// deltaFn turns a DWD row into its contributions to its entry's day and hour, and a payment of an
+// order through an entry into the premium join's input (pays, keyed by its state bucket).
 type deltaFn struct {
-	TimeZone          string
-	AllowedLatenessMs int64
+	Join joinConfig // the time zone, the allowed lateness and the join's buckets
 	// Grouped puts an entry's day and its hours in one state bucket, so that a row is late for both
 	// or for neither; file input is never late and is not grouped.
 	Grouped bool
-	loc     *time.Location
 }
 
-func (f *deltaFn) Setup() { f.loc = eventtime.MustLoad(f.TimeZone) }
+func (f *deltaFn) Setup() { f.Join.setup() }
 
-func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, retract.Delta), dead func(validate.DeadLetter)) {
+func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, retract.Delta), pays func(string, premiumInput), dead func(validate.DeadLetter)) {
 	r, err := dwd.ParseRow(line)
 	if err != nil {
 		validate.Dead(ctx, err, line, dead)
@@ -149,20 +150,26 @@ func (f *deltaFn) ProcessElement(ctx context.Context, line string, emit func(bea
 			figures[i] = "1"
 		}
 	}
-	dayStart, dayEnd := eventtime.Day(r.TS, f.loc)
-	day := time.UnixMilli(dayStart).In(f.loc).Format("20060102")
+	loc := f.Join.loc
+	dayStart, dayEnd := eventtime.Day(r.TS, loc)
+	day := time.UnixMilli(dayStart).In(loc).Format("20060102")
 	entry := ads.Key(*r.AttrActivityID, *r.AttrEntryID, "day", day)
 	group := ""
 	if f.Grouped {
 		group = entry
 	}
-	for i, k := range []string{entry, ads.Key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, f.loc))} {
+	for i, k := range []string{entry, ads.Key(*r.AttrActivityID, *r.AttrEntryID, "hour", eventtime.HourKey(r.TS, loc))} {
 		raw := line // the row's dead letter, should it be late, comes from its day's delta alone (lateLetter)
 		if i > 0 {
 			raw = ""
 		}
-		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group, Sign: 1, Expiry: dayEnd - 1 + f.AllowedLatenessMs,
+		emit(eventtime.Time(r.TS), retract.Delta{Key: k, Group: group, Sign: 1, Expiry: dayEnd - 1 + f.Join.AllowedLatenessMs,
 			Sums: figures, Distinct: [][]string{{r.DeviceID}}, Raw: raw})
+	}
+	if r.Event.Event == "pay" && r.OrderNo != nil {
+		key, expiry := f.Join.keyOf(*r.OrderNo, r.TS)
+		pays(batch.BucketOf(key, f.Join.Buckets), premiumInput{Key: key, Expiry: expiry, IsPay: true, TS: r.TS, EventID: r.EventID,
+			Activity: *r.AttrActivityID, Entry: *r.AttrEntryID})
 	}
 }
 

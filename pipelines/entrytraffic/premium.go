@@ -11,7 +11,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/shopspring/decimal"
 
-	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
 	"github.com/finbeam/finbeam/pipelines/internal/ads"
 	"github.com/finbeam/finbeam/state/batch"
@@ -65,7 +64,6 @@ type premiumState struct {
 }
 
 func init() {
-	register.DoFn2x0[string, func(string, premiumInput)](&paymentFn{})
 	register.DoFn4x0[context.Context, string, func(string, premiumInput), func(validate.DeadLetter)](&versionFn{})
 	register.Emitter2[string, premiumInput]()
 	batch.Register[premiumInput]()
@@ -73,24 +71,26 @@ func init() {
 	register.Emitter1[retract.Delta]()
 }
 
-// premiumDeltas joins the DWD rows' payments with the orders (user_order lines) and returns the
-// premium's contributions to the entries' rows (PCollection<retract.Delta>) and the dead letters: bad
-// and late order lines.
-func premiumDeltas(s beam.Scope, rows, orders beam.PCollection, opts Options, sums int) (deltas, dead beam.PCollection) {
+// premiumDeltas joins the payments (deltaFn's, keyed by state bucket) with the orders (user_order
+// lines) and returns the premium's contributions to the entries' rows (PCollection<retract.Delta>)
+// and the dead letters: bad and late order lines.
+func premiumDeltas(s beam.Scope, pays, orders beam.PCollection, cfg joinConfig, opts Options, sums int) (deltas, dead beam.PCollection) {
 	s = s.Scope("premium")
-	// Order-days share state buckets in a stream too: those of one day are due at the same time (its
-	// end + the allowed lateness), so a bucket's timer fires once a day, and a bucket keeps what its
-	// timer told of the watermark, to tell a late order version from one that starts a new order-day.
-	buckets := batch.Buckets(batch.DefaultBuckets, "premium")
-	cfg := joinConfig{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Buckets: buckets}
-	pays := beam.ParDo(s, &paymentFn{Join: cfg}, rows)
 	versions, bad := beam.ParDo2(s, &versionFn{Join: cfg}, orders)
 	deltas, late := beam.ParDo2(s, &premiumFn{State: state.MakeValueState[keyed.Bucket[premiumState]]("premium"), Clear: timers.InEventTime("clear"),
 		Join: cfg, Bounded: opts.Bounded, Grouped: !opts.Bounded, Sums: sums}, batch.PerKey[premiumInput](s, pays, versions))
 	return deltas, beam.Flatten(s, bad, late)
 }
 
-// joinConfig is what the join's steps share.
+// newJoinConfig is the join's configuration of opts. Order-days share state buckets in a stream
+// too: those of one day are due at the same time (its end + the allowed lateness), so a bucket's
+// timer fires once a day, and a bucket keeps what its timer told of the watermark, to tell a late
+// order version from one that starts a new order-day.
+func newJoinConfig(opts Options) joinConfig {
+	return joinConfig{TimeZone: opts.TimeZone, AllowedLatenessMs: opts.AllowedLateness.Milliseconds(), Buckets: batch.Buckets(batch.DefaultBuckets, "premium")}
+}
+
+// joinConfig is what the join's steps (and deltaFn, which finds the payments) share.
 type joinConfig struct {
 	TimeZone          string
 	AllowedLatenessMs int64
@@ -104,22 +104,6 @@ func (c *joinConfig) setup() { c.loc = eventtime.MustLoad(c.TimeZone) }
 func (c *joinConfig) keyOf(orderNo string, ms int64) (key string, expiry int64) {
 	dayStart, dayEnd := eventtime.Day(ms, c.loc)
 	return ads.Key(orderNo, time.UnixMilli(dayStart).In(c.loc).Format("20060102")), dayEnd - 1 + c.AllowedLatenessMs
-}
-
-// paymentFn keeps the DWD rows that are payments of an order through an entry (bad rows are the
-// traffic's dead letters, not repeated here).
-type paymentFn struct{ Join joinConfig }
-
-func (f *paymentFn) Setup() { f.Join.setup() }
-
-func (f *paymentFn) ProcessElement(line string, emit func(string, premiumInput)) {
-	r, err := dwd.ParseRow(line)
-	if err != nil || r.Event.Event != "pay" || r.OrderNo == nil || r.AttrActivityID == nil {
-		return
-	}
-	key, expiry := f.Join.keyOf(*r.OrderNo, r.TS)
-	emit(batch.BucketOf(key, f.Join.Buckets), premiumInput{Key: key, Expiry: expiry, IsPay: true, TS: r.TS, EventID: r.EventID,
-		Activity: *r.AttrActivityID, Entry: *r.AttrEntryID})
 }
 
 // versionFn reads the order versions, dead-lettering bad lines.
