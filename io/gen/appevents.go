@@ -17,7 +17,8 @@ import (
 // (Config.BadEvery). Sessions start in random order, so the file is not in event-time order. A `pay`
 // event names the order it paid (order_no): one of the orders Orders writes for the same Config,
 // modified on the same day (Asia/Shanghai) when there is one, so that the premium paid through an
-// activity entry can be joined from user_order.
+// activity entry can be joined from user_order. At the end come the page views of a few bots, which
+// claim a benefit 300 ms later (BenefitEvents).
 
 // Activities are the sample's activities and the entries of each.
 var Activities = map[string][]string{
@@ -148,6 +149,7 @@ func AppEvents(c Config, emit func(string)) {
 	for _, l := range redeliver {
 		emit(l)
 	}
+	botPageViews(c, emit)
 }
 
 func (g *gen) badAppEvent(n int) string {

@@ -242,7 +242,8 @@ var Files = map[string]func(Config, func(string)){
 	"login.jsonl":            Logins,
 	"repayment.jsonl":        Repayments,
 
-	"app_event.jsonl": AppEvents,
+	"app_event.jsonl":     AppEvents,
+	"benefit_event.jsonl": BenefitEvents,
 }
 
 // WriteAll writes every input table of c into dir, one JSONL file each (see Files), and returns the

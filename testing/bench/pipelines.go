@@ -46,6 +46,9 @@ var Pipelines = []Pipeline{
 		Streams: []Stream{{"app_event.jsonl", "device_id", "ts"}, {"user_order.jsonl", "id", "gmt_modified"}}, Outputs: []string{"ads_entry_traffic"}},
 	{Name: "kpi", Inputs: map[string]string{"input": "app_event.jsonl", "orders": "user_order.jsonl"}, Args: []string{"--from_ods"},
 		Streams: []Stream{{"app_event.jsonl", "device_id", "ts"}, {"user_order.jsonl", "id", "gmt_modified"}}, Outputs: []string{"ads_kpi"}},
+	// Anti-fraud on the benefit events and the raw app events cleaned by the DWD rules in the same pipeline.
+	{Name: "antifraud", Inputs: map[string]string{"input": "benefit_event.jsonl", "app_events": "app_event.jsonl"}, Args: []string{"--from_ods"},
+		Streams: []Stream{{"benefit_event.jsonl", "account_id", "ts"}, {"app_event.jsonl", "device_id", "ts"}}, Outputs: []string{"fraud_alert"}},
 }
 
 // Result is one measured run.

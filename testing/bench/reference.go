@@ -9,8 +9,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/io/jsonl"
+	"github.com/finbeam/finbeam/pipelines/antifraud"
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
 	"github.com/finbeam/finbeam/pipelines/kpi"
@@ -72,6 +74,12 @@ var References = map[string]func(dir string) error{
 			reference.EntryTraffic(rows, t[1], eventtime.MustLoad(entrytraffic.DefaultTimeZone))
 		})
 	},
+	"antifraud": func(dir string) error {
+		return withTables(dir, []string{"benefit_event.jsonl", "app_event.jsonl"}, func(t [][]string) {
+			rows, _, _ := reference.DWD(t[1], dwd.DefaultAttributionWindow.Milliseconds())
+			reference.Antifraud(t[0], rows, ReferenceFraudRules(antifraud.DefaultRules()))
+		})
+	},
 	"kpi": func(dir string) error {
 		return withTables(dir, []string{"app_event.jsonl", "user_order.jsonl"}, func(t [][]string) {
 			rows, _, _ := reference.DWD(t[0], dwd.DefaultAttributionWindow.Milliseconds())
@@ -100,6 +108,21 @@ func ReferenceVariables(vs variablepool.Variables) []reference.LoanVariable {
 	for _, v := range vs.Variables {
 		out = append(out, reference.LoanVariable{Name: v.Name, Source: v.Source, Aggregation: v.Aggregation, Field: v.Field,
 			WindowMs: v.WindowMs, BucketMs: v.BucketMs, UnitMs: v.UnitMs, Filter: v.Filter})
+	}
+	return out
+}
+
+// ReferenceFraudRules are anti-fraud rules in the reference implementation's form.
+func ReferenceFraudRules(rs antifraud.Rules) []reference.FraudRule {
+	var out []reference.FraudRule
+	for _, r := range rs {
+		p := reference.FraudRule{ID: r.ID, Kind: r.Kind, Severity: r.Severity, Entity: r.Entity, Window: r.Window, Kinds: r.Kinds,
+			MaxEvents: r.MaxEvents, MaxAmount: r.MaxAmount, MaxAccounts: r.MaxAccounts, MinGap: r.MinGap, MaxSpeedKmh: r.MaxSpeedKmh,
+			MinKm: r.MinKm, RequireCoordinates: r.RequireCoordinates}
+		if r.Region != nil {
+			p.Region = &[4]decimal.Decimal{r.Region.LatMin, r.Region.LatMax, r.Region.LonMin, r.Region.LonMax}
+		}
+		out = append(out, p)
 	}
 	return out
 }
