@@ -51,15 +51,15 @@ func main() {
 	out, print := c.Out(*output, *outTopic, "fraud_alert.jsonl")
 	j := c.Job()
 	ods := *fromODS || j.Bounded() && *appEvents == ""
-	apps := endpoint.Input{Name: c.In("app_events", *appTopic, dwd.Schema.Table), TimeField: dwd.TimeField}
+	benefits := endpoint.Input{Name: c.In("input", *topic, antifraud.Input), TimeField: antifraud.TimeField}
+	appName, appTable := *appTopic, dwd.Schema.Table
 	if ods {
-		name := *appTopic
-		if name == dwd.Schema.Table {
-			name = dwd.Input
+		appTable = dwd.Input
+		if appName == dwd.Schema.Table {
+			appName = dwd.Input
 		}
-		apps.Name = c.In("app_events", name, dwd.Input)
 	}
-	in := j.Read(endpoint.Input{Name: c.In("input", *topic, antifraud.Input), TimeField: antifraud.TimeField}, apps)
+	in := j.Read(benefits, endpoint.Input{Name: c.In("app_events", appName, appTable), TimeField: dwd.TimeField})
 	rows, dwdDead := in[1], beam.PCollection{}
 	if ods {
 		rows, dwdDead, err = dwd.Build(j.Scope, in[1], dwd.Options{AttributionWindow: app.NonZero(*attribution), Bounded: j.Bounded()})
@@ -75,6 +75,6 @@ func main() {
 	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintChangelog(out, antifraud.Schema.Key, []string{"severity", "rule_id", "entity", "entity_id", "first_ts", "last_ts", "evidence_count", "detail"},
-			app.Shows{}.Times(time.UTC, "first_ts", "last_ts"))
+			app.Shows{}.Times(time.UTC, "first_ts", "last_ts"), "first_ts", "rule_id", "entity_id")
 	}
 }

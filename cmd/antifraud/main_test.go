@@ -87,40 +87,51 @@ func TestBadRuleFileIsRefused(t *testing.T) {
 	}
 }
 
-// Kafka in and out, the stream's rules (each entity on its own, a timer per pending event): the
-// fraud_alert topic, keyed by alert id, holds the reference's alerts once its newest version of each
-// key is taken.
+// Kafka in and out, the stream's rules (each entity on its own, a timer per pending event), reading
+// the DWD topic, and with --from_ods the raw app events: the fraud_alert topic, keyed by alert id,
+// holds the reference's alerts once its newest version of each key is taken.
 func TestKafkaInAndOut(t *testing.T) {
-	b, err := kafkatest.Start(3)
-	beamtest.Must(t, err)
-	defer b.Close()
 	cfg := gen.Config{Seed: 5, Events: 4000, Users: 60}
-	benefits := gen.Lines(cfg, gen.BenefitEvents)
-	rows, _, _ := reference.DWD(gen.Lines(cfg, gen.AppEvents), dwd.DefaultAttributionWindow.Milliseconds())
-	beamtest.Must(t, b.Produce("benefit_event", benefits, "account_id"))
-	beamtest.Must(t, b.Produce("dwd_app_event", rows, "device_id"))
-	res := beamtest.RunCommand(t, "--source=kafka", "--sink=kafka", "--kafka_brokers="+b.Addrs()[0], "--kafka_until=end", "--kafka_out_of_orderness=1000h")
-	if res.ExitCode != 0 || res.Stdout != "" {
-		t.Fatalf("exit %d, stdout %q: %s", res.ExitCode, res.Stdout, res.Stderr)
-	}
+	benefits, apps := gen.Lines(cfg, gen.BenefitEvents), gen.Lines(cfg, gen.AppEvents)
+	rows, _, badApps := reference.DWD(apps, dwd.DefaultAttributionWindow.Milliseconds())
 	want, bad := reference.Antifraud(benefits, rows, starter())
 	if len(want) < 10 {
 		t.Fatalf("the reference raises %d alerts: the test checks little", len(want))
 	}
-	msgs, err := b.Messages("fraud_alert")
-	beamtest.Must(t, err)
-	var lines []string
-	for _, m := range msgs {
-		c, err := changelog.Parse(m.Value, "alert_id")
+	for _, c := range []struct {
+		topic     string
+		lines     []string
+		flags     []string
+		deadLines int
+	}{
+		{"dwd_app_event", rows, nil, bad},
+		{"app_event", apps, []string{"--from_ods"}, bad + badApps},
+	} {
+		b, err := kafkatest.Start(3)
 		beamtest.Must(t, err)
-		if fmt.Sprintf("[%q]", m.Key) != c.Key {
-			t.Fatalf("message key %q, want the alert id %q", m.Key, c.Key)
+		beamtest.Must(t, b.Produce("benefit_event", benefits, "account_id"))
+		beamtest.Must(t, b.Produce(c.topic, c.lines, "device_id"))
+		res := beamtest.RunCommand(t, append([]string{"--source=kafka", "--sink=kafka", "--kafka_brokers=" + b.Addrs()[0], "--kafka_until=end", "--kafka_out_of_orderness=1000h"}, c.flags...)...)
+		if res.ExitCode != 0 || res.Stdout != "" {
+			b.Close()
+			t.Fatalf("%s: exit %d, stdout %q: %s", c.topic, res.ExitCode, res.Stdout, res.Stderr)
 		}
-		lines = append(lines, string(m.Value))
-	}
-	beamtest.SameTable(t, "alerts", beamtest.NewestChangelog(t, "fraud_alert", lines, "alert_id").Objects(antifraud.Columns...), want)
-	if dead, err := b.Values("fraud_alert.deadletter"); err != nil || len(dead) != bad || bad == 0 {
-		t.Errorf("%d dead letters (%v), want %d", len(dead), err, bad)
+		msgs, err := b.Messages("fraud_alert")
+		beamtest.Must(t, err)
+		var lines []string
+		for _, m := range msgs {
+			ch, err := changelog.Parse(m.Value, "alert_id")
+			beamtest.Must(t, err)
+			if fmt.Sprintf("[%q]", m.Key) != ch.Key {
+				t.Fatalf("message key %q, want the alert id %s", m.Key, ch.Key)
+			}
+			lines = append(lines, string(m.Value))
+		}
+		beamtest.SameTable(t, c.topic+": alerts", beamtest.NewestChangelog(t, "fraud_alert", lines, "alert_id").Objects(antifraud.Columns...), want)
+		if dead, err := b.Values("fraud_alert.deadletter"); err != nil || len(dead) != c.deadLines || bad == 0 {
+			t.Errorf("%s: %d dead letters (%v), want %d", c.topic, len(dead), err, c.deadLines)
+		}
+		b.Close()
 	}
 }
 

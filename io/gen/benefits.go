@@ -185,9 +185,9 @@ func plantEpisodes(c Config, send func(string), tell func(Episode)) {
 			claim(fmt.Sprintf("%s-A%d", d, j), d, episodeIP(3, i*6+j), shanghaiAt, "coupon_claim", "10", t+int64(j)*2*minute, "", "")
 		}
 		tell(Episode{"device_farm", "device", d})
-		// ip_farm: fifteen accounts, each on its own device, from one address
+		// ip_farm: two dozen accounts, each on its own device, from one address within 46 minutes
 		ip := episodeIP(4, i)
-		for j := range 15 {
+		for j := range 24 {
 			a := fmt.Sprintf("FI%04d-%02d", i, j)
 			claim(a, a, ip, shanghaiAt, "coupon_claim", "10", t+int64(j)*2*minute, "", "")
 		}

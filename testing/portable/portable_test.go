@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/pipelines/antifraud"
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
@@ -45,6 +46,7 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 		{"./cmd/dwd", []output{{"output", dwd.Schema}}},
 		{"./cmd/entrytraffic", []output{{"output", entrytraffic.Schema}}},
 		{"./cmd/kpi", []output{{"output", kpi.Schema}}},
+		{"./cmd/antifraud", []output{{"output", antifraud.Schema}}},
 	}
 	var pkgs []string
 	for _, c := range cases {

@@ -58,8 +58,8 @@ func (s Shows) Durations(cols ...string) Shows {
 }
 
 // PrintChangelog applies the changelog at path and prints the final table to stdout, its columns
-// shown as show says.
-func (c *Command) PrintChangelog(path string, keyCols, cols []string, show Shows) {
+// shown as show says, its rows in the order of the sortBy columns (numbers by value), else of the key.
+func (c *Command) PrintChangelog(path string, keyCols, cols []string, show Shows, sortBy ...string) {
 	f, err := os.Open(path)
 	c.Check(err)
 	defer f.Close()
@@ -69,6 +69,7 @@ func (c *Command) PrintChangelog(path string, keyCols, cols []string, show Shows
 	for _, r := range t.Rows() {
 		rows = append(rows, raw(r))
 	}
+	sort.SliceStable(rows, func(i, j int) bool { return less(rows[i], rows[j], sortBy) })
 	c.Check(PrintRows(os.Stdout, cols, rows, show))
 	Logf("%d rows of %s", t.Len(), strings.TrimSuffix(filepath.Base(path), ".jsonl"))
 }
