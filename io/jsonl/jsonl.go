@@ -2,7 +2,9 @@
 //
 // Read takes a path or a glob and yields the non-blank lines (a trailing "\r" removed). Write appends
 // lines to one file: the file is created (or truncated) when the pipeline is constructed, and every
-// bundle appends its lines in one write at FinishBundle, under a process-wide lock per path. Append
+// bundle appends its lines in writes of whole lines, each of about FlushBytes (and the rest at
+// FinishBundle), under a process-wide lock per path, so that a bundle of a bounded run (all of a
+// stage's output, on prism) is never held in memory whole. Append
 // is Write without the truncation, for streaming jobs whose restart must keep what the earlier run
 // wrote (a changelog read newest version per key gives the same table). It is
 // meant for runs whose workers share the driver's file system (prism, a local Flink); on a cluster
@@ -87,6 +89,9 @@ func write(s beam.Scope, path string, lines beam.PCollection, mode int) error {
 
 var fileLocks sync.Map // path -> *sync.Mutex
 
+// FlushBytes is about how many bytes of lines a writing bundle holds before it writes them.
+const FlushBytes = 1 << 20
+
 type writeFn struct {
 	Path string
 	buf  []byte
@@ -97,10 +102,16 @@ func (f *writeFn) StartBundle() { f.buf = f.buf[:0] }
 func (f *writeFn) ProcessElement(ctx context.Context, line string) error {
 	f.buf = append(f.buf, line...)
 	f.buf = append(f.buf, '\n')
+	if len(f.buf) >= FlushBytes {
+		return f.flush()
+	}
 	return nil
 }
 
-func (f *writeFn) FinishBundle() error {
+func (f *writeFn) FinishBundle() error { return f.flush() }
+
+// flush appends the lines held to the file.
+func (f *writeFn) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}

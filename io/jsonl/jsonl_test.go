@@ -1,6 +1,7 @@
 package jsonl_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,26 @@ func TestWriteTruncatesAndAppendsEveryLine(t *testing.T) {
 	sort.Strings(want)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("wrote %d lines, want %d (stale content kept?)", len(got), len(want))
+	}
+}
+
+// A bundle with several times FlushBytes of lines is written in several writes, every line whole.
+func TestWriteOfABundleLargerThanItsBufferKeepsEveryLineWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	var want []string
+	for i := range 3 * jsonl.FlushBytes / 1000 {
+		want = append(want, fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("p", 980)))
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := jsonl.Write(s, path, beam.CreateList(s, want)); err != nil {
+		t.Fatal(err)
+	}
+	ptest.RunAndValidate(t, p)
+	got := beamtest.ReadLines(t, path)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("wrote %d lines, want %d, each whole", len(got), len(want))
 	}
 }
 

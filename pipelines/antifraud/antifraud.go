@@ -18,8 +18,9 @@
 //	ts            integer epoch ms, required (event time)
 //
 // and the DWD app events (pipelines/dwd's rows): the page views and clicks attributed to an activity
-// entry are the paths the no_real_path rules look for; the job reads no other app event. A line that
-// breaks a rule goes to the dead letters with the field and the rule (never the value).
+// entry are the paths the no_real_path rules look for; the job reads no other app event, and of
+// these only event, attr_activity_id, attr_entry_id, device_id, event_id and ts. A line that breaks a
+// rule goes to the dead letters with the field and the rule (never the value).
 //
 // Evaluation. Each rule keeps its state per entity (Rule.Entity: the account, the device or the IP
 // address of an event; an event without a device or an IP is not seen by the rules of that entity).
@@ -50,9 +51,9 @@
 // number of firings it has had, so a replay or a recovery writes the same ids and versions: the
 // output is a changelog of alerts keyed by alert_id (MySQL upsert, Kafka keyed by alert id).
 //
-// Late events: an event that arrives after the watermark has passed it (as far as the entity's state
-// bucket can tell from its timer firings) can no longer be evaluated in order and is dead-lettered
-// late, like an event of an entity that is evaluated after a later one.
+// Late events: an event that reaches its entity's state after the watermark has passed it (as far as
+// the state bucket can tell: the time of its latest timer firing, by which the entity's earlier events
+// were evaluated) can no longer be evaluated in order and is dead-lettered late.
 //
 // State per entity: the events waiting for the watermark, the events of the entity's longest window,
 // and the open alerts with their evidence; an entity with none of these leaves state, but for what
@@ -338,22 +339,34 @@ type pathFn struct {
 }
 
 // ProcessElement sends a DWD page view or click attributed to an activity entry to its device, when a
-// no_real_path rule looks for it; the job has no use for other app events.
+// no_real_path rule looks for it; the job has no use for other app events. It reads only the fields
+// it uses (event, then for a path the attribution, device_id, event_id and ts), by the DWD rules: a
+// row whose read fields break them is dead-lettered.
 func (f *pathFn) ProcessElement(ctx context.Context, line string, emit func(beam.EventTime, string, item), dead func(validate.DeadLetter)) {
 	if !f.Config.Rules.Has(NoRealPath) {
 		return
 	}
-	r, err := dwd.ParseRow(line)
-	if err != nil {
+	r := validate.NewReader(line)
+	kind := r.OneOf("event", dwd.Kinds...)
+	var activity, entry *string
+	if r.Err() == nil && (kind == "page_view" || kind == "click") {
+		activity, entry = nonEmpty(r.OptString("attr_activity_id")), nonEmpty(r.OptString("attr_entry_id"))
+		if (activity == nil) != (entry == nil) {
+			r.Invalid("attr_entry_id", "and attr_activity_id must be given both or neither")
+		}
+	}
+	if r.Err() == nil && activity == nil {
+		return
+	}
+	it := item{ID: r.NonEmptyString("event_id"), Path: true, Kind: kind}
+	device, ts := r.NonEmptyString("device_id"), r.EventTime("ts")
+	if err := r.Err(); err != nil {
 		validate.Dead(ctx, err, line, dead)
 		return
 	}
-	if r.Event.Event != "page_view" && r.Event.Event != "click" || r.AttrActivityID == nil {
-		return
-	}
 	countPaths.Inc(ctx, 1)
-	it := item{Key: entityKey(Device, r.DeviceID), ID: r.EventID, TS: r.TS, Path: true, Kind: r.Event.Event, Activity: *r.AttrActivityID, Entry: *r.AttrEntryID}
-	emit(eventtime.Time(r.TS), batch.BucketOf(it.Key, f.Config.Buckets), it)
+	it.Key, it.TS, it.Activity, it.Entry = entityKey(Device, device), ts, *activity, *entry
+	emit(eventtime.Time(ts), batch.BucketOf(it.Key, f.Config.Buckets), it)
 }
 
 // openAlert is an alert that later firings may still add to.
