@@ -33,8 +33,8 @@ type varState struct {
 type bucket struct {
 	Idx      int64  // start / BucketMs
 	N        int64  // events counted; for sum, min, max and avg those with a value
-	Sum      string // decimal
-	Min, Max string // decimal
+	Sum      string // decimal: sum and avg
+	Min, Max string // decimal: min, max
 }
 
 type lastValue struct {
@@ -110,16 +110,20 @@ func (v *Variable) add(s *varState, e *Event) {
 		if j := val.JSON(); s.Last == nil || e.TS > s.Last.TS || j > s.Last.JSON {
 			s.Last = &lastValue{TS: e.TS, Idx: i, JSON: j}
 		}
-	default: // sum, min, max, avg
+	default: // sum, min, max, avg: each keeps only what it reads
 		b := v.bucket(s, i)
 		b.N++
-		n := val.num.String()
-		b.Sum = dec(b.Sum).Add(val.num).String()
-		if b.Min == "" || val.num.LessThan(dec(b.Min)) {
-			b.Min = n
-		}
-		if b.Max == "" || val.num.GreaterThan(dec(b.Max)) {
-			b.Max = n
+		switch v.Aggregation {
+		case Sum, Avg:
+			b.Sum = dec(b.Sum).Add(val.num).String()
+		case Min:
+			if b.Min == "" || val.num.LessThan(dec(b.Min)) {
+				b.Min = val.num.String()
+			}
+		case Max:
+			if b.Max == "" || val.num.GreaterThan(dec(b.Max)) {
+				b.Max = val.num.String()
+			}
 		}
 	}
 }
@@ -208,18 +212,25 @@ func (v *Variable) eval(s *varState, t int64) string {
 		return s.Last.JSON
 	}
 	var n int64
-	sum, lo, hi := decimal.Zero, "", ""
+	sum, lo, hi := decimal.Zero, "", "" // each decimal read once, and only what the aggregation needs
+	var loD, hiD decimal.Decimal
 	for _, b := range s.Buckets {
 		n += b.N
-		if v.Aggregation == Count {
-			continue
-		}
-		sum = sum.Add(dec(b.Sum))
-		if lo == "" || dec(b.Min).LessThan(dec(lo)) {
-			lo = b.Min
-		}
-		if hi == "" || dec(b.Max).GreaterThan(dec(hi)) {
-			hi = b.Max
+		switch v.Aggregation {
+		case Sum, Avg:
+			sum = sum.Add(dec(b.Sum))
+		case Min:
+			if b.Min != "" {
+				if d := dec(b.Min); lo == "" || d.LessThan(loD) {
+					lo, loD = b.Min, d
+				}
+			}
+		case Max:
+			if b.Max != "" {
+				if d := dec(b.Max); hi == "" || d.GreaterThan(hiD) {
+					hi, hiD = b.Max, d
+				}
+			}
 		}
 	}
 	switch {
