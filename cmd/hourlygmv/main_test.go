@@ -215,6 +215,9 @@ func TestInterruptedBoundedRunFails(t *testing.T) {
 			strings.Contains(res.Stderr, "done:") || res.Stdout != "" {
 			t.Errorf("%v after %v: exit %d, stdout %q, stderr:\n%s", c.args, c.sig, res.ExitCode, res.Stdout, res.Stderr)
 		}
+		if left, _ := filepath.Glob(filepath.Join(cmd.TempDir(), "finbeam-*")); len(left) > 0 {
+			t.Errorf("%v after %v: temporary directories left: %v", c.args, c.sig, left)
+		}
 	}
 }
 

@@ -19,21 +19,28 @@ const Experiments = "prism_disable_sdf_split"
 // WithPrivateTemp runs f with TMPDIR set to a new directory, removed afterwards with whatever was
 // left in it.
 func WithPrivateTemp[T any](f func() T) T {
+	restore := PrivateTemp()
+	defer restore()
+	return f()
+}
+
+// PrivateTemp sets TMPDIR to a new directory and returns what sets it back and removes the directory
+// with whatever was left in it: for a run whose caller may have to leave before the run returns.
+func PrivateTemp() (restore func()) {
 	dir, err := os.MkdirTemp("", "finbeam-run-")
 	if err != nil {
-		return f()
+		return func() {}
 	}
 	old, had := os.LookupEnv("TMPDIR")
 	os.Setenv("TMPDIR", dir)
-	defer func() {
+	return func() {
 		if had {
 			os.Setenv("TMPDIR", old)
 		} else {
 			os.Unsetenv("TMPDIR")
 		}
 		os.RemoveAll(dir)
-	}()
-	return f()
+	}
 }
 
 // Counters sums finbeam's counters of a pipeline result by name.

@@ -62,7 +62,12 @@ func RunCommandIn(t testing.TB, dir string, args ...string) CommandResult {
 type Command struct {
 	cmd      *exec.Cmd
 	out, err Buffer
+	tmp      string // the command's TMPDIR, when the test gave it one
 }
+
+// TempDir is the temporary directory (TMPDIR) of a command under test: what the command leaves
+// there is removed with the test's temporary files, even when the test had to kill it.
+func (c *Command) TempDir() string { return c.tmp }
 
 // RunBinary runs the program at path (a command built by the test) with args.
 func RunBinary(t testing.TB, path string, args ...string) CommandResult {
@@ -79,8 +84,8 @@ func StartMake(t testing.TB, args ...string) *Command {
 }
 
 // StartCommand starts the command under test (the test binary, as main) with args, in a working
-// directory of its own, and returns without waiting; Interrupt stops it. The test's cleanup kills it
-// if it still runs.
+// directory of its own and with a temporary directory of its own (TempDir), and returns without
+// waiting; Interrupt stops it. The test's cleanup kills it if it still runs.
 func StartCommand(t testing.TB, args ...string) *Command {
 	t.Helper()
 	return StartCommandIn(t, t.TempDir(), args...)
@@ -89,10 +94,13 @@ func StartCommand(t testing.TB, args ...string) *Command {
 // StartCommandIn is StartCommand in working directory dir.
 func StartCommandIn(t testing.TB, dir string, args ...string) *Command {
 	t.Helper()
+	tmp := t.TempDir()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+tmp)
 	cmd.Dir = dir
-	return start(t, cmd)
+	c := start(t, cmd)
+	c.tmp = tmp
+	return c
 }
 
 func start(t testing.TB, cmd *exec.Cmd) *Command {

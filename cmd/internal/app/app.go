@@ -382,11 +382,34 @@ func (c *Command) Run(ctx context.Context, j *Job) error {
 		Logf("building the Go worker binary that %s stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", r)
 	}
 	Logf("%s: running on %s", c.Name, r)
+	leave := r == "prism" && !Streaming()
+	if leave {
+		// A bounded run in this process is left, not cancelled, when it is stopped: it cannot be
+		// finished anyway, and cancelling prism while it starts its worker makes prism panic
+		// ("worker pool shutting down"), an exit 2 instead of the 130 of an interrupted run.
+		runCtx = context.Background()
+	}
+	type ended struct {
+		res beam.PipelineResult
+		err error
+	}
+	restore, done := beamrun.PrivateTemp(), make(chan ended, 1)
+	defer restore()
+	go func() {
+		res, err := beam.Run(runCtx, r, p)
+		done <- ended{res, err}
+	}()
 	var res beam.PipelineResult
-	err = beamrun.WithPrivateTemp(func() (err error) {
-		res, err = beam.Run(runCtx, r, p)
-		return err
-	})
+	select {
+	case e := <-done:
+		res, err = e.res, e.err
+	case <-ctx.Done():
+		if leave {
+			return ErrInterrupted
+		}
+		e := <-done
+		res, err = e.res, e.err
+	}
 	if ctx.Err() != nil {
 		how := <-stopped
 		if !Streaming() {
