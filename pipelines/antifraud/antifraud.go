@@ -135,10 +135,10 @@ func ParseBenefit(line string) (Benefit, error) {
 	b := Benefit{
 		EventID:    r.NonEmptyString("event_id"),
 		AccountID:  r.NonEmptyString("account_id"),
-		DeviceID:   nonEmpty(r.OptString("device_id")),
-		IP:         nonEmpty(r.OptString("ip")),
-		ActivityID: nonEmpty(r.OptString("activity_id")),
-		EntryID:    nonEmpty(r.OptString("entry_id")),
+		DeviceID:   r.OptNonEmptyString("device_id"),
+		IP:         r.OptNonEmptyString("ip"),
+		ActivityID: r.OptNonEmptyString("activity_id"),
+		EntryID:    r.OptNonEmptyString("entry_id"),
 		Kind:       r.OneOf("kind", Kinds...),
 		TS:         r.EventTime("ts"),
 	}
@@ -159,14 +159,6 @@ func ParseBenefit(line string) (Benefit, error) {
 	}
 	b.Lat, b.Lon, b.Amount = validate.OptMoney(lat), validate.OptMoney(lon), validate.OptMoney(amount)
 	return b, r.Err()
-}
-
-// nonEmpty is s, or nil when s is empty.
-func nonEmpty(s *string) *string {
-	if s == nil || strings.TrimSpace(*s) == "" {
-		return nil
-	}
-	return s
 }
 
 // Alert is one row of the alert table (fraud_alert), keyed by alert_id.
@@ -350,7 +342,7 @@ func (f *pathFn) ProcessElement(ctx context.Context, line string, emit func(beam
 	kind := r.OneOf("event", dwd.Kinds...)
 	var activity, entry *string
 	if r.Err() == nil && (kind == "page_view" || kind == "click") {
-		activity, entry = nonEmpty(r.OptString("attr_activity_id")), nonEmpty(r.OptString("attr_entry_id"))
+		activity, entry = r.OptNonEmptyString("attr_activity_id"), r.OptNonEmptyString("attr_entry_id")
 		if (activity == nil) != (entry == nil) {
 			r.Invalid("attr_entry_id", "and attr_activity_id must be given both or neither")
 		}

@@ -50,7 +50,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -166,14 +165,14 @@ func ParseEvent(line string) (Event, error) {
 		EventID:    r.NonEmptyString("event_id"),
 		Event:      r.OneOf("event", Kinds...),
 		DeviceID:   r.NonEmptyString("device_id"),
-		AccountID:  nonEmpty(r.OptString("account_id")),
+		AccountID:  r.OptNonEmptyString("account_id"),
 		Platform:   r.OneOf("platform", Platforms...),
-		ActivityID: nonEmpty(r.OptString("activity_id")),
-		EntryID:    nonEmpty(r.OptString("entry_id")),
+		ActivityID: r.OptNonEmptyString("activity_id"),
+		EntryID:    r.OptNonEmptyString("entry_id"),
 		Page:       r.OptString("page"),
 		TS:         r.EventTime("ts"),
 		IP:         r.OptString("ip"),
-		OrderNo:    nonEmpty(r.OptString("order_no")),
+		OrderNo:    r.OptNonEmptyString("order_no"),
 	}
 	lat, lon := r.OptDecimal("lat"), r.OptDecimal("lon")
 	switch {
@@ -199,20 +198,12 @@ func ParseRow(line string) (Row, error) {
 		return Row{}, err
 	}
 	r := validate.NewReader(line)
-	row := Row{Event: e, AttrActivityID: nonEmpty(r.OptString("attr_activity_id")), AttrEntryID: nonEmpty(r.OptString("attr_entry_id")),
+	row := Row{Event: e, AttrActivityID: r.OptNonEmptyString("attr_activity_id"), AttrEntryID: r.OptNonEmptyString("attr_entry_id"),
 		AttrTS: r.OptInt("attr_ts"), FirstActivate: r.Bool("first_activate")}
 	if r.Err() == nil && ((row.AttrActivityID == nil) != (row.AttrEntryID == nil) || (row.AttrActivityID == nil) != (row.AttrTS == nil)) {
 		r.Invalid("attr_ts", "and attr_activity_id, attr_entry_id must be given all or none")
 	}
 	return row, r.Err()
-}
-
-// nonEmpty is s, or nil when s is empty.
-func nonEmpty(s *string) *string {
-	if s == nil || strings.TrimSpace(*s) == "" {
-		return nil
-	}
-	return s
 }
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.

@@ -170,6 +170,16 @@ func (r *Reader) OptString(name string) *string {
 	return &s
 }
 
+// OptNonEmptyString reads an optional string field; nil when it is absent, null or blank (an empty
+// id is no id).
+func (r *Reader) OptNonEmptyString(name string) *string {
+	s := r.OptString(name)
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return nil
+	}
+	return s
+}
+
 // String reads a required string field; an empty string is allowed.
 func (r *Reader) String(name string) string {
 	s := r.OptString(name)
