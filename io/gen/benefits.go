@@ -36,7 +36,7 @@ func bots(c Config) []bot {
 	for i := range out {
 		a := activityIDs[i%len(activityIDs)]
 		out[i] = bot{device: fmt.Sprintf("BOT%04d", i), account: fmt.Sprintf("BOT%04d", i), activity: a, entry: Activities[a][i%len(Activities[a])],
-			ts: g.Start.UnixMilli() + g.r.Int63n(g.Span.Milliseconds()-2*3600000)}
+			ts: g.Start.UnixMilli() + g.r.Int63n(episodeSpread(g.Config))}
 	}
 	return out
 }
@@ -49,6 +49,10 @@ func botPageViews(c Config, emit func(string)) {
 			"ip": episodeIP(6, i), "lat": nil, "lon": nil}))
 	}
 }
+
+// episodeSpread is the range of an episode's start after Config.Start: the span but its last two
+// hours (an episode lasts up to an hour), or at least a millisecond.
+func episodeSpread(c Config) int64 { return max(c.Span.Milliseconds()-2*3600000, 1) }
 
 // Places the episodes use.
 var (
@@ -166,7 +170,7 @@ func plantEpisodes(c Config, send func(string), tell func(Episode)) {
 	}
 	minute := int64(time.Minute / time.Millisecond)
 	for i, b := range bots(c) {
-		t := g.Start.UnixMilli() + g.r.Int63n(g.Span.Milliseconds()-2*3600000)
+		t := g.Start.UnixMilli() + g.r.Int63n(episodeSpread(g.Config))
 		// claims_burst: eight rewards in four minutes
 		a := fmt.Sprintf("FV%04d", i)
 		for j := range 8 {
