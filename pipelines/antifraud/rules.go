@@ -3,7 +3,6 @@ package antifraud
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"gopkg.in/yaml.v3"
+
+	"github.com/finbeam/finbeam/pipelines/internal/declared"
 )
 
 //go:embed rules.yaml
@@ -71,28 +72,11 @@ func (r *Rule) Looks(kind string) bool { return len(r.Kinds) == 0 || slices.Cont
 type Rules []Rule
 
 // DefaultRules returns the starter set shipped with finbeam (rules.yaml).
-func DefaultRules() Rules {
-	rs, err := ParseRules(defaultRules)
-	if err != nil {
-		panic(err) // the embedded file is tested
-	}
-	return rs
-}
+func DefaultRules() Rules { return declared.Starter(defaultRules, ParseRules) }
 
 // LoadRules reads rules from a YAML file; an empty path gives the starter set (DefaultRules).
 func LoadRules(path string) (Rules, error) {
-	if path == "" {
-		return DefaultRules(), nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	rs, err := ParseRules(b)
-	if err != nil {
-		return nil, fmt.Errorf("rules %s: %w", path, err)
-	}
-	return rs, nil
+	return declared.Load(path, "rules", ParseRules, DefaultRules)
 }
 
 // For returns the rules whose state is kept per entity, in the file's order.

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"os"
 	"slices"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/finbeam/finbeam/pipelines/internal/declared"
 )
 
 //go:embed processes.yaml
@@ -27,25 +28,11 @@ type Definitions struct {
 }
 
 // DefaultDefinitions returns the definitions shipped with finbeam (processes.yaml).
-func DefaultDefinitions() Definitions {
-	d, err := ParseDefinitions(defaultDefinitions)
-	if err != nil {
-		panic(err) // the embedded file is tested
-	}
-	return d
-}
+func DefaultDefinitions() Definitions { return declared.Starter(defaultDefinitions, ParseDefinitions) }
 
 // LoadDefinitions reads definitions from a YAML (or JSON) file.
 func LoadDefinitions(path string) (Definitions, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Definitions{}, fmt.Errorf("process definitions: %w", err)
-	}
-	d, err := ParseDefinitions(b)
-	if err != nil {
-		return d, fmt.Errorf("process definitions %s: %w", path, err)
-	}
-	return d, nil
+	return declared.Load(path, "process definitions", ParseDefinitions, nil)
 }
 
 // ParseDefinitions reads and checks definitions: unknown keys, a process without a name or steps, a

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/finbeam/finbeam/pipelines/internal/declared"
 )
 
 //go:embed variables.yaml
@@ -77,29 +78,12 @@ type Variables struct {
 }
 
 // DefaultVariables returns the starter set shipped with finbeam (variables.yaml).
-func DefaultVariables() Variables {
-	v, err := ParseVariables(defaultVariables)
-	if err != nil {
-		panic(err) // the embedded file is tested
-	}
-	return v
-}
+func DefaultVariables() Variables { return declared.Starter(defaultVariables, ParseVariables) }
 
 // LoadVariables reads variables from a YAML (or JSON) file; an empty path gives the starter set
 // (DefaultVariables).
 func LoadVariables(path string) (Variables, error) {
-	if path == "" {
-		return DefaultVariables(), nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Variables{}, fmt.Errorf("variables: %w", err)
-	}
-	v, err := ParseVariables(b)
-	if err != nil {
-		return v, fmt.Errorf("variables %s: %w", path, err)
-	}
-	return v, nil
+	return declared.Load(path, "variables", ParseVariables, DefaultVariables)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
