@@ -6,7 +6,11 @@ import (
 	"testing"
 
 	"github.com/finbeam/finbeam/io/mysqlio"
+	"github.com/finbeam/finbeam/pipelines/antifraud"
+	"github.com/finbeam/finbeam/pipelines/dwd"
+	"github.com/finbeam/finbeam/pipelines/entrytraffic"
 	"github.com/finbeam/finbeam/pipelines/hourlygmv"
+	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/pipelines/lastpage"
 	"github.com/finbeam/finbeam/pipelines/premiumdrop"
 	"github.com/finbeam/finbeam/pipelines/processmetrics"
@@ -23,7 +27,8 @@ func TestREADMEShowsTheDDLOfEveryTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []changelog.Schema{hourlygmv.Schema, lastpage.Schema, premiumdrop.Schema, premiumdrop.DimSchema,
-		tracejoin.Schema, tracejoin.IncompleteSchema, processmetrics.Schema, processmetrics.MetricsSchema, variablepool.Schema} {
+		tracejoin.Schema, tracejoin.IncompleteSchema, processmetrics.Schema, processmetrics.MetricsSchema, variablepool.Schema,
+		dwd.Schema, entrytraffic.Schema, kpi.Schema, antifraud.Schema} {
 		ddl := mysqlio.CreateTable(s)
 		// The README may comment a statement's first line.
 		first, rest, _ := strings.Cut(ddl, "\n")
