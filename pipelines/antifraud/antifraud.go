@@ -143,15 +143,11 @@ func ParseBenefit(line string) (Benefit, error) {
 		TS:         r.EventTime("ts"),
 	}
 	lat, lon, amount := r.OptDecimal("lat"), r.OptDecimal("lon"), r.OptDecimal("amount")
-	switch {
-	case (b.ActivityID == nil) != (b.EntryID == nil):
+	if (b.ActivityID == nil) != (b.EntryID == nil) {
 		r.Invalid("entry_id", "and activity_id must be given both or neither")
-	case (lat == nil) != (lon == nil):
-		r.Invalid("lon", "and lat must be given both or neither")
-	case lat != nil && lat.Abs().GreaterThan(decimal.NewFromInt(90)):
-		r.Invalid("lat", "must be in [-90, 90]")
-	case lon != nil && lon.Abs().GreaterThan(decimal.NewFromInt(180)):
-		r.Invalid("lon", "must be in [-180, 180]")
+	}
+	r.CheckCoordinates("lat", lat, "lon", lon) // each check records only the first rule broken
+	switch {
 	case amount == nil && slices.Contains(MoneyKinds, b.Kind):
 		r.Invalid("amount", "is required for "+strings.Join(MoneyKinds, ", "))
 	case amount != nil && amount.IsNegative():

@@ -56,7 +56,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
@@ -175,16 +174,10 @@ func ParseEvent(line string) (Event, error) {
 		OrderNo:    r.OptNonEmptyString("order_no"),
 	}
 	lat, lon := r.OptDecimal("lat"), r.OptDecimal("lon")
-	switch {
-	case (e.ActivityID == nil) != (e.EntryID == nil):
+	if (e.ActivityID == nil) != (e.EntryID == nil) {
 		r.Invalid("entry_id", "and activity_id must be given both or neither")
-	case (lat == nil) != (lon == nil):
-		r.Invalid("lon", "and lat must be given both or neither")
-	case lat != nil && lat.Abs().GreaterThan(decimal.NewFromInt(90)):
-		r.Invalid("lat", "must be in [-90, 90]")
-	case lon != nil && lon.Abs().GreaterThan(decimal.NewFromInt(180)):
-		r.Invalid("lon", "must be in [-180, 180]")
 	}
+	r.CheckCoordinates("lat", lat, "lon", lon)
 	e.Lat, e.Lon = validate.OptMoney(lat), validate.OptMoney(lon)
 	return e, r.Err()
 }

@@ -180,6 +180,19 @@ func (r *Reader) OptNonEmptyString(name string) *string {
 	return s
 }
 
+// CheckCoordinates records the first rule a pair of optional coordinates breaks, unless an error was
+// met before: both or neither given, the latitude in [-90, 90], the longitude in [-180, 180].
+func (r *Reader) CheckCoordinates(latField string, lat *decimal.Decimal, lonField string, lon *decimal.Decimal) {
+	switch {
+	case (lat == nil) != (lon == nil):
+		r.Invalid(lonField, "and "+latField+" must be given both or neither")
+	case lat != nil && lat.Abs().GreaterThan(decimal.NewFromInt(90)):
+		r.Invalid(latField, "must be in [-90, 90]")
+	case lon != nil && lon.Abs().GreaterThan(decimal.NewFromInt(180)):
+		r.Invalid(lonField, "must be in [-180, 180]")
+	}
+}
+
 // String reads a required string field; an empty string is allowed.
 func (r *Reader) String(name string) string {
 	s := r.OptString(name)
