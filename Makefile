@@ -3,16 +3,26 @@
 # chromium, Java 17 and Maven when missing, builds the BigQuery emulator and fetches Flink's jars).
 GO ?= go
 
-.PHONY: test fmt-check vet mariadb netns chromium jvm mysql bqemulator bigquery sample bench kafka flink
+.PHONY: test fuzz fmt-check vet mariadb netns chromium jvm mysql bqemulator bigquery sample bench kafka flink
 
-## test: format check, go vet, and every test (pipelines run on Beam's prism runner; the MySQL and
-## BigQuery tests start their own MariaDB and BigQuery emulators on 127.0.0.1; the portable-runner
-## test starts prism's job server in a network namespace of its own; the report tests render pages
-## in headless Chromium and keep the screenshots and printouts in out/test-artifacts)
+## test: format check, go vet, every test, then every fuzz target for FUZZTIME_BRIEF (2s) each
+## (pipelines run on Beam's prism runner; the MySQL and BigQuery tests start their own MariaDB and
+## BigQuery emulators on 127.0.0.1; the portable-runner test starts prism's job server in a network
+## namespace of its own; the report tests render pages in headless Chromium and keep the screenshots
+## and printouts in out/test-artifacts)
 test: fmt-check vet mariadb netns chromium jvm bqemulator
 	@rm -rf .portable-bin
 	$(GO) build -o .portable-bin/ github.com/apache/beam/sdks/v2/go/cmd/prism ./cmd/...
 	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin FINBEAM_ARTIFACTS=$(CURDIR)/out/test-artifacts $(GO) test -count=1 ./...
+	.portable-bin/fuzz --fuzztime=$(FUZZTIME_BRIEF)
+
+FUZZTIME_BRIEF ?= 2s
+
+## fuzz: fuzz every parser of outside input for FUZZTIME each (default 60s; README, "Fuzzing"): a line
+## per target with its executions and findings; a finding is written to the package's testdata/fuzz
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) run ./cmd/fuzz --fuzztime=$(FUZZTIME)
 
 # apt_install: install Debian package $(2) unless command $(1) is there (in $PATH or /usr/sbin).
 apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; then \

@@ -228,8 +228,8 @@ func TestErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--changelog=" + bad}, 1, `bad.jsonl line 8: field "user_id" or "name" is missing`},
-		{[]string{"--changelog=" + notOp}, 1, `op.jsonl line 1: field "op" is "insert", want upsert or delete`},
+		{[]string{"--changelog=" + bad}, 1, `bad.jsonl line 8: changelog line: key column "user_id" missing`},
+		{[]string{"--changelog=" + notOp}, 1, `op.jsonl line 1: changelog line: "op": want "upsert" or "delete"`},
 		{[]string{"--changelog=" + filepath.Join(dir, "none*.jsonl")}, 1, `--changelog "` + filepath.Join(dir, "none*.jsonl") + `": no such file`},
 		{[]string{"--changelog=" + bad, "--period=2024-03-10T00:00:00Z"}, 2, `--period "2024-03-10T00:00:00Z": want START/END`},
 		{[]string{"--changelog=" + bad, "--baseline=2024-03-10T02:00:00Z/2024-03-10T01:00:00Z"}, 2, `--baseline "2024-03-10T02:00:00Z/2024-03-10T01:00:00Z": want START/END, two RFC 3339 times with END after START`},

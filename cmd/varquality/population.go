@@ -85,14 +85,17 @@ func eachRow(files []string, f func(row)) error {
 				return
 			}
 			var r row
-			switch err := json.Unmarshal([]byte(line), &r); {
+			c, err := changelog.Parse([]byte(line), "user_id", "name")
+			if err == nil {
+				err = json.Unmarshal(c.Row, &r)
+			}
+			switch {
 			case err != nil:
-				bad = fmt.Errorf("%s line %d: %v", path, n, err)
-			case r.Op != changelog.OpUpsert && r.Op != changelog.OpDelete:
-				bad = fmt.Errorf("%s line %d: field \"op\" is %q, want upsert or delete", path, n, r.Op)
+				bad = fmt.Errorf("%s line %d: %w", path, n, err)
 			case r.UserID == nil || r.Name == nil:
-				bad = fmt.Errorf("%s line %d: field \"user_id\" or \"name\" is missing: not a variable changelog", path, n)
+				bad = fmt.Errorf("%s line %d: field \"user_id\" or \"name\" is null: not a variable changelog", path, n)
 			default:
+				r.Op, r.Version = c.Op, c.Version
 				if r.Op == changelog.OpDelete {
 					r.Value = nil
 				}

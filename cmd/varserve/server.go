@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,6 +85,7 @@ type request struct {
 	id     string
 	caller string
 	start  time.Time
+	w      http.ResponseWriter // for limits on reading the body
 }
 
 // apiError is an answer other than 200, with its JSON body.
@@ -108,7 +110,7 @@ var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // plain one), runs h and counts and times the answer.
 func (s *server) handle(endpoint string, h func(ctx context.Context, r *http.Request, req request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := request{id: r.Header.Get("X-Request-Id"), start: time.Now()}
+		req := request{id: r.Header.Get("X-Request-Id"), start: time.Now(), w: w}
 		if !requestIDRE.MatchString(req.id) {
 			req.id = newRequestID()
 		}
@@ -181,18 +183,64 @@ func (s *server) getUser(ctx context.Context, r *http.Request, req request) (any
 	}{req.id, a}, nil
 }
 
+// batchRequest is the body of POST /v1/variables:batchGet.
+type batchRequest struct {
+	Requests []struct {
+		UserID string   `json:"user_id"`
+		Names  []string `json:"names"`
+	} `json:"requests"`
+}
+
+// MaxBody is the largest batchGet body read; a larger one is a 413.
+const MaxBody = 1 << 20
+
+// decodeBatch reads a batchGet body. Its errors say what is wrong and where, never a value or an
+// unknown key of the body (the caller's user ids may be personal data, and errors are logged).
+func decodeBatch(w http.ResponseWriter, r *http.Request) (batchRequest, error) {
+	var body batchRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&body)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var size *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &size):
+		return body, &apiError{status: http.StatusRequestEntityTooLarge, body: map[string]any{"error": fmt.Sprintf("the body is larger than %d bytes", MaxBody)}}
+	case errors.As(err, &syntax):
+		return body, badRequest(fmt.Sprintf("the body is not JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &typ) && typ.Field != "":
+		return body, badRequest(fmt.Sprintf("the body is not a batchGet request: %s must be %s", typ.Field, jsonKind(typ.Type.Kind())))
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return body, badRequest("the body is not a batchGet request: a field other than requests, requests[].user_id, requests[].names")
+	default:
+		return body, badRequest("the body is not a batchGet request: want {\"requests\":[{\"user_id\":\"...\",\"names\":[...]}]}")
+	}
+}
+
+// jsonKind names the JSON type of a Go kind, for an error.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Slice:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
+}
+
 // batchGet answers POST /v1/variables:batchGet {"requests": [{"user_id": "...", "names": [...]}]}.
 func (s *server) batchGet(ctx context.Context, r *http.Request, req request) (any, error) {
-	var body struct {
-		Requests []struct {
-			UserID string   `json:"user_id"`
-			Names  []string `json:"names"`
-		} `json:"requests"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return nil, badRequest("the body is not a batchGet request: " + err.Error())
+	body, err := decodeBatch(req.w, r)
+	if err != nil {
+		return nil, err
 	}
 	if len(body.Requests) == 0 || len(body.Requests) > MaxBatch {
 		return nil, badRequest(fmt.Sprintf("requests: want 1 to %d, got %d", MaxBatch, len(body.Requests)))

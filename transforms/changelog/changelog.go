@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -96,28 +97,35 @@ func Lines(s beam.Scope, changes beam.PCollection) beam.PCollection {
 }
 
 // Parse reads one changelog line back into a Change (Row without "op" and "version"); keyCols name the
-// primary-key columns, whose values, as a JSON array, become Key.
+// primary-key columns, whose values, as a JSON array, become Key. Its errors, as Read's, name what is
+// wrong and never a value of the line (rows may hold personal data).
 func Parse(line []byte, keyCols ...string) (Change, error) {
-	var row map[string]json.RawMessage
-	if err := json.Unmarshal(line, &row); err != nil {
-		return Change{}, fmt.Errorf("changelog line: %w", err)
-	}
-	var c Change
-	if err := json.Unmarshal(row["op"], &c.Op); err != nil || (c.Op != OpUpsert && c.Op != OpDelete) {
-		return Change{}, fmt.Errorf("changelog line: op %s, want upsert or delete", row["op"])
-	}
-	if err := json.Unmarshal(row["version"], &c.Version); err != nil {
-		return Change{}, fmt.Errorf("changelog line: version: %w", err)
-	}
-	delete(row, "op")
-	delete(row, "version")
-	key, err := (&Table{keyCols: keyCols}).key(row)
+	op, version, row, err := split(line)
 	if err != nil {
 		return Change{}, fmt.Errorf("changelog line: %w", err)
 	}
-	c.Key = key
+	c := Change{Op: op, Version: version}
+	if c.Key, err = (&Table{keyCols: keyCols}).key(row); err != nil {
+		return Change{}, fmt.Errorf("changelog line: %w", err)
+	}
 	c.Row, err = json.Marshal(row)
 	return c, err
+}
+
+// split splits a changelog line into its op, its version and the row's columns.
+func split(line []byte) (op string, version int64, row map[string]json.RawMessage, err error) {
+	if err := json.Unmarshal(line, &row); err != nil || row == nil {
+		return "", 0, nil, errors.New("not a JSON object")
+	}
+	if json.Unmarshal(row["op"], &op) != nil || op != OpUpsert && op != OpDelete {
+		return "", 0, nil, errors.New(`"op": want "upsert" or "delete"`)
+	}
+	if json.Unmarshal(row["version"], &version) != nil {
+		return "", 0, nil, errors.New(`"version": want an integer`)
+	}
+	delete(row, "op")
+	delete(row, "version")
+	return op, version, row, nil
 }
 
 // Table is the result of applying a changelog.
@@ -179,20 +187,10 @@ func read(r io.Reader, newest bool, keyCols []string) (*Table, error) {
 }
 
 func (t *Table) apply(line []byte) error {
-	var row map[string]json.RawMessage
-	if err := json.Unmarshal(line, &row); err != nil {
+	op, version, row, err := split(line)
+	if err != nil {
 		return err
 	}
-	var op string
-	var version int64
-	if err := json.Unmarshal(row["op"], &op); err != nil {
-		return fmt.Errorf("op: %w", err)
-	}
-	if err := json.Unmarshal(row["version"], &version); err != nil {
-		return fmt.Errorf("version: %w", err)
-	}
-	delete(row, "op")
-	delete(row, "version")
 	key, err := t.key(row)
 	if err != nil {
 		return err
@@ -202,16 +200,13 @@ func (t *Table) apply(line []byte) error {
 			t.skipped++
 			return nil
 		}
-		return fmt.Errorf("key %s: version %d after version %d", key, version, prev)
+		return fmt.Errorf("version %d of a key after its version %d", version, prev)
 	}
 	t.versions[key] = version
-	switch op {
-	case OpUpsert:
+	if op == OpUpsert {
 		t.rows[key] = row
-	case OpDelete:
+	} else {
 		delete(t.rows, key)
-	default:
-		return fmt.Errorf("op %q, want upsert or delete", op)
 	}
 	return nil
 }

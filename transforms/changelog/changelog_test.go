@@ -9,7 +9,7 @@ import (
 func TestReadRejectsVersionsOutOfOrder(t *testing.T) {
 	_, err := Read(strings.NewReader(`{"op":"upsert","k":"a","v":1,"version":2}
 {"op":"upsert","k":"a","v":2,"version":2}`), "k")
-	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "version 2 after version 2") {
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "version 2 of a key after its version 2") {
 		t.Errorf("err = %v, want line 2's version out of order", err)
 	}
 	for _, bad := range []string{`{"op":"merge","k":"a","version":1}`, `{"op":"upsert","version":1}`, `{"op":"upsert","k":"a"}`, `not json`} {

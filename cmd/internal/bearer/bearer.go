@@ -5,7 +5,6 @@
 package bearer
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -25,17 +24,12 @@ type Tokens struct {
 // variable (envForm), "caller:token" pairs separated by commas. A token has at least 16 characters.
 func Parse(text string, envForm bool) (*Tokens, error) {
 	t := &Tokens{}
-	var entries []string
+	sep := "\n"
 	if envForm {
-		entries = strings.Split(text, ",")
-	} else {
-		sc := bufio.NewScanner(strings.NewReader(text))
-		for sc.Scan() {
-			entries = append(entries, sc.Text())
-		}
+		sep = ","
 	}
-	for i, e := range entries {
-		e, _, _ = strings.Cut(e, "#")
+	for i, e := range strings.Split(text, sep) {
+		e, _, _ = strings.Cut(strings.TrimSuffix(e, "\r"), "#")
 		if strings.TrimSpace(e) == "" {
 			continue
 		}
