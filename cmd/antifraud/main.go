@@ -75,6 +75,6 @@ func main() {
 	c.Check(c.Run(context.Background(), j))
 	if print {
 		c.PrintChangelog(out, antifraud.Schema.Key, []string{"severity", "rule_id", "entity", "entity_id", "first_ts", "last_ts", "evidence_count", "detail"},
-			app.Shows{}.Times(time.UTC, "first_ts", "last_ts"), "first_ts", "rule_id", "entity_id")
+			app.Shows{}.Times(time.UTC, "first_ts", "last_ts").MaskIPs("entity_id"), "first_ts", "rule_id", "entity_id")
 	}
 }

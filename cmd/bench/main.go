@@ -184,7 +184,7 @@ func serve(cfg bench.ServeConfig) error {
 	defer os.RemoveAll(dir)
 	res, err := bench.Serve(filepath.Join(dir, "bin"), filepath.Join(dir, "in"), dir, cfg)
 	if err == nil {
-		fmt.Println(res.Line())
+		fmt.Println(strings.Join(res.Lines(), "\n"))
 	}
 	return err
 }

@@ -12,9 +12,10 @@
 //     --kafka_traffic_topic) of --kafka_brokers, which cmd/kpi and cmd/entrytraffic write, read from
 //     their start and followed.
 //
-// It listens on --listen (127.0.0.1:8080). Beyond loopback it needs bearer tokens (--tokens_file or
-// $FINBEAM_KPISCREEN_TOKENS, "caller token" lines as varserve's): a browser opens the page once with
-// ?token=<token>, which sets a cookie. The charts are drawn on the server as SVG (gonum/plot): the page
+// It listens on --listen (127.0.0.1:8080). Beyond loopback it needs TLS (--tls_cert, --tls_key) and
+// bearer tokens (--tokens_file or $FINBEAM_KPISCREEN_TOKENS, "caller token" lines as varserve's): a
+// browser opens the page once with ?token=<token>, which sets a cookie. SIGHUP reloads the tokens and
+// the certificate. The charts are drawn on the server as SVG (gonum/plot): the page
 // loads nothing from elsewhere and works offline.
 //
 //	go run ./cmd/kpiscreen                         # the sample, live at http://127.0.0.1:8080
@@ -24,10 +25,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,13 +33,16 @@ import (
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/cmd/internal/bearer"
+	"github.com/finbeam/finbeam/cmd/internal/httpsvc"
 	"github.com/finbeam/finbeam/io/kafkaio"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 )
 
 var (
-	listen       = flag.String("listen", "127.0.0.1:8080", "address of the screen's web server; beyond loopback it needs --tokens_file or $"+TokensEnv)
-	tokensFile   = flag.String("tokens_file", "", `bearer tokens, one "caller token" per line (default: $`+TokensEnv+`; none on loopback)`)
+	listen       = flag.String("listen", "127.0.0.1:8080", "address of the screen's web server; beyond loopback it needs --tls_cert, --tls_key and --tokens_file or $"+TokensEnv)
+	tokensFile   = flag.String("tokens_file", "", `bearer tokens, one "caller token" per line (default: $`+TokensEnv+`; none on loopback); SIGHUP reloads them`)
+	tlsCert      = flag.String("tls_cert", "", "serve HTTPS with this certificate (PEM; with --tls_key); needed beyond loopback; SIGHUP reloads it")
+	tlsKey       = flag.String("tls_key", "", "the private key of --tls_cert (PEM)")
 	speed        = flag.Float64("speed", 720, "sample replay: how many times faster than they happened the sample's events are sent (720: an hour in 5 s)")
 	replayFrom   = flag.String("replay_from", "", "sample replay: the first of the sample's two days, yyyy-mm-dd in --timezone (default: yesterday)")
 	timeZone     = flag.String("timezone", "Asia/Shanghai", "IANA time zone of the screen's days and hours (the sample replay's jobs use it too)")
@@ -55,14 +56,18 @@ const TokensEnv = "FINBEAM_KPISCREEN_TOKENS"
 
 func main() {
 	c := app.Start("kpiscreen", "The real-time KPI screen: a web page of today's figures and charts, updated live from the ADS changelogs (by default the embedded sample, replayed).",
-		"listen", "tokens_file", "speed", "replay_from", "timezone", "kafka_kpi_topic", "kafka_traffic_topic", "update_every")
+		"listen", "tokens_file", "tls_cert", "tls_key", "speed", "replay_from", "timezone", "kafka_kpi_topic", "kafka_traffic_topic", "update_every")
 	defer c.Close()
 	zone, err := eventtime.Load(*timeZone)
 	c.Check(err)
 	if *speed <= 0 {
 		c.Fail(app.UsageError("--speed=%g: must be above 0", *speed))
 	}
-	tokens, err := authFor(*listen)
+	// The screen's viewers are few and its event streams long: no admission limits, no write timeout.
+	opts := httpsvc.Options{Listen: *listen, TLSCert: *tlsCert, TLSKey: *tlsKey, MaxInFlight: -1, CallerRate: -1}
+	tokens, err := authFor(opts)
+	c.Check(err)
+	front, err := httpsvc.Listen(opts, tokens, app.Logf) // before the replay: a busy port fails at once
 	c.Check(err)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -96,40 +101,35 @@ func main() {
 		})
 	}()
 
-	l, err := net.Listen("tcp", *listen)
-	c.Check(err)
-	srv := &http.Server{Handler: (&server{board: b, tokens: tokens, every: *every}).routes(), ReadHeaderTimeout: 10 * time.Second}
-	app.Logf("kpiscreen: the screen is at http://%s/ (Ctrl-C stops it)", l.Addr())
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() { served <- front.Serve(serveCtx, (&server{board: b, tokens: tokens, every: *every}).routes()) }()
+	app.Logf("kpiscreen: the screen is at %s/ (Ctrl-C stops it)", front.URL())
 	select {
 	case <-ctx.Done():
 	case err = <-served:
+		served <- err
 	case err = <-read:
 	case err = <-jobDone:
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdown)
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		c.Check(err)
+	stopServing()
+	if serr := <-served; err == nil {
+		err = serr
 	}
+	c.Check(err)
 	app.Logf("kpiscreen stopped")
 }
 
-// authFor is the tokens a listener on addr needs: none on loopback unless some are configured; beyond
-// it, configured ones (an error when there are none).
-func authFor(addr string) (*bearer.Tokens, error) {
+// authFor is the tokens a listener needs: none on loopback unless some are configured; beyond it,
+// configured ones with TLS (a usage error naming what is missing otherwise).
+func authFor(opts httpsvc.Options) (*bearer.Set, error) {
 	configured := *tokensFile != "" || os.Getenv(TokensEnv) != ""
+	if err := httpsvc.CheckExposure(opts, configured); err != nil {
+		return nil, app.UsageError("%v", err)
+	}
 	if configured {
-		return bearer.Load(*tokensFile, TokensEnv)
+		return bearer.LoadSet(*tokensFile, TokensEnv)
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, app.UsageError("--listen=%s: %v", addr, err)
-	}
-	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-		return nil, nil
-	}
-	return nil, app.UsageError("--listen=%s is beyond loopback: give the accepted bearer tokens (--tokens_file or $%s)", addr, TokensEnv)
+	return nil, nil
 }

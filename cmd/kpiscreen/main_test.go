@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/finbeam/finbeam/cmd/internal/bearer"
+	"github.com/finbeam/finbeam/cmd/internal/httpsvc"
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
@@ -94,14 +95,14 @@ func TestBoardShowsTheLatestDay(t *testing.T) {
 // tokens, a request needs one: in the Authorization header, or once on the page's address, which
 // then sets a cookie the page's own requests carry.
 func TestTokens(t *testing.T) {
-	if tk, err := authFor("127.0.0.1:8080"); tk != nil || err != nil {
+	if tk, err := authFor(httpsvc.Options{Listen: "127.0.0.1:8080"}); tk != nil || err != nil {
 		t.Errorf("loopback: %v, %v", tk, err)
 	}
-	if _, err := authFor("0.0.0.0:8080"); err == nil || !strings.Contains(err.Error(), "beyond loopback") {
-		t.Errorf("0.0.0.0 without tokens: %v", err)
+	if _, err := authFor(httpsvc.Options{Listen: "0.0.0.0:8080"}); err == nil || !strings.Contains(err.Error(), "beyond loopback: it needs TLS (--tls_cert and --tls_key) and bearer tokens") {
+		t.Errorf("0.0.0.0 without TLS and tokens: %v", err)
 	}
 	tokens, token := bearer.New("screen")
-	ts := httptest.NewServer((&server{board: newBoard(), tokens: tokens, every: time.Millisecond}).routes())
+	ts := httptest.NewServer((&server{board: newBoard(), tokens: bearer.Fixed(tokens), every: time.Millisecond}).routes())
 	defer ts.Close()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string, header http.Header) *http.Response {

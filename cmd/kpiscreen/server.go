@@ -20,8 +20,8 @@ var page []byte
 // that the page's own requests (EventSource cannot send headers) carry.
 type server struct {
 	board  *board
-	tokens *bearer.Tokens // nil: no token needed (loopback)
-	every  time.Duration  // at most one update per this, however often the tables change
+	tokens *bearer.Set   // nil: no token needed (loopback)
+	every  time.Duration // at most one update per this, however often the tables change
 	zone   string
 
 	mu     sync.Mutex
@@ -59,7 +59,7 @@ func (s *server) auth(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if t := r.URL.Query().Get("token"); t != "" {
 			if _, ok := s.tokens.CallerOf(t); ok {
-				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: t, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 				http.Redirect(w, r, r.URL.Path, http.StatusSeeOther) // the token leaves the address bar
 				return
 			}

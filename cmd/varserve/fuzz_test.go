@@ -27,7 +27,7 @@ func fuzzServer(t testing.TB) (*server, string) {
 		"13800138000": {"loan_amt_sum_30d": {Value: json.RawMessage(`"1200.50"`), AsOf: &asOf}},
 	}}
 	auth, token := bearer.New("risk-engine")
-	return &server{names: []string{"login_cnt_1h", "loan_amt_sum_30d"}, store: st, auth: auth, log: ql, metrics: newMetrics(ql),
+	return &server{names: []string{"login_cnt_1h", "loan_amt_sum_30d"}, store: st, auth: bearer.Fixed(auth), log: ql, metrics: newMetrics(ql),
 		timeout: time.Second, logf: t.Logf}, token
 }
 

@@ -24,11 +24,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +34,7 @@ import (
 
 	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/cmd/internal/bearer"
+	"github.com/finbeam/finbeam/cmd/internal/httpsvc"
 	"github.com/finbeam/finbeam/cmd/internal/loans"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/pipelines/variablepool"
@@ -52,6 +50,11 @@ var (
 	logBuffer   = flag.Int("query_log_buffer", 10000, "query-log records held for the writer; beyond, records are dropped and counted")
 	timeout     = flag.Duration("timeout", 2*time.Second, "how long a request may wait for the store")
 	mysqlConns  = flag.Int("mysql_conns", 16, "with --store=mysql: connections to MySQL open at most, each serving one lookup at a time")
+	tlsCert     = flag.String("tls_cert", "", "serve HTTPS with this certificate (PEM; with --tls_key); needed beyond loopback; SIGHUP reloads it")
+	tlsKey      = flag.String("tls_key", "", "the private key of --tls_cert (PEM)")
+	maxInFlight = flag.Int("max_inflight", httpsvc.DefaultMaxInFlight, "requests answered at once; one more is refused at once with 503 and Retry-After (-1: no limit)")
+	callerRate  = flag.Float64("caller_rate", httpsvc.DefaultCallerRate, "requests a second each caller (token) may send; beyond, 429 with Retry-After (-1: no limit)")
+	callerBurst = flag.Int("caller_burst", 0, "requests a caller may send at once above --caller_rate (default: a tenth of a second of it)")
 )
 
 // TokensEnv is the environment variable read when --tokens_file is empty.
@@ -59,48 +62,47 @@ const TokensEnv = "FINBEAM_VARSERVE_TOKENS"
 
 func main() {
 	c := app.Start("varserve", "The variable pool's query service: HTTP JSON answers of users' variables, with bearer tokens, a query log and metrics.",
-		"listen", "store", "changelog", "variables", "tokens_file", "query_log", "query_log_buffer", "timeout", "mysql_conns")
+		"listen", "store", "changelog", "variables", "tokens_file", "query_log", "query_log_buffer", "timeout", "mysql_conns",
+		"tls_cert", "tls_key", "max_inflight", "caller_rate", "caller_burst")
 	defer c.Close()
 	vars, err := variablepool.LoadVariables(*variables)
 	c.Check(err)
-	ln, err := net.Listen("tcp", *listen) // before the store: a busy port fails at once
-	if err != nil {
-		c.Fail(fmt.Errorf("--listen=%s: %w", *listen, err))
-	}
-	auth := loadAuth(c)
+	opts := httpsvc.Options{Listen: *listen, TLSCert: *tlsCert, TLSKey: *tlsKey, MaxInFlight: *maxInFlight,
+		CallerRate: *callerRate, CallerBurst: *callerBurst, WriteTimeout: *timeout + 5*time.Second}
+	auth := loadAuth(c, opts)
+	front, err := httpsvc.Listen(opts, auth, app.Logf) // before the store: a busy port fails at once
+	c.Check(err)
 	st := openStore(c, vars)
 	defer st.Close()
 	ql, err := newQueryLog(*queryLogOut, *logBuffer, app.Logf)
 	c.Check(err)
-	s := &server{names: vars.Names(), store: st, auth: auth, log: ql, metrics: newMetrics(ql), timeout: *timeout, logf: app.Logf}
+	s := &server{names: vars.Names(), store: st, auth: auth, front: front, log: ql, metrics: newMetrics(ql), timeout: *timeout, logf: app.Logf}
 	check, cancel := context.WithTimeout(context.Background(), app.PreflightTimeout)
 	if err := st.Check(check); err != nil {
 		s.storeFailed(err)
 		app.Logf("varserve: the store does not answer yet (%v): lookups answer 503 and /healthz says unavailable until it does", err)
 	}
 	cancel()
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
-	app.Logf("varserve: serving %d variables (%s) on http://%s; query log %s", len(s.names), st.Describe(), ln.Addr(), *queryLogOut)
+	app.Logf("varserve: serving %d variables (%s) on %s; query log %s", len(s.names), st.Describe(), front.URL(), *queryLogOut)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		c.Check(err)
-	}
+	c.Check(front.Serve(ctx, s.routes()))
 	ql.Close()
-	app.Logf("varserve: stopped; query log: %d written, %d dropped", ql.written.Load(), ql.dropped.Load())
+	shed503, shed429 := front.Shed()
+	app.Logf("varserve: stopped; query log: %d written, %d dropped; refused: %d over --max_inflight, %d over --caller_rate",
+		ql.written.Load(), ql.dropped.Load(), shed503, shed429)
 }
 
-// loadAuth loads the accepted tokens, or makes one for caller "local" when none is configured and
-// writes it to a file (mode 0600) whose path it logs.
-func loadAuth(c *app.Command) *bearer.Tokens {
-	if *tokensFile != "" || os.Getenv(TokensEnv) != "" {
-		t, err := bearer.Load(*tokensFile, TokensEnv)
+// loadAuth loads the accepted tokens. With none configured it makes one for caller "local" and writes
+// it to a file (mode 0600) whose path it logs, on loopback; beyond loopback it stops (tokens are
+// required there).
+func loadAuth(c *app.Command, opts httpsvc.Options) *bearer.Set {
+	configured := *tokensFile != "" || os.Getenv(TokensEnv) != ""
+	if err := httpsvc.CheckExposure(opts, configured); err != nil {
+		c.Fail(app.UsageError("%v", err))
+	}
+	if configured {
+		t, err := bearer.LoadSet(*tokensFile, TokensEnv)
 		c.Check(err)
 		return t
 	}
@@ -108,7 +110,7 @@ func loadAuth(c *app.Command) *bearer.Tokens {
 	path := filepath.Join(os.TempDir(), "finbeam-varserve.token")
 	c.Check(os.WriteFile(path, []byte(token+"\n"), 0o600))
 	app.Logf("varserve: no --tokens_file and no $%s: a token for caller local is in %s (curl -H \"Authorization: Bearer $(cat %s)\" ...)", TokensEnv, path, path)
-	return t
+	return bearer.Fixed(t)
 }
 
 // openStore opens the store --store names; with memory and no --changelog it first runs the

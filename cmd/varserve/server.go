@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/finbeam/finbeam/cmd/internal/bearer"
+	"github.com/finbeam/finbeam/cmd/internal/httpsvc"
 )
 
 // MaxBatch is the most users one batchGet may ask for.
@@ -25,7 +26,8 @@ const MaxBatch = 100
 type server struct {
 	names   []string // the declared variables, in the file's order
 	store   store
-	auth    *bearer.Tokens
+	auth    *bearer.Set
+	front   *httpsvc.Service // admission (nil: none)
 	log     *queryLog
 	metrics *metrics
 	timeout time.Duration // per request, for the store
@@ -117,11 +119,26 @@ func (s *server) handle(endpoint string, h func(ctx context.Context, r *http.Req
 		w.Header().Set("X-Request-Id", req.id)
 		status := http.StatusOK
 		defer func() { s.metrics.observe(endpoint, status, time.Since(req.start)) }()
+		refuse := func(no *httpsvc.Refusal) {
+			status = no.Status
+			no.SetHeader(w)
+			writeJSON(w, status, map[string]any{"error": no.Msg, "request_id": req.id})
+		}
+		leave, no := s.front.Enter()
+		if no != nil {
+			refuse(no)
+			return
+		}
+		defer leave()
 		caller, ok := s.auth.Caller(r.Header.Get("Authorization"))
 		if !ok {
 			status = http.StatusUnauthorized
 			w.Header().Set("WWW-Authenticate", `Bearer realm="varserve"`)
 			writeJSON(w, status, map[string]any{"error": "missing or unknown bearer token", "request_id": req.id})
+			return
+		}
+		if no := s.front.Allow(caller); no != nil {
+			refuse(no)
 			return
 		}
 		req.caller = caller

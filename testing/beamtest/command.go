@@ -152,6 +152,14 @@ func (c *Command) InterruptGroup(t testing.TB) CommandResult {
 	return c.wait(t, syscall.SIGINT)
 }
 
+// Send sends sig (SIGHUP: reload) and returns; the command goes on.
+func (c *Command) Send(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signalling the command: %v", err)
+	}
+}
+
 // Signal sends sig and waits up to a minute for the command to exit.
 func (c *Command) Signal(t testing.TB, sig os.Signal) CommandResult {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // Tokens are the accepted bearer tokens and the callers they name.
@@ -105,3 +106,49 @@ func Load(path, env string) (*Tokens, error) {
 	}
 	return t, nil
 }
+
+// Set is the accepted tokens of a running service, which Reload replaces from where they were loaded
+// (on SIGHUP: a token added or revoked without a restart). A request checks the tokens of the moment
+// it arrives.
+type Set struct {
+	p         atomic.Pointer[Tokens]
+	path, env string
+	fixed     bool
+}
+
+// LoadSet loads the tokens as Load does and remembers where from.
+func LoadSet(path, env string) (*Set, error) {
+	t, err := Load(path, env)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{path: path, env: env}
+	s.p.Store(t)
+	return s, nil
+}
+
+// Fixed is a Set of tokens that were not loaded (New's): Reload keeps them.
+func Fixed(t *Tokens) *Set {
+	s := &Set{fixed: true}
+	s.p.Store(t)
+	return s
+}
+
+// Reload reads the tokens again; on an error the current ones stay. It returns how many there are.
+func (s *Set) Reload() (int, error) {
+	if s.fixed {
+		return len(s.p.Load().callers), nil
+	}
+	t, err := Load(s.path, s.env)
+	if err != nil {
+		return len(s.p.Load().callers), err
+	}
+	s.p.Store(t)
+	return len(t.callers), nil
+}
+
+// Caller is Tokens.Caller with the current tokens.
+func (s *Set) Caller(header string) (string, bool) { return s.p.Load().Caller(header) }
+
+// CallerOf is Tokens.CallerOf with the current tokens.
+func (s *Set) CallerOf(token string) (string, bool) { return s.p.Load().CallerOf(token) }
