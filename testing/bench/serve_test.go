@@ -64,7 +64,7 @@ func TestServeUnderOverloadSheds(t *testing.T) {
 		t.Errorf("overload %+v, healthy after %v: want about 400 admitted, the rest shed with 429, no error, healthy", o, res.HealthyAfter)
 	}
 	lines := res.Lines()
-	want := regexp.MustCompile(`^OVERLOAD service=varserve store=mysql rate=1000 callers=4 admitted=\d+ shed_429=\d+ shed_503=\d+ errors=0 admitted_p50_ms=\d+\.\d\d admitted_p99_ms=\d+\.\d\d healthy_after=true$`)
+	want := regexp.MustCompile(`^OVERLOAD service=varserve store=mysql rate=1000 callers=4 admitted=\d+ shed_429=\d+ shed_503=\d+ errors=0 admitted_p50_ms=\d+\.\d\d admitted_p99_ms=\d+\.\d\d admitted_wire_p50_ms=\d+\.\d\d admitted_wire_p99_ms=\d+\.\d\d healthy_after=true$`)
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "SERVE_MAX service=varserve store=mysql rate=200 ") || !want.MatchString(lines[2]) {
 		t.Errorf("lines %q", lines)
 	}

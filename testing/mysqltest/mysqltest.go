@@ -166,6 +166,9 @@ func (s *Server) CreateDatabase(name string) (string, error) {
 	return s.DSN(name), nil
 }
 
+// Pid is the server process's id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Close stops the server and removes its data; it may be called again (a test that stops its
 // server early, and the cleanup of Private).
 func (s *Server) Close() { s.closeOnce.Do(s.close) }

@@ -39,7 +39,7 @@ import (
 
 // Defaults of Options, in one place.
 const (
-	DefaultMaxInFlight       = 64
+	DefaultMaxInFlight       = 16
 	DefaultCallerRate        = 2000 // requests a second per caller
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultReadTimeout       = 10 * time.Second
