@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finbeam/finbeam/cmd/internal/app"
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/pipelines/antifraud"
 	"github.com/finbeam/finbeam/pipelines/dwd"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { beamtest.MainOrTests(m, main, mysqltest.Stop) }
 func starter() []reference.FraudRule { return bench.ReferenceFraudRules(antifraud.DefaultRules()) }
 
 // With no flags the command runs on the embedded sample and prints one alert per planted episode,
-// and none for the normal users.
+// and none for the normal users; an IP address is shown masked.
 func TestDefaultRunPrintsTheSampleAlerts(t *testing.T) {
 	res := beamtest.RunCommand(t)
 	rows := strings.Split(strings.TrimSpace(res.Stdout), "\n")
@@ -39,11 +40,14 @@ func TestDefaultRunPrintsTheSampleAlerts(t *testing.T) {
 		found := false
 		for _, r := range rows[1:] {
 			f := strings.Fields(r)
-			found = found || f[1] == e.Rule && f[2] == e.Entity && f[3] == e.EntityID
+			found = found || f[1] == e.Rule && f[2] == e.Entity && f[3] == app.MaskIP(e.EntityID)
 		}
 		if !found {
 			t.Errorf("no alert of %s on %s %s:\n%s", e.Rule, e.Entity, e.EntityID, res.Stdout)
 		}
+	}
+	if strings.Contains(res.Stdout, "198.22.") {
+		t.Errorf("the table shows an IP address:\n%s", res.Stdout)
 	}
 	if !strings.Contains(res.Stderr, "alerts_opened=10") {
 		t.Errorf("the summary lacks the alerts opened:\n%s", res.Stderr)

@@ -4,7 +4,8 @@
 // lines to one file: the file is created (or truncated) when the pipeline is constructed, and every
 // bundle appends its lines in writes of whole lines, each of about FlushBytes (and the rest at
 // FinishBundle), under a process-wide lock per path, so that a bundle of a bounded run (all of a
-// stage's output, on prism) is never held in memory whole. Append
+// stage's output, on prism) is never held in memory whole. A write that fails (a full disk) is cut
+// back to the file's last whole line and fails the bundle, naming the file and the reason. Append
 // is Write without the truncation, for streaming jobs whose restart must keep what the earlier run
 // wrote (a changelog read newest version per key gives the same table). It is
 // meant for runs whose workers share the driver's file system (prism, a local Flink); on a cluster
@@ -15,6 +16,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,9 +124,19 @@ func (f *writeFn) flush() error {
 	if err != nil {
 		return fmt.Errorf("jsonl: opening %q: %w", f.Path, err)
 	}
-	if _, err := file.Write(f.buf); err != nil {
+	end, err := file.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = file.Write(f.buf)
+	}
+	if err != nil {
+		// A full disk (or a file-size limit) takes part of a write: cut the file back to its last whole
+		// line, so what it holds still reads, and fail the bundle with the reason.
+		cut := file.Truncate(end)
 		file.Close()
-		return fmt.Errorf("jsonl: writing %q: %w", f.Path, err)
+		if cut != nil {
+			return fmt.Errorf("jsonl: writing %q: %w (and cutting its partial last line: %v)", f.Path, err, cut)
+		}
+		return fmt.Errorf("jsonl: writing %q: %w (the file ends at its last whole line)", f.Path, err)
 	}
 	f.buf = f.buf[:0]
 	return file.Close()

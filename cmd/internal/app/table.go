@@ -55,14 +55,20 @@ func (s Shows) MaskIPs(cols ...string) Shows {
 			if json.Unmarshal(raw, &v) != nil {
 				return string(raw)
 			}
-			if net.ParseIP(v) == nil {
-				return v
-			}
-			d := sha256.Sum256([]byte(v))
-			return "ip:" + hex.EncodeToString(d[:4])
+			return MaskIP(v)
 		}}
 	}
 	return s
+}
+
+// MaskIP returns v as MaskIPs shows it: an IP address as "ip:" and 8 hex digits of its SHA-256,
+// anything else as it is.
+func MaskIP(v string) string {
+	if net.ParseIP(v) == nil {
+		return v
+	}
+	d := sha256.Sum256([]byte(v))
+	return "ip:" + hex.EncodeToString(d[:4])
 }
 
 // Durations shows the columns, milliseconds, as durations ("18h7m30.544s"), under the column's name
