@@ -135,7 +135,7 @@ func sampleMessages(cfg gen.Config) []message {
 // produce sends msgs, each when as much real time has passed since the start as its event time is
 // after start, divided by speed.
 func produce(ctx context.Context, addr string, msgs []message, start int64, speed float64) error {
-	w := &kafka.Writer{Addr: kafka.TCP(addr), Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	began := time.Now()
 	due := func(m message) time.Time { // when m is sent

@@ -32,7 +32,10 @@ func describe(ts beam.EventTime, r kafkaio.Record, emit func(string)) {
 
 func produce(t *testing.T, b *kafkatest.Broker, topic string, msgs ...kafka.Message) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
+	// Acknowledged: with kafka-go's default (no acks) WriteMessages returns before the broker has
+	// appended, and a bounded read that lists the offsets right after may find none (a flake: "first
+	// read of the group: 0 records").
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	beamtest.Must(t, w.WriteMessages(context.Background(), msgs...))
 }
@@ -131,7 +134,7 @@ func TestReadStreamingFiresWindowsWhileRunning(t *testing.T) {
 
 	run := beamtest.StartBackground(p)
 
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "s", Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "s", Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	const n = 600 // one per event-time second: ten windows, over about 3 s of wall time
 	firedWhileProducing := 0

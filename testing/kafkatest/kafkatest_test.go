@@ -31,7 +31,7 @@ func TestKafkaGoRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "orders", Balancer: &kafka.Hash{}, BatchTimeout: 10 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "orders", Balancer: &kafka.Hash{}, BatchTimeout: 10 * time.Millisecond, RequiredAcks: kafka.RequireAll}
 	var want []string
 	var msgs []kafka.Message
 	for i := 0; i < 100; i++ {
@@ -99,7 +99,7 @@ func TestPacedKeepsTheRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "paced", BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs()...), Topic: "paced", BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	start := time.Now()
 	sent, err := Paced(context.Background(), func(ctx context.Context, m []kafka.Message) error { return w.WriteMessages(ctx, m...) }, 60, 400, func(i int, now int64) kafka.Message {
