@@ -488,3 +488,67 @@ func TestOrdersFromTheBinlog(t *testing.T) {
 		t.Fatalf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
 	}
 }
+
+// MariaDB killed (as a crash) and restarted while the job streams into it: the sink retries its
+// writes until the server is back, and hs_order ends as the reference computes it from every order
+// sent, as an undisturbed run's does.
+func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
+	db := mysqltest.Private(t, mysqltest.Options{})
+	dsn, err := db.CreateDatabase("finbeam")
+	beamtest.Must(t, err)
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	defer b.Close()
+	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
+		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	table := func() map[string]string {
+		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
+		if err != nil {
+			return nil // down, or the table not created yet
+		}
+		return got
+	}
+	lines := gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders)
+	first := gen.LiveFrom(lines[:200], "gmt_modified", time.Now().UnixMilli())
+	beamtest.Must(t, b.Produce("user_order", first, "id"))
+	want, _ := reference.HourlyGMV(first, time.UTC)
+	beamtest.WaitForTable(t, "hs_order before the crash", table, want, c.Stderr)
+
+	db.Kill()
+	second := gen.LiveFrom(lines[200:], "gmt_modified", time.Now().UnixMilli())
+	beamtest.Must(t, b.Produce("user_order", second, "id"))
+	time.Sleep(4 * time.Second) // the job reads them and its sink retries against the dead server
+	beamtest.Must(t, db.Restart())
+	want, _ = reference.HourlyGMV(append(first, second...), time.UTC)
+	beamtest.WaitForTable(t, "hs_order after the restart", table, want, c.Stderr)
+	if res := c.Interrupt(t); res.ExitCode != 0 {
+		t.Errorf("exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
+	}
+}
+
+// MariaDB gone for longer than the sink retries (about half a minute): the job stops with an error
+// that names the table and the reason, never skipping the rows silently.
+func TestMySQLGoneForGoodStopsTheJob(t *testing.T) {
+	db := mysqltest.Private(t, mysqltest.Options{})
+	dsn, err := db.CreateDatabase("finbeam")
+	beamtest.Must(t, err)
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	defer b.Close()
+	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
+		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	lines := gen.Lines(gen.Config{Seed: 15, Events: 200}, gen.Orders)
+	first := gen.LiveFrom(lines[:100], "gmt_modified", time.Now().UnixMilli())
+	beamtest.Must(t, b.Produce("user_order", first, "id"))
+	want, _ := reference.HourlyGMV(first, time.UTC)
+	beamtest.WaitForTable(t, "hs_order before the crash", func() map[string]string {
+		got, _ := mysqltest.Table(dsn, hourlygmv.Schema)
+		return got
+	}, want, c.Stderr)
+	db.Kill()
+	beamtest.Must(t, b.Produce("user_order", gen.LiveFrom(lines[100:], "gmt_modified", time.Now().UnixMilli()), "id"))
+	res := c.Exit(t, 3*time.Minute)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "mysql: writing") || !strings.Contains(res.Stderr, "rows to hs_order") {
+		t.Errorf("exit %d, stderr:\n%s\nwant 1 and the table named", res.ExitCode, res.Stderr)
+	}
+}

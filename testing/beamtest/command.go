@@ -136,6 +136,23 @@ func (c *Command) WaitForStderr(t testing.TB, want string, timeout time.Duration
 	}
 }
 
+// Exit waits up to timeout for the command to exit by itself (a job that fails); it fails the test
+// when it does not.
+func (c *Command) Exit(t testing.TB, timeout time.Duration) CommandResult {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return c.result(t, err)
+	case <-time.After(timeout):
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("the command did not exit within %s; stderr:\n%s", timeout, c.Stderr())
+		return CommandResult{}
+	}
+}
+
 // Interrupt sends SIGINT, as Ctrl-C does, and waits up to a minute for the command to exit.
 func (c *Command) Interrupt(t testing.TB) CommandResult {
 	t.Helper()

@@ -30,6 +30,8 @@ import (
 type Server struct {
 	Port int
 	dir  string
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 	done chan error
 
@@ -91,17 +93,41 @@ func StartWith(o Options) (*Server, error) {
 	if o.TLS != nil {
 		args = append(args, "--ssl-ca="+o.TLS.CA, "--ssl-cert="+o.TLS.ServerCert, "--ssl-key="+o.TLS.ServerKey)
 	}
-	s := &Server{Port: port, dir: dir, cmd: exec.Command(server, args...), done: make(chan error, 1)}
-	if err := s.cmd.Start(); err != nil {
+	s := &Server{Port: port, dir: dir, bin: server, args: args}
+	if err := s.start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("mysqltest: starting %s: %w", server, err)
+		return nil, err
 	}
-	go func() { s.done <- s.cmd.Wait() }()
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *Server) start() error {
+	s.cmd, s.done = exec.Command(s.bin, s.args...), make(chan error, 1)
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("mysqltest: starting %s: %w", s.bin, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	return nil
+}
+
+// Kill kills the server as a crash would (SIGKILL), keeping its data for Restart.
+func (s *Server) Kill() {
+	s.cmd.Process.Kill()
+	err := <-s.done
+	s.done <- err
+}
+
+// Restart starts a killed server again on the same port and data (InnoDB recovers what was
+// committed) and waits until it answers.
+func (s *Server) Restart() error {
+	if err := s.start(); err != nil {
+		return err
+	}
+	return s.waitReady(60 * time.Second)
 }
 
 func lookPath(names ...string) (string, error) {
