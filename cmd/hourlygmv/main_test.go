@@ -451,41 +451,85 @@ func TestBigQuerySink(t *testing.T) {
 // reference computes it from the same rows; SIGINT stops the job.
 func TestOrdersFromTheBinlog(t *testing.T) {
 	dsn := mysqltest.Database(t)
-	mysqltest.Exec(t, dsn, "CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(64), order_type BIGINT, pay_time BIGINT, "+
-		"order_price DECIMAL(20,2), customer_name VARCHAR(64), customer_tel VARCHAR(32), certificate_no VARCHAR(32), gmt_created BIGINT, "+
-		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))",
-		mysqlio.CreateTable(hourlygmv.Schema)) // polled below before the job's first write would create it
-	from := mysqltest.Position(t, dsn)
-	c := beamtest.StartCommand(t, "--source=mysqlcdc", "--mysql_dsn="+dsn, "--cdc_start="+from, "--sink=mysql", "--mysql_create_tables",
-		"--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
-
+	c := startFromTheBinlog(t, dsn)
 	var rows []string // the rows as written, in order: inserts, and updates of orders already there
-	seen, updates := map[any]bool{}, 0
-	for _, l := range gen.LiveFrom(gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders), "gmt_modified", time.Now().UnixMilli()) {
-		o, err := hourlygmv.ParseOrder(l)
-		if err != nil {
-			continue // a bad line of the sample: a table holds no such row
-		}
-		mysqltest.Upsert(t, dsn, "user_order", l)
-		rows = append(rows, l)
-		if seen[o.ID] {
-			updates++
-		}
-		seen[o.ID] = true
-	}
+	updates := upsertOrders(t, dsn, gen.LiveFrom(gen.Lines(gen.Config{Seed: 11, Events: 400}, gen.Orders), "gmt_modified", time.Now().UnixMilli()), &rows, map[int64]bool{})
 	want, _ := reference.HourlyGMV(rows, time.UTC)
 	if len(want) == 0 || updates == 0 {
 		t.Fatalf("%d hs_order rows from %d rows with %d updates: want some of each", len(want), len(rows), updates)
 	}
 	t.Logf("%d rows written, %d of them updates", len(rows), updates)
-	table := func() map[string]string {
-		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
-		beamtest.Must(t, err)
-		return got
-	}
-	beamtest.WaitForTable(t, "hs_order from the binlog", table, want, c.Stderr)
+	beamtest.WaitForTable(t, "hs_order from the binlog", mysqlTable(dsn), want, c.Stderr)
 	if res := c.Interrupt(t); res.ExitCode != 0 || !strings.Contains(res.Stderr, "hourlygmv stopped") {
 		t.Fatalf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+}
+
+// The binlog source's server killed (as a crash) and restarted 3 s later, between two batches of
+// rows: the source resumes after the last transaction it read (its GTID position) and hs_order ends
+// as the reference computes it from every row written, none read twice or lost.
+func TestBinlogServerRestarted(t *testing.T) {
+	db := mysqltest.Private(t, mysqltest.Options{})
+	dsn, err := db.CreateDatabase("finbeam")
+	beamtest.Must(t, err)
+	c := startFromTheBinlog(t, dsn)
+	lines := gen.LiveFrom(gen.Lines(gen.Config{Seed: 16, Events: 300}, gen.Orders), "gmt_modified", time.Now().UnixMilli())
+	var rows []string
+	seen := map[int64]bool{}
+	upsertOrders(t, dsn, lines[:150], &rows, seen)
+	want, _ := reference.HourlyGMV(rows, time.UTC)
+	beamtest.WaitForTable(t, "hs_order before the crash", mysqlTable(dsn), want, c.Stderr)
+	db.Kill()
+	time.Sleep(3 * time.Second) // the source finds the server gone
+	beamtest.Must(t, db.Restart())
+	upsertOrders(t, dsn, lines[150:], &rows, seen)
+	want, _ = reference.HourlyGMV(rows, time.UTC)
+	beamtest.WaitForTable(t, "hs_order after the restart", mysqlTable(dsn), want, c.Stderr)
+	if res := c.Interrupt(t); res.ExitCode != 0 {
+		t.Fatalf("after SIGINT: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+}
+
+// startFromTheBinlog creates user_order and hs_order in dsn and starts hourlygmv reading user_order's
+// binlog from now into hs_order.
+func startFromTheBinlog(t *testing.T, dsn string) *beamtest.Command {
+	t.Helper()
+	mysqltest.Exec(t, dsn, "CREATE TABLE user_order (id BIGINT PRIMARY KEY, order_no VARCHAR(64), order_type BIGINT, pay_time BIGINT, "+
+		"order_price DECIMAL(20,2), customer_name VARCHAR(64), customer_tel VARCHAR(32), certificate_no VARCHAR(32), gmt_created BIGINT, "+
+		"gmt_modified BIGINT NOT NULL, account_payble DECIMAL(20,2))",
+		mysqlio.CreateTable(hourlygmv.Schema)) // polled below before the job's first write would create it
+	from := mysqltest.Position(t, dsn)
+	return beamtest.StartCommand(t, "--source=mysqlcdc", "--mysql_dsn="+dsn, "--cdc_start="+from, "--sink=mysql", "--mysql_create_tables",
+		"--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+}
+
+// upsertOrders writes the good lines into user_order (a bad line of the sample makes no row),
+// appending them to rows; it returns how many updated an order already seen.
+func upsertOrders(t *testing.T, dsn string, lines []string, rows *[]string, seen map[int64]bool) (updates int) {
+	t.Helper()
+	for _, l := range lines {
+		o, err := hourlygmv.ParseOrder(l)
+		if err != nil {
+			continue
+		}
+		mysqltest.Upsert(t, dsn, "user_order", l)
+		*rows = append(*rows, l)
+		if seen[o.ID] {
+			updates++
+		}
+		seen[o.ID] = true
+	}
+	return updates
+}
+
+// mysqlTable reads hs_order; nil while the server or the table is not there.
+func mysqlTable(dsn string) func() map[string]string {
+	return func() map[string]string {
+		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
+		if err != nil {
+			return nil
+		}
+		return got
 	}
 }
 
@@ -501,13 +545,7 @@ func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
 	defer b.Close()
 	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
 		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
-	table := func() map[string]string {
-		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
-		if err != nil {
-			return nil // down, or the table not created yet
-		}
-		return got
-	}
+	table := mysqlTable(dsn)
 	lines := gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders)
 	first := gen.LiveFrom(lines[:200], "gmt_modified", time.Now().UnixMilli())
 	beamtest.Must(t, b.Produce("user_order", first, "id"))
@@ -541,10 +579,7 @@ func TestMySQLGoneForGoodStopsTheJob(t *testing.T) {
 	first := gen.LiveFrom(lines[:100], "gmt_modified", time.Now().UnixMilli())
 	beamtest.Must(t, b.Produce("user_order", first, "id"))
 	want, _ := reference.HourlyGMV(first, time.UTC)
-	beamtest.WaitForTable(t, "hs_order before the crash", func() map[string]string {
-		got, _ := mysqltest.Table(dsn, hourlygmv.Schema)
-		return got
-	}, want, c.Stderr)
+	beamtest.WaitForTable(t, "hs_order before the crash", mysqlTable(dsn), want, c.Stderr)
 	db.Kill()
 	beamtest.Must(t, b.Produce("user_order", gen.LiveFrom(lines[100:], "gmt_modified", time.Now().UnixMilli()), "id"))
 	res := c.Exit(t, 3*time.Minute)
