@@ -41,10 +41,13 @@ type RealOptions struct {
 
 // realBroker is a Kafka broker in a JVM of its own.
 type realBroker struct {
-	addr string
-	dir  string
-	temp bool
-	jvm  *mavenjars.Process
+	addr      string
+	dir       string
+	temp      bool
+	classpath string
+	props     string
+	starts    int
+	jvm       *mavenjars.Process
 }
 
 // StartReal starts a real Apache Kafka broker (KRaft: broker and controller in one JVM, one node) on
@@ -105,8 +108,9 @@ group.initial.rebalance.delay.ms=0
 	if out, err := format.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("kafkatest: formatting the broker's storage: %w\n%s", err, beamtest.Tail(string(out), 10))
 	}
-	if r.jvm, err = mavenjars.Java("broker", filepath.Join(r.dir, "broker.log"), "-Xmx512m", "-cp", classpath, "kafka.Kafka", props); err != nil {
-		return nil, fmt.Errorf("kafkatest: %w", err)
+	r.classpath, r.props = classpath, props
+	if err := r.start(); err != nil {
+		return nil, err
 	}
 	b := &Broker{real: r}
 	if err := r.ready(ctx, o.Topics, int(o.Partitions)); err != nil {
@@ -116,12 +120,38 @@ group.initial.rebalance.delay.ms=0
 	return b, nil
 }
 
+func (r *realBroker) start() (err error) {
+	r.starts++
+	log := filepath.Join(r.dir, fmt.Sprintf("broker-%d.log", r.starts))
+	if r.jvm, err = mavenjars.Java("broker", log, "-Xmx512m", "-cp", r.classpath, "kafka.Kafka", r.props); err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	return nil
+}
+
+// Kill kills a real broker's JVM as a crash would (SIGKILL); its data stays for Restart.
+func (b *Broker) Kill() {
+	if b.real == nil {
+		panic("kafkatest: Kill needs a real broker (StartReal)")
+	}
+	b.real.jvm.Kill()
+}
+
+// Restart starts a killed real broker again on the same port and data and returns once it answers
+// and the topics have leaders.
+func (b *Broker) Restart(ctx context.Context, topics ...string) error {
+	if err := b.real.start(); err != nil {
+		return err
+	}
+	return b.real.ready(ctx, topics, 0)
+}
+
 // ready waits until the broker answers and every topic exists with a leader for each partition,
-// creating the topics.
+// creating the topics with partitions (0: the topics exist already, a restart).
 func (r *realBroker) ready(ctx context.Context, topics []string, partitions int) error {
 	c := &kafka.Client{Addr: kafka.TCP(r.addr), Timeout: 5 * time.Second}
 	deadline := time.Now().Add(time.Minute)
-	created := false
+	created := partitions <= 0
 	for {
 		if err := r.jvm.Exited(); err != nil {
 			return fmt.Errorf("kafkatest: %w", err)

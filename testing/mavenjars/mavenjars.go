@@ -157,6 +157,12 @@ func (p *Process) Exited() error {
 	}
 }
 
+// Kill kills the process's group at once (SIGKILL), as a crash would, and returns once it has ended.
+func (p *Process) Kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
 // Stop sends SIGTERM to the process's group and, if it has not ended 10 s later, SIGKILL; it
 // returns once the process has ended. A nil Process is already stopped.
 func (p *Process) Stop() {
