@@ -387,20 +387,26 @@ func TestMySQLSink(t *testing.T) {
 // Streaming into BigQuery: orders produced to Kafka while hourlygmv runs with --sink=bigquery show up
 // in hs_order_current as the reference computes them from the orders sent so far.
 func TestStreamingIntoBigQuery(t *testing.T) {
-	bq := bqtest.New(t)
+	c, b, table := streamIntoBigQuery(t, bqtest.New(t))
+	streamOrders(t, b, c, gen.Lines(gen.Config{Seed: 12, Events: 400}, gen.Orders), "hs_order_current", table)
+}
+
+// streamIntoBigQuery starts an in-process broker and hourlygmv streaming from it into bq; table reads
+// hs_order_current (nil while the emulator or the view is not there).
+func streamIntoBigQuery(t *testing.T, bq *bqtest.Emulator) (*beamtest.Command, *kafkatest.Broker, func() map[string]string) {
+	t.Helper()
 	b, err := kafkatest.Start(2)
 	beamtest.Must(t, err)
-	defer b.Close()
+	t.Cleanup(b.Close)
 	c := beamtest.StartCommand(t, append(bq.Flags(), "--bq_create_tables", "--source=kafka", "--kafka_brokers="+b.Addrs()[0],
 		"--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))...)
-	table := func() map[string]string {
+	return c, b, func() map[string]string {
 		got, err := bqtest.Table(bq.Config(), hourlygmv.Schema)
 		if err != nil {
-			return nil // the job has not created the view yet
+			return nil
 		}
 		return got
 	}
-	streamOrders(t, b, c, gen.Lines(gen.Config{Seed: 12, Events: 400}, gen.Orders), "hs_order_current", table)
 }
 
 // Replaying the orders in another order, shuffled over three files, leaves hs_order in MySQL and in
@@ -545,20 +551,34 @@ func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
 	defer b.Close()
 	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
 		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
-	table := mysqlTable(dsn)
-	lines := gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders)
-	first := gen.LiveFrom(lines[:200], "gmt_modified", time.Now().UnixMilli())
+	streamThroughACrash(t, c, b, gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders), "hs_order", mysqlTable(dsn), func(second func()) {
+		db.Kill()
+		second()
+		time.Sleep(4 * time.Second) // the job reads them and its sink retries against the dead server
+		beamtest.Must(t, db.Restart())
+	})
+}
+
+// streamThroughACrash produces the first half of lines live to user_order and waits until table
+// holds the reference's rows of them; then crash kills a service and restarts it, calling second
+// (which produces the second half) when the test wants; then it waits until table holds the
+// reference's rows of every line, and stops the command, which must exit 0.
+func streamThroughACrash(t *testing.T, c *beamtest.Command, b *kafkatest.Broker, lines []string, what string, table func() map[string]string, crash func(second func())) {
+	t.Helper()
+	first := gen.LiveFrom(lines[:len(lines)/2], "gmt_modified", time.Now().UnixMilli())
 	beamtest.Must(t, b.Produce("user_order", first, "id"))
 	want, _ := reference.HourlyGMV(first, time.UTC)
-	beamtest.WaitForTable(t, "hs_order before the crash", table, want, c.Stderr)
-
-	db.Kill()
-	second := gen.LiveFrom(lines[200:], "gmt_modified", time.Now().UnixMilli())
-	beamtest.Must(t, b.Produce("user_order", second, "id"))
-	time.Sleep(4 * time.Second) // the job reads them and its sink retries against the dead server
-	beamtest.Must(t, db.Restart())
+	beamtest.WaitForTable(t, what+" before the crash", table, want, c.Stderr)
+	var second []string
+	crash(func() {
+		second = gen.LiveFrom(lines[len(lines)/2:], "gmt_modified", time.Now().UnixMilli())
+		beamtest.Must(t, b.Produce("user_order", second, "id"))
+	})
+	if second == nil {
+		t.Fatal("the crash did not produce the second half")
+	}
 	want, _ = reference.HourlyGMV(append(first, second...), time.UTC)
-	beamtest.WaitForTable(t, "hs_order after the restart", table, want, c.Stderr)
+	beamtest.WaitForTable(t, what+" after the restart", table, want, c.Stderr)
 	if res := c.Interrupt(t); res.ExitCode != 0 {
 		t.Errorf("exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
 	}
@@ -604,20 +624,25 @@ func TestRealBrokerKilledAndRestartedWhileStreaming(t *testing.T) {
 		}
 		return beamtest.Changelog(t, "hs_order", out, hourlygmv.KeyColumns...).Objects(hourlygmv.Columns...)
 	}
-	lines := gen.Lines(gen.Config{Seed: 17, Events: 400}, gen.Orders)
-	first := gen.LiveFrom(lines[:200], "gmt_modified", time.Now().UnixMilli())
-	beamtest.Must(t, b.Produce("user_order", first, "id"))
-	want, _ := reference.HourlyGMV(first, time.UTC)
-	beamtest.WaitForTable(t, "hs_order before the crash", table, want, c.Stderr)
+	streamThroughACrash(t, c, b, gen.Lines(gen.Config{Seed: 17, Events: 400}, gen.Orders), "hs_order", table, func(second func()) {
+		b.Kill()
+		time.Sleep(3 * time.Second)
+		beamtest.Must(t, b.Restart(t.Context(), "user_order", "hs_order"))
+		second()
+	})
+}
 
-	b.Kill()
-	time.Sleep(3 * time.Second)
-	beamtest.Must(t, b.Restart(t.Context(), "user_order", "hs_order"))
-	second := gen.LiveFrom(lines[200:], "gmt_modified", time.Now().UnixMilli())
-	beamtest.Must(t, b.Produce("user_order", second, "id"))
-	want, _ = reference.HourlyGMV(append(first, second...), time.UTC)
-	beamtest.WaitForTable(t, "hs_order after the restart", table, want, c.Stderr)
-	if res := c.Interrupt(t); res.ExitCode != 0 {
-		t.Errorf("exit %d, stderr:\n%s", res.ExitCode, res.Stderr)
-	}
+// The BigQuery emulator (its data in a file) killed while hourlygmv streams into it and restarted 3 s
+// later: hs_order_current ends as the reference computes it from every order produced.
+func TestBigQueryKilledAndRestartedWhileStreaming(t *testing.T) {
+	bq, err := bqtest.StartPersistent(filepath.Join(t.TempDir(), "bq.db"))
+	beamtest.NeedService(t, err, bqtest.ErrNotInstalled)
+	defer bq.Close()
+	c, b, table := streamIntoBigQuery(t, bq)
+	streamThroughACrash(t, c, b, gen.Lines(gen.Config{Seed: 18, Events: 400}, gen.Orders), "hs_order_current", table, func(second func()) {
+		bq.Kill()
+		second()
+		time.Sleep(3 * time.Second)
+		beamtest.Must(t, bq.Restart())
+	})
 }

@@ -46,26 +46,47 @@ var ErrNotInstalled = errors.New("bqtest: bigquery-emulator not found in $BIGQUE
 type Emulator struct {
 	REST string // host:port of the REST API
 	GRPC string // host:port of the Storage API
+	bin  string
+	db   string // the database file of a persistent emulator; empty: in memory
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *strings.Builder
 }
 
 // Start starts an emulator on free ports of 127.0.0.1, holding its data in memory.
-func Start() (*Emulator, error) {
+func Start() (*Emulator, error) { return start("", "127.0.0.1:0", "127.0.0.1:0") }
+
+// StartPersistent starts an emulator that keeps its data in the database file db, so that Kill and
+// Restart keep it.
+func StartPersistent(db string) (*Emulator, error) { return start(db, "127.0.0.1:0", "127.0.0.1:0") }
+
+func start(db, rest, grpc string) (*Emulator, error) {
 	bin, err := binary()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--project="+Project, "--dataset="+Dataset, "--host=127.0.0.1", "--port=0", "--grpc-port=0", "--log-level=error")
+	e := &Emulator{bin: bin, db: db}
+	return e, e.run(rest, grpc)
+}
+
+// run starts the emulator's process on the REST and gRPC addresses (port 0: a free one) and waits
+// until it says where it listens.
+func (e *Emulator) run(rest, grpc string) error {
+	_, restPort, _ := strings.Cut(rest, ":")
+	_, grpcPort, _ := strings.Cut(grpc, ":")
+	args := []string{"--project=" + Project, "--dataset=" + Dataset, "--host=127.0.0.1", "--port=" + restPort, "--grpc-port=" + grpcPort, "--log-level=error"}
+	if e.db != "" {
+		args = append(args, "--database="+e.db)
+	}
+	cmd := exec.Command(e.bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e := &Emulator{cmd: cmd, done: make(chan struct{}), log: &strings.Builder{}}
+	e.cmd, e.done, e.log = cmd, make(chan struct{}), &strings.Builder{}
 	cmd.Stderr = e.log
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bqtest: %w", err)
+		return fmt.Errorf("bqtest: %w", err)
 	}
 	addrs := make(chan [2]string, 1)
 	go func() {
@@ -83,18 +104,28 @@ func Start() (*Emulator, error) {
 		}
 		io.Copy(io.Discard, out)
 	}()
-	go func() { cmd.Wait(); close(e.done) }()
+	done := e.done
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case a := <-addrs:
 		e.REST, e.GRPC = a[0], a[1]
-		return e, nil
+		return nil
 	case <-e.done:
-		return nil, fmt.Errorf("bqtest: the emulator exited: %s", e.log)
+		return fmt.Errorf("bqtest: the emulator exited: %s", e.log)
 	case <-time.After(30 * time.Second):
 		e.Close()
-		return nil, fmt.Errorf("bqtest: the emulator did not say its addresses within 30 s: %s", e.log)
+		return fmt.Errorf("bqtest: the emulator did not say its addresses within 30 s: %s", e.log)
 	}
 }
+
+// Kill kills the emulator as a crash would (SIGKILL).
+func (e *Emulator) Kill() {
+	e.cmd.Process.Kill()
+	<-e.done
+}
+
+// Restart starts a killed emulator again on the same addresses (and, when persistent, data).
+func (e *Emulator) Restart() error { return e.run(e.REST, e.GRPC) }
 
 func binary() (string, error) {
 	if p := os.Getenv("BIGQUERY_EMULATOR"); p != "" {
