@@ -3,7 +3,7 @@
 # chromium, Java 17 and Maven when missing, builds the BigQuery emulator and fetches Flink's jars).
 GO ?= go
 
-.PHONY: test fuzz fmt-check vet mariadb netns chromium jvm mysql bqemulator bigquery sample bench kafka flink
+.PHONY: test fuzz soak-kafkaio fmt-check vet mariadb netns chromium jvm mysql bqemulator bigquery sample bench kafka flink
 
 ## test: format check, go vet, every test, then every fuzz target for FUZZTIME_BRIEF (2s) each
 ## (pipelines run on Beam's prism runner; the MySQL and BigQuery tests start their own MariaDB and
@@ -23,6 +23,14 @@ FUZZTIME_BRIEF ?= 2s
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) run ./cmd/fuzz --fuzztime=$(FUZZTIME)
+
+## soak-kafkaio: run go test ./io/kafkaio RUNS times in a row (default 50), each run's output in
+## out/soak-kafkaio/<n>.log; it stops at the first failure and names its log
+RUNS ?= 50
+soak-kafkaio:
+	@mkdir -p out/soak-kafkaio; for i in $$(seq 1 $(RUNS)); do \
+	  if CI=true $(GO) test -count=1 ./io/kafkaio >out/soak-kafkaio/$$i.log 2>&1; then echo "run $$i of $(RUNS): ok"; \
+	  else echo "run $$i of $(RUNS): FAILED, see out/soak-kafkaio/$$i.log"; exit 1; fi; done
 
 # apt_install: install Debian package $(2) unless command $(1) is there (in $PATH or /usr/sbin).
 apt_install = if ! command -v $(1) >/dev/null 2>&1 && [ ! -x /usr/sbin/$(1) ]; then \
