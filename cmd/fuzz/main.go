@@ -6,7 +6,8 @@
 //
 // A finding is a failing input that `go test` writes to the package's testdata/fuzz/<FuzzXxx>/; it
 // then runs as a seed in every `go test`, so commit it with the fix. The command exits 1 when a target
-// found something, 2 on a usage error. `make test` runs it briefly (FUZZTIME=2s), `make fuzz` longer
+// found something, 2 on a usage error. `make test` runs it briefly (2,000 executions a target after
+// its seeds: a time as short would be spent gathering the seeds' coverage), `make fuzz` longer
 // (README, "Fuzzing", says what each target asserts: testing/fuzzcheck).
 //
 // It must run inside finbeam's module (it calls go test).
@@ -30,14 +31,14 @@ import (
 
 // Options configure a run.
 type Options struct {
-	FuzzTime time.Duration  // per target
+	FuzzTime string         // per target: a duration ("60s") or a number of executions ("2000x"), as go test -fuzztime takes
 	Match    *regexp.Regexp // targets whose <package>.<FuzzXxx> it matches
 	Root     string         // the module's directory
 	Verbose  bool           // pass go test's output through
 }
 
 func main() {
-	fuzztime := flag.Duration("fuzztime", 10*time.Second, "how long to fuzz each target")
+	fuzztime := flag.String("fuzztime", "10s", `how long to fuzz each target: a duration ("60s") or a number of executions after the seeds ("2000x")`)
 	match := flag.String("run", "", "a regular expression: only the targets whose <package dir>.<FuzzXxx> it matches (empty: all)")
 	verbose := flag.Bool("v", false, "print go test's output as it comes")
 	flag.Usage = func() {
@@ -54,8 +55,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "fuzz: --run: %v\n", err)
 		os.Exit(2)
 	}
-	if *fuzztime <= 0 {
-		fmt.Fprintln(os.Stderr, "fuzz: --fuzztime must be positive")
+	if !validFuzzTime(*fuzztime) {
+		fmt.Fprintf(os.Stderr, "fuzz: --fuzztime=%s: want a positive duration (60s) or number of executions (2000x)\n", *fuzztime)
 		os.Exit(2)
 	}
 	found, err := run(Options{FuzzTime: *fuzztime, Match: re, Root: ".", Verbose: *verbose})
@@ -66,6 +67,17 @@ func main() {
 	if found > 0 {
 		os.Exit(1)
 	}
+}
+
+// validFuzzTime says whether s is what go test -fuzztime takes: a positive duration or "<n>x".
+func validFuzzTime(s string) bool {
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		var k int
+		_, err := fmt.Sscan(n, &k)
+		return err == nil && k > 0 && fmt.Sprint(k) == n
+	}
+	d, err := time.ParseDuration(s)
+	return err == nil && d > 0
 }
 
 // Target is one fuzz target.
@@ -119,7 +131,7 @@ var (
 
 // Fuzz runs one target for d.
 func Fuzz(o Options, t Target) (Result, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-fuzz", "^"+t.Name+"$", "-fuzztime", o.FuzzTime.String(), "./"+t.Dir)
+	cmd := exec.Command("go", "test", "-run", "^$", "-fuzz", "^"+t.Name+"$", "-fuzztime", o.FuzzTime, "./"+t.Dir)
 	cmd.Dir = o.Root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

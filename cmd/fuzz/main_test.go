@@ -37,3 +37,11 @@ func TestParseOutput(t *testing.T) {
 		t.Errorf("a crash reads as %+v", crashed)
 	}
 }
+
+func TestValidFuzzTime(t *testing.T) {
+	for s, want := range map[string]bool{"60s": true, "2000x": true, "1m30s": true, "0s": false, "0x": false, "x": false, "-1s": false, "2.5x": false, "ten": false} {
+		if got := validFuzzTime(s); got != want {
+			t.Errorf("validFuzzTime(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
