@@ -14,6 +14,11 @@
 // lines) or $FINBEAM_VARSERVE_TOKENS ("caller:token,..."); with neither, a token for caller "local"
 // is made and written to a file whose path is logged. Tokens never appear in logs.
 //
+// Beyond loopback it needs TLS (--tls_cert, --tls_key) and configured tokens, or it does not start;
+// SIGHUP reloads the tokens and the certificate. At most --max_inflight requests are answered at once
+// (one more: 503) and each caller may send --caller_rate a second (beyond: 429), both with
+// Retry-After, so an overload is shed instead of queued (cmd/internal/httpsvc).
+//
 // Every answered user is logged to --query_log (JSONL: request id, caller, user, names, returned
 // values, latency) in the background: the log never slows or fails an answer, and a record that
 // finds the buffer full is counted (varserve_querylog_dropped_total), not lost silently.
