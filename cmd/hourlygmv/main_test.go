@@ -543,20 +543,28 @@ func mysqlTable(dsn string) func() map[string]string {
 // writes until the server is back, and hs_order ends as the reference computes it from every order
 // sent, as an undisturbed run's does.
 func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
-	db := mysqltest.Private(t, mysqltest.Options{})
-	dsn, err := db.CreateDatabase("finbeam")
-	beamtest.Must(t, err)
-	b, err := kafkatest.Start(2)
-	beamtest.Must(t, err)
-	defer b.Close()
-	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
-		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	db, dsn, b, c := streamIntoMySQL(t)
 	streamThroughACrash(t, c, b, gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders), "hs_order", mysqlTable(dsn), func(second func()) {
 		db.Kill()
 		second()
 		time.Sleep(4 * time.Second) // the job reads them and its sink retries against the dead server
 		beamtest.Must(t, db.Restart())
 	})
+}
+
+// streamIntoMySQL starts a MariaDB of the test's own, an in-process broker and hourlygmv streaming
+// from the broker into the database.
+func streamIntoMySQL(t *testing.T) (*mysqltest.Server, string, *kafkatest.Broker, *beamtest.Command) {
+	t.Helper()
+	db := mysqltest.Private(t, mysqltest.Options{})
+	dsn, err := db.CreateDatabase("finbeam")
+	beamtest.Must(t, err)
+	b, err := kafkatest.Start(2)
+	beamtest.Must(t, err)
+	t.Cleanup(b.Close)
+	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
+		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	return db, dsn, b, c
 }
 
 // streamThroughACrash produces the first half of lines live to user_order and waits until table
@@ -587,14 +595,7 @@ func streamThroughACrash(t *testing.T, c *beamtest.Command, b *kafkatest.Broker,
 // MariaDB gone for longer than the sink retries (about half a minute): the job stops with an error
 // that names the table and the reason, never skipping the rows silently.
 func TestMySQLGoneForGoodStopsTheJob(t *testing.T) {
-	db := mysqltest.Private(t, mysqltest.Options{})
-	dsn, err := db.CreateDatabase("finbeam")
-	beamtest.Must(t, err)
-	b, err := kafkatest.Start(2)
-	beamtest.Must(t, err)
-	defer b.Close()
-	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
-		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	db, dsn, b, c := streamIntoMySQL(t)
 	lines := gen.Lines(gen.Config{Seed: 15, Events: 200}, gen.Orders)
 	first := gen.LiveFrom(lines[:100], "gmt_modified", time.Now().UnixMilli())
 	beamtest.Must(t, b.Produce("user_order", first, "id"))

@@ -2,6 +2,7 @@ package beamtest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -140,17 +141,7 @@ func (c *Command) WaitForStderr(t testing.TB, want string, timeout time.Duration
 // when it does not.
 func (c *Command) Exit(t testing.TB, timeout time.Duration) CommandResult {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return c.result(t, err)
-	case <-time.After(timeout):
-		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Fatalf("the command did not exit within %s; stderr:\n%s", timeout, c.Stderr())
-		return CommandResult{}
-	}
+	return c.waitFor(t, timeout, "on its own")
 }
 
 // Interrupt sends SIGINT, as Ctrl-C does, and waits up to a minute for the command to exit.
@@ -188,14 +179,21 @@ func (c *Command) Signal(t testing.TB, sig os.Signal) CommandResult {
 
 func (c *Command) wait(t testing.TB, sig os.Signal) CommandResult {
 	t.Helper()
+	return c.waitFor(t, time.Minute, fmt.Sprintf("after %v", sig))
+}
+
+// waitFor waits up to timeout for the command to exit; then it kills its group and fails the test.
+func (c *Command) waitFor(t testing.TB, timeout time.Duration, what string) CommandResult {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- c.cmd.Wait() }()
 	select {
 	case err := <-done:
 		return c.result(t, err)
-	case <-time.After(time.Minute):
-		c.cmd.Process.Kill()
-		t.Fatalf("the command did not exit within a minute of %v; stderr:\n%s", sig, c.Stderr())
+	case <-time.After(timeout):
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("the command did not exit within %s %s; stderr:\n%s", timeout, what, c.Stderr())
 		return CommandResult{}
 	}
 }

@@ -9,12 +9,15 @@
 package fuzzcheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/transforms/validate"
@@ -153,6 +156,28 @@ func Same[T any](t testing.TB, input, line string, v T, parse func(string) (T, e
 	again, err := parse(line)
 	if err != nil || !reflect.DeepEqual(v, again) {
 		t.Fatalf("%q parses to %+v, written as %s, which parses to %+v, %v", input, v, line, again, err)
+	}
+}
+
+// File checks one input of a parser of a declared file (YAML): refused, or read into a value that,
+// written back as YAML, is read again and written back the same (a nil and an empty list are written
+// alike, so the texts are compared, not the values).
+func File[T any](t testing.TB, file string, parse func([]byte) (T, error)) {
+	t.Helper()
+	v, err := parse([]byte(file))
+	if err != nil {
+		return
+	}
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatalf("%q: accepted %+v cannot be written: %v", file, v, err)
+	}
+	again, err := parse(b)
+	if err != nil {
+		t.Fatalf("%q reads as %+v, written as\n%s\nwhich is refused: %v", file, v, b, err)
+	}
+	if b2, _ := yaml.Marshal(again); !bytes.Equal(b, b2) {
+		t.Fatalf("%q reads as %+v, written as\n%s\nwhich reads as %+v, written as\n%s", file, v, b, again, b2)
 	}
 }
 
