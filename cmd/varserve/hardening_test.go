@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,11 +57,9 @@ func TestTLSReloadAndCallerRate(t *testing.T) {
 	c := beamtest.StartCommand(t, "--changelog="+path, fmt.Sprintf("--listen=127.0.0.1:%d", port), "--tokens_file="+tokens,
 		"--tls_cert="+files.ServerCert, "--tls_key="+files.ServerKey, "--caller_rate=20", "--caller_burst=5", "--query_log="+filepath.Join(dir, "q.jsonl"))
 	c.WaitForStderr(t, "on "+base, 60*time.Second)
-	ca, err := os.ReadFile(files.CA)
+	trust, err := files.ClientConfig()
 	beamtest.Must(t, err)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: trust}}
 	get := func(tok string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+"/v1/users/U000001/variables", nil)

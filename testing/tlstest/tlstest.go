@@ -94,11 +94,28 @@ func (f Files) ServerConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool, err := f.caPool()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}, nil
+}
+
+// ClientConfig is a client's TLS configuration from f that trusts the CA (no client certificate).
+func (f Files) ClientConfig() (*tls.Config, error) {
+	pool, err := f.caPool()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool}, nil
+}
+
+func (f Files) caPool() (*x509.CertPool, error) {
 	pem, err := os.ReadFile(f.CA)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}, nil
+	return pool, nil
 }

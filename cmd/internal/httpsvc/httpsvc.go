@@ -120,14 +120,7 @@ func CheckExposure(o Options, tokens bool) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("--listen=%s is beyond loopback: it needs %s", o.Listen, join(missing))
-}
-
-func join(s []string) string {
-	if len(s) == 2 {
-		return s[0] + " and " + s[1]
-	}
-	return s[0]
+	return fmt.Errorf("--listen=%s is beyond loopback: it needs %s", o.Listen, strings.Join(missing, " and "))
 }
 
 // Service is a configured front door: a listener, its certificate, its admission and its server.

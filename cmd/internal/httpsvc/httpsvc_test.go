@@ -2,8 +2,6 @@ package httpsvc
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -158,11 +156,9 @@ func TestTLSAndReloadOnSIGHUP(t *testing.T) {
 	if !strings.HasPrefix(s.URL(), "https://") {
 		t.Fatalf("URL %s, want https", s.URL())
 	}
-	ca, err := os.ReadFile(files.CA)
+	trust, err := files.ClientConfig()
 	must(t, err)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: trust}}
 	call := func(token string) int {
 		req, _ := http.NewRequest("GET", s.URL()+"/", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
