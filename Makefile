@@ -8,13 +8,14 @@ GO ?= go
 ## test: format check, go vet, every test, then every fuzz target for FUZZTIME_BRIEF (2000
 ## executions after its seeds) each
 ## (pipelines run on Beam's prism runner; the MySQL and BigQuery tests start their own MariaDB and
-## BigQuery emulators on 127.0.0.1; the portable-runner test starts prism's job server in a network
-## namespace of its own; the report tests render pages in headless Chromium and keep the screenshots
-## and printouts in out/test-artifacts)
+## BigQuery emulators on 127.0.0.1; the portable-runner tests run every command on prism's job server
+## in a network namespace of its own, and on a Flink cluster through Beam's Flink job server, built
+## once from Beam's sources; the report tests render pages in headless Chromium and keep the
+## screenshots and printouts in out/test-artifacts)
 test: fmt-check vet mariadb netns chromium jvm bqemulator
 	@rm -rf .portable-bin
 	$(GO) build -o .portable-bin/ github.com/apache/beam/sdks/v2/go/cmd/prism ./cmd/...
-	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin FINBEAM_ARTIFACTS=$(CURDIR)/out/test-artifacts $(GO) test -count=1 ./...
+	FINBEAM_PORTABLE_BIN=$(CURDIR)/.portable-bin FINBEAM_ARTIFACTS=$(CURDIR)/out/test-artifacts $(GO) test -count=1 -timeout=30m ./...
 	.portable-bin/fuzz --fuzztime=$(FUZZTIME_BRIEF)
 
 FUZZTIME_BRIEF ?= 2000x
@@ -101,15 +102,18 @@ kafka: $(if $(KAFKA_REAL),jvm)
 	@$(GO) build -o bin/broker ./cmd/broker
 	@trap '' INT; bin/broker --port=$(KAFKA_PORT) $(if $(KAFKA_REAL),--real)
 
-## flink: run a Flink 1.20 session cluster on 127.0.0.1 until Ctrl-C: REST API and web UI on
-## http://127.0.0.1:$(FLINK_REST_PORT), a JobManager and one TaskManager (JVMs), exactly-once checkpoints
-## every 5 s with RocksDB state in $(FLINK_DIR). The jars come from Maven Central once, pinned and checked
-## (testing/flinktest/cluster); it needs java and mvn.
+## flink: run a Flink 1.20 session cluster and Beam's Flink job server on 127.0.0.1 until Ctrl-C: REST
+## API and web UI on http://127.0.0.1:$(FLINK_REST_PORT), a JobManager and one TaskManager (JVMs),
+## exactly-once checkpoints every 5 s with RocksDB state in $(FLINK_DIR); the job server on
+## 127.0.0.1:$(FLINK_JOB_PORT) (a command's --runner=flink --endpoint). The jars come from Maven Central
+## once, pinned and checked (testing/flinktest/cluster, testing/flinktest/jobserver); the job server is
+## built once from Beam's sources (about 3 minutes); it needs java and mvn.
 FLINK_REST_PORT ?= 8081
+FLINK_JOB_PORT ?= 8099
 FLINK_DIR ?= out/flink
 flink: jvm
 	@$(GO) build -o bin/flink ./cmd/flink
-	@trap '' INT; bin/flink --rest_port=$(FLINK_REST_PORT) --dir=$(FLINK_DIR)
+	@trap '' INT; bin/flink --rest_port=$(FLINK_REST_PORT) --job_port=$(FLINK_JOB_PORT) --dir=$(FLINK_DIR)
 
 ## mysql: run a throwaway MariaDB on 127.0.0.1:$(MYSQL_PORT) with database finbeam until Ctrl-C (for
 ## --sink=mysql); Ctrl-C as with make kafka

@@ -1,15 +1,13 @@
-// Command flink runs an Apache Flink session cluster on 127.0.0.1 until interrupted: a JobManager and
-// TaskManagers as separate JVMs, from Flink's jars on Maven Central (fetched once into the cache, see
-// testing/flinktest), with exactly-once checkpoints every few seconds to a local directory (retained
-// on cancel), RocksDB state and a fixed-delay restart strategy; the REST API and web UI are on
-// 127.0.0.1:8081. It prints what runs where and stops everything on Ctrl-C. It needs java (17) and
-// mvn.
+// Command flink runs an Apache Flink session cluster and Beam's Flink job server on 127.0.0.1 until
+// interrupted: a JobManager and TaskManagers as separate JVMs, from Flink's jars on Maven Central
+// (fetched once into the cache, see testing/flinktest), with exactly-once checkpoints every few
+// seconds to a local directory (retained on cancel), RocksDB state and a fixed-delay restart
+// strategy, the REST API and web UI on 127.0.0.1:8081; and the job server on 127.0.0.1:8099, built
+// once from Beam's sources (its jars are not served here), submitting to that cluster with the
+// cluster's configuration. It prints what runs where and how to submit a finbeam command, and stops
+// everything on Ctrl-C. It needs java (17), mvn and go.
 //
-// Beam's Flink job server is not part of it: its jars (beam-runners-flink-*-job-server) are not
-// served by this machine's Maven registry, so finbeam's Go pipelines cannot be submitted to this
-// cluster yet (runners.md, Flink).
-//
-//	go run ./cmd/flink --rest_port=8081 --taskmanagers=1 --slots=2
+//	go run ./cmd/flink --rest_port=8081 --job_port=8099 --taskmanagers=1 --slots=2
 package main
 
 import (
@@ -18,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/finbeam/finbeam/testing/flinktest"
@@ -29,6 +29,7 @@ func main() {
 	slots := flag.Int("slots", 2, "task slots per TaskManager")
 	interval := flag.Duration("checkpoint_interval", flinktest.DefaultCheckpointInterval, "how often jobs checkpoint")
 	dir := flag.String("dir", "out/flink", "where checkpoints, savepoints, the configuration and the logs go (kept after a stop)")
+	jobPort := flag.Int("job_port", 8099, "port of Beam's Flink job server on 127.0.0.1 (a command's --endpoint; 0: a free one)")
 	flag.Parse()
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "flink: "+format+"\n", args...) }
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,8 +40,18 @@ func main() {
 		logf("%v", err)
 		os.Exit(1)
 	}
-	logf("%s; Ctrl-C stops it", c.Summary())
+	logf("%s", c.Summary())
+	js, err := flinktest.StartJobServer(ctx, flinktest.JobServerOptions{
+		FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), JobPort: *jobPort, Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: logf})
+	if err != nil {
+		c.Close()
+		logf("%v", err)
+		os.Exit(1)
+	}
+	logf("Beam %s Flink job server on %s (log %s); submit with: go run ./cmd/hourlygmv --runner=flink --endpoint=%s --environment_type=LOOPBACK; Ctrl-C stops it all",
+		flinktest.BeamVersion, js.Endpoint, js.Log, js.Endpoint)
 	<-ctx.Done()
+	js.Close()
 	c.Close()
 	logf("stopped")
 }

@@ -23,14 +23,18 @@ import (
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // file:// and plain paths
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 func init() {
+	wire.Register[fileio.FileMetadata]()
+	wire.Register[fileio.ReadableFile]()
 	register.Function3x0(nonBlank)
 	register.DoFn2x1[context.Context, string, error](&writeFn{})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/internal/watermark"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -28,6 +29,9 @@ var (
 )
 
 func init() {
+	wire.Register[Partition]()
+	wire.Register[Record]()
+	wire.Register[Restriction]()
 	register.DoFn3x1[context.Context, []byte, func(Partition), error](&listFn{})
 	register.DoFn4x2[context.Context, *sdf.LockRTracker, Partition, func(beam.EventTime, Record), sdf.ProcessContinuation, error](&readFn{})
 	register.Emitter1[Partition]()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -23,6 +24,7 @@ var (
 )
 
 func init() {
+	wire.Register[Message]()
 	register.DoFn3x1[context.Context, beam.EventTime, Message, error](&writeFn{})
 	register.Function2x0(changeMessage)
 	register.Function2x0(lineMessage)

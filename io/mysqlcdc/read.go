@@ -19,6 +19,7 @@ import (
 
 	"github.com/finbeam/finbeam/io/internal/watermark"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -27,6 +28,9 @@ var (
 )
 
 func init() {
+	wire.Register[Stream]()
+	wire.Register[Change]()
+	wire.Register[offsetrange.Restriction]()
 	register.DoFn3x1[context.Context, []byte, func(Stream), error](&startFn{})
 	register.Emitter1[Stream]()
 	register.DoFn4x2[context.Context, *sdf.LockRTracker, Stream, func(beam.EventTime, Change), sdf.ProcessContinuation, error](&readFn{})

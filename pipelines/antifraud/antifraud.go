@@ -87,6 +87,7 @@ import (
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // What the job reads: the benefit event stream (a topic, the sample's benefit_event.jsonl) with its
@@ -204,6 +205,8 @@ var (
 )
 
 func init() {
+	wire.Register[item]()
+	wire.Register[keyed.Bucket[entityState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, item), func(validate.DeadLetter)](&benefitFn{})
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, item), func(validate.DeadLetter)](&pathFn{})
 	register.Emitter3[beam.EventTime, string, item]()

@@ -63,6 +63,7 @@ import (
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // What the job reads: the app event stream (a topic, the sample's app_event.jsonl) with its
@@ -208,6 +209,8 @@ var (
 )
 
 func init() {
+	wire.Register[pending]()
+	wire.Register[keyed.Bucket[deviceState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, pending), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, pending]()
 	batch.Register[pending]()

@@ -18,6 +18,7 @@ import (
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // The premium join: an order's premium counts for the activity entry its day's payment came
@@ -64,6 +65,8 @@ type premiumState struct {
 }
 
 func init() {
+	wire.Register[premiumInput]()
+	wire.Register[keyed.Bucket[premiumState]]()
 	register.DoFn4x0[context.Context, string, func(string, premiumInput), func(validate.DeadLetter)](&versionFn{})
 	register.Emitter2[string, premiumInput]()
 	batch.Register[premiumInput]()

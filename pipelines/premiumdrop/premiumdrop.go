@@ -77,6 +77,7 @@ import (
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -89,6 +90,8 @@ var (
 )
 
 func init() {
+	wire.Register[Event]()
+	wire.Register[keyed.Bucket[userState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseUpdateFn{})
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, Event), func(validate.DeadLetter)](&parseDimFn{})
 	register.Emitter3[beam.EventTime, string, Event]()

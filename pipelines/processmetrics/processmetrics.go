@@ -62,6 +62,7 @@ import (
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/retract"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -71,6 +72,8 @@ var (
 )
 
 func init() {
+	wire.Register[processAct]()
+	wire.Register[keyed.Bucket[instanceState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, processAct), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, processAct]()
 	batch.Register[processAct]()

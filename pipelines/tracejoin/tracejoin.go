@@ -66,9 +66,12 @@ import (
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 func init() {
+	wire.Register[tracePart]()
+	wire.Register[keyed.Bucket[traceState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, tracePart), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, tracePart]()
 	batch.Register[tracePart]()

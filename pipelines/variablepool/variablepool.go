@@ -51,9 +51,12 @@ import (
 	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/eventtime"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 func init() {
+	wire.Register[userEvent]()
+	wire.Register[keyed.Bucket[userState]]()
 	register.DoFn4x0[context.Context, string, func(beam.EventTime, string, userEvent), func(validate.DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, userEvent]()
 	batch.Register[userEvent]()

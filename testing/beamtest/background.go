@@ -2,9 +2,13 @@ package beamtest
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,4 +145,57 @@ func WaitForTable(t testing.TB, what string, table func() map[string]string, wan
 			t.Fatalf("%s: not the expected table within a minute\n%s", what, context())
 		}
 	}
+}
+
+// Listening returns the local addresses (ip:port) of the TCP sockets the process pid listens on,
+// read from /proc: what a test checks stays on 127.0.0.1.
+func Listening(pid int) ([]string, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			addr, err := procAddr(f[1])
+			if err != nil {
+				return nil, err
+			}
+			addrs = append(addrs, addr)
+		}
+	}
+	return addrs, nil
+}
+
+// procAddr decodes /proc/net/tcp's "HEXIP:HEXPORT" (the IP in 32-bit words of host byte order,
+// little-endian here).
+func procAddr(s string) (string, error) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(ipHex)
+	if !ok || err != nil || len(raw)%4 != 0 {
+		return "", fmt.Errorf("beamtest: bad /proc/net address %q", s)
+	}
+	for i := 0; i < len(raw); i += 4 {
+		raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(net.IP(raw).String(), strconv.Itoa(int(port))), nil
 }

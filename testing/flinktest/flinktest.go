@@ -74,6 +74,7 @@ type Cluster struct {
 	REST string // http://127.0.0.1:port: the REST API and the web UI
 	Dir  string // Checkpoints, Savepoints, Conf and the logs are under it
 	opts Options
+	lib  string // the jars
 	jm   *mavenjars.Process
 	tms  []*mavenjars.Process
 	temp bool
@@ -84,6 +85,10 @@ func (c *Cluster) Checkpoints() string { return filepath.Join(c.Dir, "checkpoint
 
 // Savepoints is the default savepoint directory.
 func (c *Cluster) Savepoints() string { return filepath.Join(c.Dir, "savepoints") }
+
+// Conf is the directory of the cluster's config.yaml, which the job server reads too
+// (JobServerOptions.ConfDir).
+func (c *Cluster) Conf() string { return filepath.Join(c.Dir, "conf") }
 
 // Logs is the directory of the JobManager's and the TaskManagers' logs.
 func (c *Cluster) Logs() string { return filepath.Join(c.Dir, "log") }
@@ -121,7 +126,7 @@ func start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: o.Dir, opts: o}
+	c := &Cluster{Dir: o.Dir, opts: o, lib: lib}
 	if c.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "finbeam-flink-"); err != nil {
 			return nil, err
@@ -143,7 +148,7 @@ func start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 	c.REST = fmt.Sprintf("http://127.0.0.1:%d", o.RestPort)
-	if err := os.WriteFile(filepath.Join(c.Dir, "conf", "config.yaml"), []byte(c.config(rpc, o)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.Conf(), "config.yaml"), []byte(c.config(rpc, o)), 0o644); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -181,7 +186,8 @@ func start(ctx context.Context, o Options) (*Cluster, error) {
 
 // config is the cluster's config.yaml: everything on 127.0.0.1, memory set explicitly (a
 // TaskManager started by hand has no defaults for it), checkpoints exactly-once to Checkpoints,
-// retained on cancel, RocksDB state, a fixed-delay restart strategy.
+// retained on cancel, RocksDB state, a fixed-delay restart strategy, and a TaskManager that stops
+// answering given up after 20 s (Flink's default: 50 s).
 func (c *Cluster) config(rpc int, o Options) string {
 	return fmt.Sprintf(`# Written by testing/flinktest.
 jobmanager.rpc.address: 127.0.0.1
@@ -211,6 +217,8 @@ state.savepoints.dir: file://%s
 execution.checkpointing.interval: %s
 execution.checkpointing.mode: EXACTLY_ONCE
 execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
+heartbeat.interval: 2000
+heartbeat.timeout: 20000
 restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 10
 restart-strategy.fixed-delay.delay: 2s
@@ -219,7 +227,7 @@ restart-strategy.fixed-delay.delay: 2s
 
 // java starts one of the cluster's JVMs with its log in Logs.
 func (c *Cluster) java(lib, name, main string) (*mavenjars.Process, error) {
-	args := append(append([]string{}, jvmOpens...), "-Xmx900m", "-cp", filepath.Join(lib, "*"), main, "--configDir", filepath.Join(c.Dir, "conf"))
+	args := append(append([]string{}, jvmOpens...), "-Xmx900m", "-cp", filepath.Join(lib, "*"), main, "--configDir", c.Conf())
 	return mavenjars.Java(name, filepath.Join(c.Logs(), name+".log"), args...)
 }
 
@@ -284,6 +292,80 @@ func (c *Cluster) Get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("flinktest: GET %s: %s: %s", path, resp.Status, b)
 	}
 	return json.Unmarshal(b, v)
+}
+
+// KillTaskManager kills the i-th TaskManager's JVM at once (SIGKILL), as a crash would; its slots
+// leave the cluster once the JobManager's heartbeat misses it.
+func (c *Cluster) KillTaskManager(i int) { c.tms[i].Kill() }
+
+// StartTaskManager starts one more TaskManager and returns once the cluster has its slots.
+func (c *Cluster) StartTaskManager(ctx context.Context) error {
+	tm, err := c.java(c.lib, fmt.Sprintf("taskmanager-%d", len(c.tms)), "org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
+	if err != nil {
+		return err
+	}
+	c.tms = append(c.tms, tm)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if ov, err := c.Overview(ctx); err == nil && ov.SlotsAvailable >= c.opts.Slots {
+			return nil
+		}
+		if err := tm.Exited(); err != nil {
+			return fmt.Errorf("flinktest: %w", err)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("flinktest: the new TaskManager did not register within 2 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Checkpoints of a job, as /jobs/<id>/checkpoints counts them.
+type Checkpoints struct {
+	Completed, Failed, Restored int
+	// LatestDuration and LatestSize are the latest completed checkpoint's (end to end; bytes).
+	LatestDuration time.Duration
+	LatestSize     int64
+}
+
+// JobCheckpoints asks the REST API for a job's checkpoint counts.
+func (c *Cluster) JobCheckpoints(ctx context.Context, job string) (Checkpoints, error) {
+	var r struct {
+		Counts struct {
+			Completed int `json:"completed"`
+			Failed    int `json:"failed"`
+			Restored  int `json:"restored"`
+		} `json:"counts"`
+		Latest struct {
+			Completed *struct {
+				Duration int64 `json:"end_to_end_duration"`
+				Size     int64 `json:"state_size"`
+			} `json:"completed"`
+		} `json:"latest"`
+	}
+	if err := c.Get(ctx, "/jobs/"+job+"/checkpoints", &r); err != nil {
+		return Checkpoints{}, err
+	}
+	cp := Checkpoints{Completed: r.Counts.Completed, Failed: r.Counts.Failed, Restored: r.Counts.Restored}
+	if l := r.Latest.Completed; l != nil {
+		cp.LatestDuration, cp.LatestSize = time.Duration(l.Duration)*time.Millisecond, l.Size
+	}
+	return cp, nil
+}
+
+// Job is one of /jobs/overview's jobs.
+type Job struct {
+	ID    string `json:"jid"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// Jobs lists the cluster's jobs, running and ended.
+func (c *Cluster) Jobs(ctx context.Context) ([]Job, error) {
+	var r struct {
+		Jobs []Job `json:"jobs"`
+	}
+	return r.Jobs, c.Get(ctx, "/jobs/overview", &r)
 }
 
 // Close stops the TaskManagers, then the JobManager (SIGTERM, then SIGKILL after 10 s), and removes

@@ -55,6 +55,11 @@ func (s Set) Fetch(ctx context.Context, logf func(string, ...any)) (string, erro
 	}
 	dir := filepath.Join(CacheDir(), s.Name)
 	lib := filepath.Join(dir, "lib")
+	unlock, err := Lock(dir + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if s.Verify(lib) == nil {
 		return lib, nil
 	}
@@ -78,6 +83,23 @@ func (s Set) Fetch(ctx context.Context, logf func(string, ...any)) (string, erro
 		return "", err
 	}
 	return lib, nil
+}
+
+// Lock takes an exclusive lock on the file path (creating it), waiting while another process holds
+// it: tests in several packages fetch the same set at once. unlock releases it.
+func Lock(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mavenjars: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Verify checks that lib holds exactly the jars Sums lists, each with its digest.
@@ -156,6 +178,9 @@ func (p *Process) Exited() error {
 		return nil
 	}
 }
+
+// Pid is the JVM's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Kill kills the process's group at once (SIGKILL), as a crash would, and returns once it has ended.
 func (p *Process) Kill() {

@@ -24,9 +24,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 func init() {
+	wire.Register[Change]()
 	register.Function2x0(encode)
 	register.Function3x0(count)
 	register.Emitter1[Change]()

@@ -36,6 +36,7 @@ import (
 	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/state/ordered"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -45,6 +46,9 @@ var (
 )
 
 func init() {
+	wire.Register[Record]()
+	wire.Register[Update]()
+	wire.Register[keyed.Bucket[keyState]]()
 	register.DoFn1x2[Record, string, Record](&bucketKey{})
 	batch.Register[Record]()
 	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Record, func(Update), func(validate.DeadLetter), error](&lastValueFn{})

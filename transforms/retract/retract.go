@@ -42,6 +42,7 @@ import (
 	"github.com/finbeam/finbeam/state/batch"
 	"github.com/finbeam/finbeam/state/keyed"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // This package's counters (namespace finbeam; the run's summary shows them), declared once.
@@ -53,6 +54,10 @@ var (
 )
 
 func init() {
+	wire.Register[Delta]()
+	wire.Register[Partial]()
+	wire.Register[Agg]()
+	wire.Register[keyed.Bucket[aggState]]()
 	register.DoFn3x1[beam.EventTime, Delta, func(beam.EventTime, string, []Partial), error](&partialFn{})
 	register.Emitter3[beam.EventTime, string, []Partial]()
 	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Partial, func(Agg), func(Delta), error](&aggFn{})

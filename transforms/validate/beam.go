@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 // Namespace is the Beam metrics namespace of every finbeam counter.
@@ -63,4 +65,7 @@ func Lines(s beam.Scope, dead beam.PCollection) beam.PCollection {
 	return beam.ParDo(s.Scope("validate.Lines"), encodeDeadLetter, dead)
 }
 
-func init() { register.Function1x1(encodeDeadLetter) }
+func init() {
+	wire.Register[DeadLetter]()
+	register.Function1x1(encodeDeadLetter)
+}

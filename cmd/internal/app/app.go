@@ -37,6 +37,7 @@ import (
 	"github.com/finbeam/finbeam/io/jsonl"
 	"github.com/finbeam/finbeam/io/mysqlio"
 	"github.com/finbeam/finbeam/transforms/validate"
+	"github.com/finbeam/finbeam/transforms/wire"
 )
 
 var (
@@ -380,6 +381,13 @@ func (c *Command) Run(ctx context.Context, j *Job) error {
 	}
 	if (r == "dataflow" || portable(r) && !jobopts.IsLoopback()) && *jobopts.WorkerBinary == "" {
 		Logf("building the Go worker binary that %s stages with the job (go build for linux/amd64: a minute or two the first time; --worker_binary=<file> skips it)", r)
+	}
+	rows, err := wire.RowCoders(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if len(rows) > 0 {
+		return fmt.Errorf("%s: the pipeline sends struct types as schema rows, which portable Flink re-encodes wrongly (give them wire.Register): %s", c.Name, strings.Join(rows, "; "))
 	}
 	Logf("%s: running on %s", c.Name, r)
 	leave := r == "prism" && !Streaming()
