@@ -553,8 +553,8 @@ func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
 }
 
 // streamIntoMySQL starts a MariaDB of the test's own, an in-process broker and hourlygmv streaming
-// from the broker into the database.
-func streamIntoMySQL(t *testing.T) (*mysqltest.Server, string, *kafkatest.Broker, *beamtest.Command) {
+// from the broker into the database (on prism, or on the runner the extra flags name).
+func streamIntoMySQL(t *testing.T, runner ...string) (*mysqltest.Server, string, *kafkatest.Broker, *beamtest.Command) {
 	t.Helper()
 	db := mysqltest.Private(t, mysqltest.Options{})
 	dsn, err := db.CreateDatabase("finbeam")
@@ -562,8 +562,8 @@ func streamIntoMySQL(t *testing.T) (*mysqltest.Server, string, *kafkatest.Broker
 	b, err := kafkatest.Start(2)
 	beamtest.Must(t, err)
 	t.Cleanup(b.Close)
-	c := beamtest.StartCommand(t, "--sink=mysql", "--mysql_dsn="+dsn, "--mysql_create_tables", "--source=kafka",
-		"--kafka_brokers="+b.Addrs()[0], "--kafka_group=gmv", "--dead_letter="+filepath.Join(t.TempDir(), "dead.jsonl"))
+	c := beamtest.StartCommand(t, append([]string{"--sink=mysql", "--mysql_dsn=" + dsn, "--mysql_create_tables", "--source=kafka",
+		"--kafka_brokers=" + b.Addrs()[0], "--kafka_group=gmv", "--dead_letter=" + filepath.Join(t.TempDir(), "dead.jsonl")}, runner...)...)
 	return db, dsn, b, c
 }
 

@@ -3,6 +3,7 @@ package beamrun
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
@@ -31,7 +32,7 @@ func CancelJobs(endpoint, name string, timeout time.Duration) ([]string, error) 
 	}
 	var ids []string
 	for _, j := range jobs.GetJobInfo() {
-		if j.GetJobName() != name || JobEnded(j.GetState()) {
+		if !SameJob(j.GetJobName(), name) || JobEnded(j.GetState()) {
 			continue
 		}
 		if _, err := client.Cancel(ctx, &jobpb.CancelJobRequest{JobId: j.GetJobId()}); err != nil {
@@ -56,6 +57,23 @@ func CancelJobs(endpoint, name string, timeout time.Duration) ([]string, error) 
 		}
 	}
 	return ids, nil
+}
+
+// SameJob reports whether got, a job server's name for a job, is the job submitted as name. prism
+// keeps the name as given; Beam's Java job servers (Flink's) name the job as Beam Java does: the
+// name lower-cased with every character but a-z and 0-9 made 0, then -<user>-<date>-<random>
+// ("finbeam-hourlygmv-17966" becomes "finbeam0hourlygmv017966-root-1207120648-59149b8").
+func SameJob(got, name string) bool {
+	if got == name {
+		return true
+	}
+	java := []byte(strings.ToLower(name))
+	for i, c := range java {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			java[i] = '0'
+		}
+	}
+	return strings.HasPrefix(got, string(java)+"-")
 }
 
 // JobEnded reports whether a job in state s has ended.
