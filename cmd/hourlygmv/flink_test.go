@@ -18,7 +18,7 @@ import (
 // Kafka offsets and every bucket's state) and replays from it, and hs_order should end as the
 // reference computes it from every order produced before and after the crash.
 //
-// Not in make test yet (make soak-flink runs it): it passed 3 runs of 4 here. The failing run kept
+// Not in make test yet (make soak-flink runs it): it passed 4 runs of 5 here. The failing run kept
 // the table written before the crash: hs_order's versions count the row's emissions, so the replay
 // after the restore writes versions the sink has already seen, with other contents when its bundles
 // differ, and the sink's version guard keeps the older row (README, Flink; issue #19).
