@@ -99,20 +99,13 @@ func BuildJobServer(ctx context.Context, logf func(string, ...any)) (jar, lib st
 	if err := os.WriteFile(filepath.Join(src, "org", "apache", "beam", "runners", "flink", "FinbeamFlinkJobServer.java"), jobServerMain, 0o644); err != nil {
 		return "", "", err
 	}
-	if out, err := mvn(ctx, dir, "package"); err != nil {
+	if out, err := mavenjars.MVN(ctx, dir, "package"); err != nil {
 		return "", "", fmt.Errorf("flinktest: building the job server: mvn package: %w\n%s", err, beamtest.Tail(out, 30))
 	}
 	if err := os.Rename(filepath.Join(dir, "target", "beam-flink-job-server-1.jar"), jar); err != nil {
 		return "", "", err
 	}
 	return jar, lib, os.WriteFile(stamp, []byte(want), 0o644)
-}
-
-func mvn(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "mvn", append([]string{"-B", "-q", "-C", "-Dmaven.repo.local=" + filepath.Join(mavenjars.CacheDir(), "m2")}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 // copyBeamSources fetches Beam's source through the Go module proxy and copies runnerSources into
@@ -186,7 +179,7 @@ func extract(f *zip.File, path string) error {
 // (checked against its SHA-256) with its servers bound to the address they are given instead of
 // every interface. The job server's jar comes first on every classpath, so its class wins.
 func patchServerFactory(ctx context.Context, src string) error {
-	if out, err := mvn(ctx, filepath.Dir(filepath.Dir(filepath.Dir(src))), "dependency:get", "-Dtransitive=false", "-Dartifact="+coreSources); err != nil {
+	if out, err := mavenjars.MVN(ctx, filepath.Dir(filepath.Dir(filepath.Dir(src))), "dependency:get", "-Dtransitive=false", "-Dartifact="+coreSources); err != nil {
 		return fmt.Errorf("flinktest: fetching %s: %w\n%s", coreSources, err, beamtest.Tail(out, 10))
 	}
 	jar := filepath.Join(mavenjars.CacheDir(), "m2", "org", "apache", "beam", "beam-sdks-java-core", BeamVersion, "beam-sdks-java-core-"+BeamVersion+"-sources.jar")

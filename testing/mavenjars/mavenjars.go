@@ -73,16 +73,22 @@ func (s Set) Fetch(ctx context.Context, logf func(string, ...any)) (string, erro
 	if err := os.WriteFile(filepath.Join(dir, "pom.xml"), s.POM, 0o644); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "mvn", "-B", "-q", "-C", "-Dmaven.repo.local="+filepath.Join(CacheDir(), "m2"),
-		"dependency:copy-dependencies", "-DoutputDirectory="+lib)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mavenjars: %s: mvn dependency:copy-dependencies: %w\n%s", s.Name, err, beamtest.Tail(string(out), 20))
+	if out, err := MVN(ctx, dir, "dependency:copy-dependencies", "-DoutputDirectory="+lib); err != nil {
+		return "", fmt.Errorf("mavenjars: %s: mvn dependency:copy-dependencies: %w\n%s", s.Name, err, beamtest.Tail(out, 20))
 	}
 	if err := s.Verify(lib); err != nil {
 		return "", err
 	}
 	return lib, nil
+}
+
+// MVN runs Maven in dir, batch mode and quiet, with checksums enforced and the cache's local
+// repository (CacheDir/m2), and returns its combined output.
+func MVN(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "mvn", append([]string{"-B", "-q", "-C", "-Dmaven.repo.local=" + filepath.Join(CacheDir(), "m2")}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Lock takes an exclusive lock on the file path (creating it), waiting while another process holds
