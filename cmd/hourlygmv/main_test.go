@@ -530,21 +530,16 @@ func upsertOrders(t *testing.T, dsn string, lines []string, rows *[]string, seen
 
 // mysqlTable reads hs_order; nil while the server or the table is not there.
 func mysqlTable(dsn string) func() map[string]string {
-	return func() map[string]string {
-		got, err := mysqltest.Table(dsn, hourlygmv.Schema)
-		if err != nil {
-			return nil
-		}
-		return got
-	}
+	return sinktest.Stream{DSN: dsn}.Table(hourlygmv.Schema)
 }
 
 // MariaDB killed (as a crash) and restarted while the job streams into it: the sink retries its
 // writes until the server is back, and hs_order ends as the reference computes it from every order
 // sent, as an undisturbed run's does.
 func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
-	db, dsn, b, c := streamIntoMySQL(t)
-	streamThroughACrash(t, c, b, gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders), "hs_order", mysqlTable(dsn), func(second func()) {
+	st := sinktest.StreamIntoMySQL(t, "gmv")
+	db := st.DB
+	streamThroughACrash(t, st.Cmd, st.Broker, gen.Lines(gen.Config{Seed: 14, Events: 400}, gen.Orders), "hs_order", st.Table(hourlygmv.Schema), func(second func()) {
 		db.Kill()
 		second()
 		time.Sleep(4 * time.Second) // the job reads them and its sink retries against the dead server
@@ -552,25 +547,10 @@ func TestMySQLKilledAndRestartedWhileStreaming(t *testing.T) {
 	})
 }
 
-// streamIntoMySQL starts a MariaDB of the test's own, an in-process broker and hourlygmv streaming
-// from the broker into the database (on prism, or on the runner the extra flags name).
-func streamIntoMySQL(t *testing.T, runner ...string) (*mysqltest.Server, string, *kafkatest.Broker, *beamtest.Command) {
-	t.Helper()
-	db := mysqltest.Private(t, mysqltest.Options{})
-	dsn, err := db.CreateDatabase("finbeam")
-	beamtest.Must(t, err)
-	b, err := kafkatest.Start(2)
-	beamtest.Must(t, err)
-	t.Cleanup(b.Close)
-	c := beamtest.StartCommand(t, append([]string{"--sink=mysql", "--mysql_dsn=" + dsn, "--mysql_create_tables", "--source=kafka",
-		"--kafka_brokers=" + b.Addrs()[0], "--kafka_group=gmv", "--dead_letter=" + filepath.Join(t.TempDir(), "dead.jsonl")}, runner...)...)
-	return db, dsn, b, c
-}
-
 // streamThroughACrash produces the first half of lines live to user_order and waits until table
 // holds the reference's rows of them; then crash kills a service and restarts it, calling second
-// (which produces the second half) when the test wants; then it waits until table holds the
-// reference's rows of every line, and stops the command, which must exit 0.
+// (which produces the second half, 20 lines every 400 ms) when the test wants; then it waits until
+// table holds the reference's rows of every line, and stops the command, which must exit 0.
 func streamThroughACrash(t *testing.T, c *beamtest.Command, b *kafkatest.Broker, lines []string, what string, table func() map[string]string, crash func(second func())) {
 	t.Helper()
 	first := gen.LiveFrom(lines[:len(lines)/2], "gmt_modified", time.Now().UnixMilli())
@@ -579,8 +559,9 @@ func streamThroughACrash(t *testing.T, c *beamtest.Command, b *kafkatest.Broker,
 	beamtest.WaitForTable(t, what+" before the crash", table, want, c.Stderr)
 	var second []string
 	crash(func() {
-		second = gen.LiveFrom(lines[len(lines)/2:], "gmt_modified", time.Now().UnixMilli())
-		beamtest.Must(t, b.Produce("user_order", second, "id"))
+		live := gen.LiveFrom(lines[len(lines)/2:], "gmt_modified", time.Now().UnixMilli())
+		beamtest.Must(t, b.ProduceSteadily("user_order", live, "id", 20, 400*time.Millisecond))
+		second = live
 	})
 	if second == nil {
 		t.Fatal("the crash did not produce the second half")
@@ -595,7 +576,8 @@ func streamThroughACrash(t *testing.T, c *beamtest.Command, b *kafkatest.Broker,
 // MariaDB gone for longer than the sink retries (about half a minute): the job stops with an error
 // that names the table and the reason, never skipping the rows silently.
 func TestMySQLGoneForGoodStopsTheJob(t *testing.T) {
-	db, dsn, b, c := streamIntoMySQL(t)
+	st := sinktest.StreamIntoMySQL(t, "gmv")
+	db, dsn, b, c := st.DB, st.DSN, st.Broker, st.Cmd
 	lines := gen.Lines(gen.Config{Seed: 15, Events: 200}, gen.Orders)
 	first := gen.LiveFrom(lines[:100], "gmt_modified", time.Now().UnixMilli())
 	beamtest.Must(t, b.Produce("user_order", first, "id"))

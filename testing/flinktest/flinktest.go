@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -300,6 +301,10 @@ func (c *Cluster) KillTaskManager(i int) { c.tms[i].Kill() }
 
 // StartTaskManager starts one more TaskManager and returns once the cluster has its slots.
 func (c *Cluster) StartTaskManager(ctx context.Context) error {
+	known, err := c.taskManagerIDs(ctx)
+	if err != nil {
+		return err
+	}
 	tm, err := c.java(c.lib, fmt.Sprintf("taskmanager-%d", len(c.tms)), "org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
 	if err != nil {
 		return err
@@ -307,8 +312,14 @@ func (c *Cluster) StartTaskManager(ctx context.Context) error {
 	c.tms = append(c.tms, tm)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if ov, err := c.Overview(ctx); err == nil && ov.SlotsAvailable >= c.opts.Slots {
-			return nil
+		// A TaskManager the JobManager did not know before: its free slots would not tell, as a job
+		// waiting to be restored takes them at once.
+		if ids, err := c.taskManagerIDs(ctx); err == nil {
+			for _, id := range ids {
+				if !slices.Contains(known, id) {
+					return nil
+				}
+			}
 		}
 		if err := tm.Exited(); err != nil {
 			return fmt.Errorf("flinktest: %w", err)
@@ -318,6 +329,23 @@ func (c *Cluster) StartTaskManager(ctx context.Context) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// taskManagerIDs are the ids of the TaskManagers registered with the JobManager.
+func (c *Cluster) taskManagerIDs(ctx context.Context) ([]string, error) {
+	var r struct {
+		TaskManagers []struct {
+			ID string `json:"id"`
+		} `json:"taskmanagers"`
+	}
+	if err := c.Get(ctx, "/taskmanagers", &r); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(r.TaskManagers))
+	for i, tm := range r.TaskManagers {
+		ids[i] = tm.ID
+	}
+	return ids, nil
 }
 
 // Checkpoints of a job, as /jobs/<id>/checkpoints counts them.

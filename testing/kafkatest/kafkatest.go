@@ -133,6 +133,20 @@ func (b *Broker) Produce(topic string, lines []string, keyField string) error {
 	return nil
 }
 
+// ProduceSteadily is Produce a chunk of lines at a time, every interval: a stream that a test can
+// crash something in the middle of.
+func (b *Broker) ProduceSteadily(topic string, lines []string, keyField string, chunk int, every time.Duration) error {
+	for i := 0; i < len(lines); i += chunk {
+		if i > 0 {
+			time.Sleep(every)
+		}
+		if err := b.Produce(topic, lines[i:min(i+chunk, len(lines))], keyField); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Paced writes n messages with write (kafkaio.WriteAll, say) at rate messages per second from now
 // (0: as fast as it can), each time the messages that are due, at most 1,000 at once; msg makes
 // message i given the time (epoch ms) its batch is sent. It returns the send time of every message

@@ -1,7 +1,6 @@
 package portable_test
 
 import (
-	"context"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -137,17 +136,10 @@ func TestEveryCommandOnAJobServer(t *testing.T) {
 // JVMs of their own) with --runner=flink and LOOPBACK workers, writes the same tables and dead
 // letters as the same binary run in-process on prism.
 func TestEveryCommandOnFlink(t *testing.T) {
-	ctx := context.Background()
-	c, err := flinktest.Start(ctx, flinktest.Options{Logf: t.Logf})
-	beamtest.NeedService(t, err, flinktest.ErrNotInstalled)
-	defer c.Close()
-	js, err := flinktest.StartJobServer(ctx, flinktest.JobServerOptions{
-		FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: t.Logf})
-	beamtest.Must(t, err)
-	defer js.Close()
+	_, js := flinktest.StartSession(t, flinktest.Options{})
 	bins := portable.Binaries(t, commandPackages()...)
 	sameAsInProcess(t, bins, "on Flink", func(t *testing.T, bin string, args []string) {
-		res := beamtest.RunBinary(t, bin, append(args, "--runner=flink", "--endpoint="+js.Endpoint, "--environment_type=LOOPBACK")...)
+		res := beamtest.RunBinary(t, bin, append(args, js.Args()...)...)
 		if res.ExitCode != 0 || !strings.Contains(res.Stderr, "running on flink") {
 			t.Fatalf("on Flink: exit %d: %s\njob server log: %s", res.ExitCode, res.Stderr, js.Log)
 		}

@@ -16,9 +16,18 @@
 // record is waiting from the start) nothing is late, even though timers may fire before the end.
 //
 // Speed. Keys are spread over state buckets (Config.Buckets) and records batched per bucket per bundle
-// (state/batch), so state is read and written and the timer set once per bucket per bundle, and one
-// Update per key and period per bundle carries the net change. A bucket's timer serves all its
-// keys: it fires at the earliest Expiry among them and tells all of them the watermark.
+// (state/batch), so state is read and written and the timer set once per bucket per bundle. A
+// bucket's timer serves all its keys: it fires at the earliest Expiry among them and tells all of
+// them the watermark.
+//
+// Replays. In a stream (Config.BoundedInput false) every record that replaces its period's value
+// gives an Update of its own, in the order the key's records arrive, whatever the bundles: the
+// updates of a key are then a function of its records' order alone, which a runner restoring a
+// checkpoint (Flink) replays as it was, since a key's records come from one Kafka partition. So the
+// same records give the same updates, with the same versions, before and after a restore, and every
+// key a record touched before a crash is touched again by its replay (see transforms/retract,
+// Replays). With BoundedInput one Update per key and period per bundle carries the net change: a
+// bounded run is not restored part way.
 package lastvalue
 
 import (
@@ -172,18 +181,19 @@ func (f *lastValueFn) step() keyed.Step[keyState] {
 }
 
 func (f *lastValueFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, recs []Record, emit func(Update), dead func(validate.DeadLetter)) error {
-	return keyed.Add(ctx, f.step(), sp, tp, bucket, recs, rules{emit: emit, dead: dead})
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, recs, rules{coalesce: f.BoundedInput, emit: emit, dead: dead})
 }
 
 // OnTimer drops, in every key of the bucket, the periods whose Expiry the watermark has passed.
 func (f *lastValueFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Update), dead func(validate.DeadLetter)) error {
-	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{emit: emit, dead: dead})
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{coalesce: f.BoundedInput, emit: emit, dead: dead})
 }
 
 // rules are lastvalue's rules for a key's entry (keyed.Rules).
 type rules struct {
-	emit func(Update)
-	dead func(validate.DeadLetter)
+	coalesce bool // one update per period per batch (bounded input), not one per replacing record
+	emit     func(Update)
+	dead     func(validate.DeadLetter)
 }
 
 func (rules) Key(r Record) string { return r.Key }
@@ -202,7 +212,7 @@ func (r rules) Add(ctx context.Context, _ string, k *keyState, recs []Record, wm
 			onTime = append(onTime, rec)
 		}
 	}
-	if changed := k.apply(onTime, r.emit); changed > 0 {
+	if changed := k.apply(onTime, r.coalesce, r.emit); changed > 0 {
 		countLastvalueUpdates.Inc(ctx, int64(changed))
 	}
 	return nil
@@ -233,24 +243,17 @@ func (rules) Due(k *keyState, bounded bool) (int64, bool) {
 	return nextExpiry(k.Open)
 }
 
-// apply takes a batch of one key's records that are not late, and emits an update for each period
-// whose record changes; it returns how many did.
-func (k *keyState) apply(recs []Record, emit func(Update)) int {
-	best := map[int64]Record{}
-	for _, r := range recs {
-		if b, ok := best[r.Period]; !ok || Newer(r, b) {
-			best[r.Period] = r
-		}
+// apply takes a batch of one key's records that are not late, and emits an update for each record
+// that replaces its period's value, in the batch's order; with coalesce, only the latest record of
+// each period (in period order): one update per period carries the batch's net change. It returns how
+// many updates it emitted.
+func (k *keyState) apply(recs []Record, coalesce bool, emit func(Update)) int {
+	if coalesce {
+		recs = latestPerPeriod(recs)
 	}
-	periods := make([]int64, 0, len(best))
-	for p := range best {
-		periods = append(periods, p)
-	}
-	sort.Slice(periods, func(i, j int) bool { return periods[i] < periods[j] })
 	changed := 0
-	for _, p := range periods {
-		r := best[p]
-		i := indexOf(k.Open, p)
+	for _, r := range recs {
+		i := indexOf(k.Open, r.Period)
 		if i >= 0 && !Newer(r, k.Open[i]) {
 			continue
 		}
@@ -270,6 +273,22 @@ func (k *keyState) apply(recs []Record, emit func(Update)) int {
 		changed++
 	}
 	return changed
+}
+
+// latestPerPeriod is the latest of recs in each period, in period order.
+func latestPerPeriod(recs []Record) []Record {
+	best := map[int64]Record{}
+	for _, r := range recs {
+		if b, ok := best[r.Period]; !ok || Newer(r, b) {
+			best[r.Period] = r
+		}
+	}
+	out := make([]Record, 0, len(best))
+	for _, r := range best {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Period < out[j].Period })
+	return out
 }
 
 func indexOf(open []Record, period int64) int {

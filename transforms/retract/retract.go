@@ -7,8 +7,19 @@
 // value counts while any live contribution holds it. When no contribution is live the row is deleted.
 //
 // Contributions may arrive in any order, even a retraction before its addition (Beam does not order
-// elements across bundles): the final row is the same, and intermediate rows are emitted only when the
-// row changes. Each emitted row carries a per-key version that grows with every change.
+// elements across bundles): the final row is the same. Each emitted row carries a per-key version:
+// how many deltas the key has taken, so it grows with every change.
+//
+// Replays. A runner that restores a checkpoint (Flink) replays the input after it, and the rows
+// written between the checkpoint and the crash stay in the sink. So that the replay overwrites them,
+// a stream (Config.BoundedInput false) emits the key's row after every batch it takes, changed or
+// not, and a delete when the batch leaves no contribution live, even if no row was emitted before
+// (a tombstone: the crashed run may have written one); and the version counts deltas, not
+// emissions, so it does not depend on how the replay is cut into bundles. Given the same deltas per
+// key in the same order (lastvalue's stream updates are), every version a key had before the crash
+// is at most its final one, and equal only with the same row: a sink that keeps the newest version
+// per key (mysqlio's, a compacted topic) ends as an uninterrupted run's. A bounded run emits a row only
+// when it changed.
 //
 // With Config.Combine, each bundle's deltas are combined per key (and expiry) into one Partial before
 // state is touched (Flink SQL's local aggregation): the net count, the net sums and each distinct
@@ -98,10 +109,10 @@ type aggState struct {
 	Count     int64
 	Sums      []string
 	Distinct  []map[string]int64
-	Live      []int64 // per distinct column, how many values are live (count > 0)
-	Expiry    int64   // the greatest expiry of the deltas seen; meaningful when HasExpiry
-	HasExpiry bool    // a delta was seen
-	Version   int64
+	Live      []int64  // per distinct column, how many values are live (count > 0)
+	Expiry    int64    // the greatest expiry of the deltas seen; meaningful when HasExpiry
+	HasExpiry bool     // a delta was seen
+	Version   int64    // deltas taken
 	Emitted   bool     // the last emitted row was an upsert
 	LastSums  []string // the sums of the last emitted row, to emit only changes
 	LastCount int64    // the count of the last emitted row
@@ -385,26 +396,29 @@ func (f *aggFn) step() keyed.Step[aggState] {
 }
 
 func (f *aggFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, bucket string, ps []Partial, emit func(Agg), late func(Delta)) error {
-	return keyed.Add(ctx, f.step(), sp, tp, bucket, ps, rules{multisets: f.Multisets, sketched: f.Sketched, emit: emit, late: f.lateOutput(late)})
+	return keyed.Add(ctx, f.step(), sp, tp, bucket, ps, f.rules(emit, late))
 }
 
 // OnTimer clears the keys of the bucket whose expiry the watermark has passed.
 func (f *aggFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket string, timer timers.Context, emit func(Agg), late func(Delta)) error {
-	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, rules{multisets: f.Multisets, sketched: f.Sketched, emit: emit, late: f.lateOutput(late)})
+	return keyed.Fire(ctx, f.step(), sp, tp, bucket, ts, f.rules(emit, late))
 }
 
-// lateOutput is where late deltas go: nowhere without Config.Late (they are applied).
-func (f *aggFn) lateOutput(late func(Delta)) func(Delta) {
-	if !f.Late {
-		return nil
+// rules are the step's rules with its outputs; late deltas go nowhere without Config.Late (they are
+// applied).
+func (f *aggFn) rules(emit func(Agg), late func(Delta)) rules {
+	r := rules{multisets: f.Multisets, sketched: f.Sketched, every: !f.BoundedInput, emit: emit}
+	if f.Late {
+		r.late = late
 	}
-	return late
+	return r
 }
 
 // rules are retract's rules for a key's entry (keyed.Rules).
 type rules struct {
 	multisets bool
 	sketched  []int
+	every     bool // emit after every batch (a stream: see Replays in the package doc)
 	emit      func(Agg)
 	late      func(Delta) // nil: apply every delta
 }
@@ -433,7 +447,7 @@ func (r rules) Add(ctx context.Context, key string, st *aggState, ps []Partial, 
 		st.Key = key
 	}
 	countRetractBatches.Inc(ctx, 1)
-	return st.update(ps, r.multisets, r.sketched, r.emit)
+	return st.update(ps, r.multisets, r.sketched, r.every, r.emit)
 }
 
 // Fire clears the key once the watermark has passed its expiry.
@@ -453,11 +467,11 @@ func (rules) Due(st *aggState, bounded bool) (int64, bool) {
 	return st.Expiry, st.HasExpiry && !bounded
 }
 
-// update applies one key's batch of partials and emits the row when it changed. Whether it changed is
-// decided from what the batch touched: the sums, the count, and the live counts of the distinct
-// values the partials named against their counts before the batch, so a key with many distinct values
-// costs in proportion to its batch, not to its values.
-func (st *aggState) update(ps []Partial, multisets bool, sketched []int, emit func(Agg)) error {
+// update applies one key's batch of partials and emits the row: after every batch with every,
+// otherwise when it changed. Whether it changed is decided from what the batch touched: the sums, the
+// count, and the live counts of the distinct values the partials named against their counts before
+// the batch, so a key with many distinct values costs in proportion to its batch, not to its values.
+func (st *aggState) update(ps []Partial, multisets bool, sketched []int, every bool, emit func(Agg)) error {
 	var before []map[string]int64 // per distinct column, the live count of each value touched
 	sketches, err := st.openSketches(ps, sketched)
 	if err != nil {
@@ -467,19 +481,18 @@ func (st *aggState) update(ps []Partial, multisets bool, sketched []int, emit fu
 		if err := st.apply(p, &before, sketches); err != nil {
 			return fmt.Errorf("retract: key %q: %w", st.Key, err)
 		}
+		st.Version += p.Deltas
 	}
 	if err := st.closeSketches(sketches); err != nil {
 		return fmt.Errorf("retract: key %q: %w", st.Key, err)
 	}
 	switch {
-	case st.Count <= 0 && st.Emitted:
+	case st.Count <= 0 && (st.Emitted || every):
 		st.Emitted, st.LastSums, st.LastCount, st.LastLive = false, nil, 0, nil
-		st.Version++
 		emit(Agg{Key: st.Key, Deleted: true, Version: st.Version})
-	case st.Count > 0 && (!st.Emitted || st.changed(before)):
+	case st.Count > 0 && (!st.Emitted || every || st.changed(before)):
 		row := st.row(multisets)
 		st.Emitted, st.LastSums, st.LastCount, st.LastLive = true, row.Sums, row.Count, slices.Clone(st.Live)
-		st.Version++
 		row.Version = st.Version
 		emit(row)
 	}

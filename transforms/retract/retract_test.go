@@ -67,9 +67,9 @@ func TestStateApplyRetractionsInAnyOrder(t *testing.T) {
 	}
 }
 
-// A batch emits a row only when the row differs from the last one emitted: the count, a sum, or the
-// live count of a distinct value (shares and quantiles read those), and a value taken back and
-// added again within a batch is no change.
+// In a bounded run a batch emits a row only when the row differs from the last one emitted: the
+// count, a sum, or the live count of a distinct value (shares and quantiles read those), and a value
+// taken back and added again within a batch is no change. The version counts the deltas taken.
 func TestUpdateEmitsOnlyChangedRows(t *testing.T) {
 	d := func(sign int64, vals ...string) Delta {
 		return Delta{Key: "k", Sign: sign, Distinct: [][]string{vals}}
@@ -79,21 +79,64 @@ func TestUpdateEmitsOnlyChangedRows(t *testing.T) {
 		batch []Delta
 		want  string // the row emitted, or ""
 	}{
-		{[]Delta{d(1, "a"), d(1, "b")}, "k v1 sums=[] distinct=[2] n=2"},
-		{[]Delta{d(-1, "a"), d(1, "a")}, ""},                              // a back where it was
-		{[]Delta{d(-1, "a"), d(1, "b")}, "k v2 sums=[] distinct=[1] n=2"}, // a gone, b held twice
-		{[]Delta{d(-1, "b"), d(1, "a")}, "k v3 sums=[] distinct=[2] n=2"}, // same count, other values
-		{[]Delta{d(1, "b"), d(-1, "a")}, "k v4 sums=[] distinct=[1] n=2"}, // b twice again
-		{[]Delta{d(1, "c"), d(-1, "c"), d(-1, "x"), d(1, "x")}, ""},       // touched, unchanged
-		{[]Delta{d(-1, "b"), d(-1, "b")}, "k v5 deleted"},
-		{[]Delta{d(1, "b")}, "k v6 sums=[] distinct=[1] n=1"},
+		{[]Delta{d(1, "a"), d(1, "b")}, "k v2 sums=[] distinct=[2] n=2"},
+		{[]Delta{d(-1, "a"), d(1, "a")}, ""},                               // a back where it was
+		{[]Delta{d(-1, "a"), d(1, "b")}, "k v6 sums=[] distinct=[1] n=2"},  // a gone, b held twice
+		{[]Delta{d(-1, "b"), d(1, "a")}, "k v8 sums=[] distinct=[2] n=2"},  // same count, other values
+		{[]Delta{d(1, "b"), d(-1, "a")}, "k v10 sums=[] distinct=[1] n=2"}, // b twice again
+		{[]Delta{d(1, "c"), d(-1, "c"), d(-1, "x"), d(1, "x")}, ""},        // touched, unchanged
+		{[]Delta{d(-1, "b"), d(-1, "b")}, "k v16 deleted"},
+		{[]Delta{d(1, "b")}, "k v17 sums=[] distinct=[1] n=1"},
 	} {
 		var got []string
-		if err := st.update(combined(t, c.batch...), false, nil, func(a Agg) { got = append(got, describe(a)) }); err != nil {
+		if err := st.update(combined(t, c.batch...), false, nil, false, func(a Agg) { got = append(got, describe(a)) }); err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{c.want}; (c.want == "" && len(got) != 0) || (c.want != "" && fmt.Sprint(got) != fmt.Sprint(want)) {
 			t.Errorf("batch %v emitted %q, want %q", c.batch, got, c.want)
+		}
+	}
+}
+
+// In a stream a key's row is emitted after every batch, and a delete when none of its contributions
+// is live, even for a key never emitted: a runner that restores a checkpoint replays the deltas after
+// it, and the sink may hold rows the crashed run wrote after it. Cut into batches any way, the same
+// deltas end with the same version and row, and every earlier version is below it unless its row is
+// the same.
+func TestStreamRowsOverwriteWhateverAReplayCutsDifferently(t *testing.T) {
+	ds := []Delta{
+		delta("h", 1, "10", "o1", "t1"), delta("h", 1, "5", "o2", "t2"), delta("h", -1, "10", "o1", "t1"),
+		delta("h", -1, "5", "o2", "t2"), delta("h", 1, "3", "o3", "t1"), delta("h", -1, "3", "o3", "t1"),
+	}
+	run := func(cuts []int) []Agg {
+		st := aggState{Key: "h"}
+		var out []Agg
+		from := 0
+		for _, to := range append(cuts, len(ds)) {
+			if err := st.update(combined(t, ds[from:to]...), false, nil, true, func(a Agg) { out = append(out, a) }); err != nil {
+				t.Fatal(err)
+			}
+			from = to
+		}
+		return out
+	}
+	whole := run(nil)
+	if len(whole) != 1 || describe(whole[0]) != "h v6 deleted" {
+		t.Fatalf("one batch emitted %v, want a delete at version 6 (a tombstone: no row was emitted before)", whole)
+	}
+	final := whole[0]
+	for _, cuts := range [][]int{{1}, {2}, {1, 2, 3, 4, 5}, {3}, {4, 5}} {
+		rows := run(cuts)
+		if last := rows[len(rows)-1]; describe(last) != describe(final) {
+			t.Errorf("cut at %v: last row %s, want %s", cuts, describe(last), describe(final))
+		}
+		if len(rows) != len(cuts)+1 {
+			t.Errorf("cut at %v: %d rows, want one per batch", cuts, len(rows))
+		}
+		for _, r := range rows[:len(rows)-1] {
+			if r.Version >= final.Version {
+				t.Errorf("cut at %v: %s is not below the final version", cuts, describe(r))
+			}
 		}
 	}
 }
@@ -160,18 +203,32 @@ func TestExpiryIsTheGreatestEvenBeforeNineteenSeventy(t *testing.T) {
 }
 
 func TestPerKeyEmitsChangesAndDeletes(t *testing.T) {
-	// Each key's state on its own, both in one bucket, many buckets, no clear timers: the same rows.
-	for _, cfg := range []Config{{Buckets: OwnState}, {Buckets: 1}, {}, {BoundedInput: true}, {Combine: true}, {Buckets: 1, Combine: true}} {
+	// h1 gets one contribution that is then retracted. In a bounded run the net change of h1 within
+	// one bundle is nothing, so nothing is emitted for it; in a stream its batch ends in a delete.
+	in := []Delta{
+		delta("h1", 1, "0.10", "o1", "t1"),
+		delta("h2", 1, "0.20", "o2", "t1"),
+		delta("h2", 1, "0.70", "o3"),
+		delta("h1", -1, "0.10", "o1", "t1"),
+	}
+	// Each key's state on its own, both in one bucket, many buckets: the same rows.
+	for _, c := range []struct {
+		cfg  Config
+		want []string
+	}{
+		{Config{BoundedInput: true}, []string{"h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+		{Config{BoundedInput: true, Buckets: 1, Combine: true}, []string{"h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+		{Config{Buckets: OwnState}, []string{"h1 v2 deleted", "h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+		{Config{Buckets: 1}, []string{"h1 v2 deleted", "h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+		{Config{}, []string{"h1 v2 deleted", "h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+		{Config{Combine: true}, []string{"h1 v2 deleted", "h2 v2 sums=[0.9] distinct=[2 1] n=2"}},
+	} {
+		want := make([]any, len(c.want))
+		for i, w := range c.want {
+			want[i] = w
+		}
 		p, s := beam.NewPipelineWithRoot()
-		// h1 gets one contribution that is then retracted: one upsert at most, and a delete at the end
-		// when it was emitted. Within one bundle the net change of h1 is nothing, so nothing is emitted.
-		in := beam.CreateList(s, []Delta{
-			delta("h1", 1, "0.10", "o1", "t1"),
-			delta("h2", 1, "0.20", "o2", "t1"),
-			delta("h2", 1, "0.70", "o3"),
-			delta("h1", -1, "0.10", "o1", "t1"),
-		})
-		passert.Equals(s, beam.ParDo(s, describe, PerKeyWith(s, in, cfg)), "h2 v1 sums=[0.9] distinct=[2 1] n=2")
+		passert.Equals(s, beam.ParDo(s, describe, PerKeyWith(s, beam.CreateList(s, in), c.cfg)), want...)
 		ptest.RunAndValidate(t, p)
 	}
 }
@@ -191,7 +248,7 @@ func TestSketchedColumnEstimatesDistinctValues(t *testing.T) {
 				exact[v] = true
 				batch = append(batch, Delta{Key: "day", Sign: 1, Expiry: 1000, Sums: []string{"1"}, Distinct: [][]string{{v}, {"x"}}})
 			}
-			if err := st.update(combined(t, batch...), false, []int{0}, func(a Agg) { last = a }); err != nil {
+			if err := st.update(combined(t, batch...), false, []int{0}, false, func(a Agg) { last = a }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -206,7 +263,7 @@ func TestSketchedColumnEstimatesDistinctValues(t *testing.T) {
 		}
 	}
 	var st aggState
-	err := st.update(combined(t, Delta{Key: "k", Sign: -1, Expiry: 1, Sums: []string{"1"}, Distinct: [][]string{{"a"}}}), false, []int{0}, func(Agg) {})
+	err := st.update(combined(t, Delta{Key: "k", Sign: -1, Expiry: 1, Sums: []string{"1"}, Distinct: [][]string{{"a"}}}), false, []int{0}, false, func(Agg) {})
 	if err == nil || !strings.Contains(err.Error(), "cannot be retracted") {
 		t.Errorf("a retraction of a sketched value: %v", err)
 	}
