@@ -129,13 +129,15 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 		return r.Context().Err() == nil
 	}
+	// The wake channel is taken before the view is computed: a change that comes while a view is
+	// being sent closes it, and is sent next (taken after, such a change was missed until another).
+	wake := s.board.changed()
 	if !send() {
 		return
 	}
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
-		wake := s.board.changed()
 		select {
 		case <-r.Context().Done():
 			return
@@ -148,6 +150,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			}
+			wake = s.board.changed()
 			if !send() {
 				return
 			}
