@@ -299,7 +299,7 @@ func (c *Cluster) Get(ctx context.Context, path string, v any) error {
 // leave the cluster once the JobManager's heartbeat misses it.
 func (c *Cluster) KillTaskManager(i int) { c.tms[i].Kill() }
 
-// StartTaskManager starts one more TaskManager and returns once the cluster has its slots.
+// StartTaskManager starts one more TaskManager and returns once the JobManager has registered it.
 func (c *Cluster) StartTaskManager(ctx context.Context) error {
 	known, err := c.taskManagerIDs(ctx)
 	if err != nil {

@@ -64,7 +64,7 @@ func (c *Cluster) KillTaskManagerWhile(t testing.TB, produce func()) Recovery {
 	before, err := c.JobCheckpoints(ctx, job)
 	beamtest.Must(t, err)
 	killed := time.Now()
-	c.tms[len(c.tms)-1].Kill()
+	c.KillTaskManager(len(c.tms) - 1)
 	beamtest.Must(t, c.StartTaskManager(ctx))
 	<-produced
 	for {
