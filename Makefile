@@ -91,15 +91,18 @@ vet:
 	$(GO) vet ./...
 
 ## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
-## prism over a workload of EVENTS generated events (and the Flink SQL peers on a local Flink), the trace join's state bound against an interval join,
+## prism and on a local Flink cluster at each parallelism of FLINK_PARALLELISM (empty: no Flink runs;
+## at 1,000,000 events a stateful job runs about 10 minutes there today, see README's Performance),
+## over a workload of EVENTS generated events, and the Flink SQL peers', the trace join's state bound against an interval join,
 ## each pipeline's event-to-row latency streaming from Kafka at 5,000 events/s (that part takes up to
 ## about 25 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up),
 ## the highest rate each sustains, the query service's p50/p99 reading MySQL at 1,000 requests/s, the
 ## highest rate it answers within 10 ms at p99 and what it admits and sheds at five times that
 ## (about 4 minutes), and the KPI screen's update latency at 5,000 events/s (about 2 minutes)
 EVENTS ?= 1000000
+FLINK_PARALLELISM ?= 1,2
 bench: jvm
-	$(GO) run ./cmd/bench --events=$(EVENTS)
+	$(GO) run ./cmd/bench --events=$(EVENTS) --flink_parallelism=$(FLINK_PARALLELISM)
 
 ## kafka: run a local Kafka broker on 127.0.0.1:$(KAFKA_PORT) until Ctrl-C (in memory, for trying
 ## streaming), with the topics the commands use created. Ctrl-C prints "broker: stopped"; the shell then

@@ -1,21 +1,29 @@
 // Command bench prints finbeam's benchmark lines, one per measurement, for `make bench`.
 //
 // Throughput: it generates the deterministic workload (seed 1, --events generated events:
-// bench.Generate), builds every pipeline's command and runs each on prism in bounded mode, measuring the
-// whole process (wall time, including prism's start, and peak resident set):
+// bench.Generate), builds every pipeline's command and runs each in bounded mode, measuring the whole
+// process (wall time, including the runner's start, and its own peak resident set: bench.Measure),
+// first on prism:
 //
-//	BENCH pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
+//	BENCH runner=prism pipeline=<name> events=<lines of its input files> seconds=<s> events_per_s=<r> peak_rss_mb=<m>
+//
+// then on Flink at each of --flink_parallelism: a session cluster (a JobManager and a TaskManager
+// with two slots, JVMs of their own, from Maven Central once) and Beam's Flink job server, started
+// afresh for each run and not timed; the command submits to it with a LOOPBACK worker (its own
+// process runs the Go code), and every process's peak is printed, and their sum:
+//
+//	BENCH runner=flink parallelism=<p> pipeline=<name> events=<n> seconds=<s> events_per_s=<r> peak_rss_mb=<sum> worker_rss_mb=<m> jobmanager_rss_mb=<m> jobserver_rss_mb=<m> taskmanager_rss_mb=<m>
 //
 // For a job that has a Flink SQL peer (testing/flinksql: hourlygmv, lastpage, premiumdrop and
 // tracejoin), it measures the job as its users wrote it in Flink SQL, in streaming mode on a local
-// Flink at parallelism 1 over the same file, the JVM as a whole (pipeline=<name>-flinksql; its jars
-// come from Maven Central once; premiumdrop's peer finds its dimension in a throwaway MariaDB, loaded
-// before the clock starts).
+// Flink at parallelism 1 over the same file, the JVM as a whole (runner=flinksql; its jars come from
+// Maven Central once; premiumdrop's peer finds its dimension in a throwaway MariaDB, loaded before
+// the clock starts).
 //
-// In the same run, for ratios that hold on a noisy machine, it measures the same way a stateless
-// job over hourlygmv's input (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) and each
-// pipeline's plain-Go reference implementation (pipeline=<name>-reference), each in a process of
-// its own (this command, run again with --child).
+// In the same run, for ratios that hold on a noisy machine, it measures each pipeline's plain-Go
+// reference implementation (runner=plain-go) and a stateless job over hourlygmv's input
+// (pipeline=ceiling: read, parse, CombinePerKey; bench.Ceiling) on prism and on Flink, each in a
+// process of its own (this command, run again with --child).
 //
 // It must run inside finbeam's module (it calls go build). State: it measures the trace join's state bound (testing/bench.TraceStateBound): a generated workload
 // with the bank's arrival profile (80% of actions have all three parts within 5 s, 18% one part later
@@ -62,7 +70,7 @@
 // of the screen's page-view tile (its server-sent events, as the page reads them) is timed from the
 // sending of the page view it brought the count to (bench.Screen):
 //
-//	SCREEN pipeline=kpi+kpiscreen rate=<r> p50_ms=<x> p99_ms=<y> updates=<timed updates> events=<produced in the period> caught_up=<bool>
+//	SCREEN pipeline=kpi+kpiscreen rate=<r> p50_ms=<x> p99_ms=<y> updates=<timed updates> events=<produced in the period> caught_up=<bool> late=<kept page views dead-lettered late>
 //
 // --measure picks the parts (throughput, state, latency, maxrate, serve, screen; default all six).
 package main
@@ -80,7 +88,9 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the ceiling job's runner
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink" // the ceiling job's runners
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
 	"github.com/finbeam/finbeam/io/gen"
 	"github.com/finbeam/finbeam/io/jsonl"
@@ -106,6 +116,7 @@ func main() {
 	ooo := flag.Duration("out_of_orderness", 0, "latency: the commands' --kafka_out_of_orderness (0: their default)")
 	broker := flag.String("broker", "real", "latency, maxrate: the Kafka broker, real (Apache Kafka in a JVM of its own) or inprocess (franz-go's kfake)")
 	rates := flag.String("rates", "500,1000,2000,3000,5000,8000,12000", "maxrate: the rates tried in turn, events per second, ascending")
+	flinkPar := flag.String("flink_parallelism", "1,2", "throughput: the parallelisms each pipeline and the ceiling run at on Flink (runner=flink lines), comma-separated; empty: no Flink runs")
 	child := flag.String("child", "", "internal: run one measured job in this process (ceiling or <pipeline>-reference) on --dir")
 	dir := flag.String("dir", "", "internal: the workload directory of --child")
 	flag.Parse()
@@ -144,8 +155,19 @@ func main() {
 	if len(pipelines) == 0 {
 		fail(fmt.Errorf("--pipelines=%s: none of them is a pipeline", *only))
 	}
+	var pars []int
+	for _, f := range strings.Split(*flinkPar, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 2 {
+			fail(fmt.Errorf("--flink_parallelism: %q is not a list of 1 and 2 (the cluster has one TaskManager with two slots)", *flinkPar))
+		}
+		pars = append(pars, n)
+	}
 	if slices.Contains(parts, "throughput") {
-		fail(throughput(pipelines, *events))
+		fail(throughput(pipelines, *events, pars))
 	}
 	if slices.Contains(parts, "state") {
 		cfg := gen.Config{Seed: *seed, Events: *traces, Clean: true, Span: 4 * *maxDelay}
@@ -267,23 +289,28 @@ func latency(pipelines []bench.Pipeline, cfg bench.LatencyConfig, rates []int) e
 	})
 }
 
-// throughput prints a line per pipeline and its reference, then the ceiling's (see the package doc).
-func throughput(pipelines []bench.Pipeline, events int) error {
+// throughput prints, per pipeline, its lines on prism, on Flink at each of pars, its Flink SQL peer's
+// and its reference's, then the ceiling's on prism and on Flink (see the package doc).
+func throughput(pipelines []bench.Pipeline, events int, pars []int) error {
 	var peer *flinksql.Peer // built (jars checked, source compiled) for the first job that has one
 	return eachPipeline(pipelines, events, func(dir string, p bench.Pipeline) error {
 		in := filepath.Join(dir, "in")
-		res, err := bench.Run(filepath.Join(dir, "bin", p.Name), p, in)
+		bin := filepath.Join(dir, "bin", p.Name)
+		res, err := bench.Run(bin, p, in)
 		if err != nil {
 			return err
 		}
 		fmt.Println(res.Line())
-		if res, err = measureChild(p.Name+"-reference", res.Events, dir); err != nil {
-			return err
+		lines := res.Events
+		for _, n := range pars {
+			if res, err = bench.RunOnFlink(bin, p, in, n, logf); err != nil {
+				return err
+			}
+			fmt.Println(res.Line())
 		}
-		fmt.Println(res.Line())
 		if files, ok := flinkSQLPeers[p.Name]; ok {
 			if peer == nil {
-				built, err := flinksql.Build(context.Background(), func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
+				built, err := flinksql.Build(context.Background(), logf)
 				if err != nil {
 					return err
 				}
@@ -293,26 +320,49 @@ func throughput(pipelines []bench.Pipeline, events int) error {
 			if err != nil {
 				return err
 			}
-			res, err = bench.Measure(p.Name+"-flinksql", res.Events, cmd)
+			res, err = bench.Measure(p.Name, lines, cmd)
 			stop()
+			if err != nil {
+				return err
+			}
+			res.Runner = "flinksql"
+			fmt.Println(res.Line())
+		}
+		if res, err = measureChild(p.Name+"-reference", lines, dir); err != nil {
+			return err
+		}
+		res.Runner, res.Pipeline = "plain-go", p.Name
+		fmt.Println(res.Line())
+		if p.Name != pipelines[len(pipelines)-1].Name {
+			return nil
+		}
+		if lines, err = bench.CountLines(filepath.Join(in, bench.CeilingInput)); err != nil {
+			return err
+		}
+		if res, err = measureChild("ceiling", lines, dir); err != nil {
+			return err
+		}
+		res.Runner = "prism"
+		fmt.Println(res.Line())
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		for _, n := range pars {
+			res, err := bench.MeasureOnFlink("ceiling", lines, n, func(flink []string) *exec.Cmd {
+				return exec.Command(self, append([]string{"--child=ceiling", "--dir=" + dir}, flink...)...)
+			}, logf)
 			if err != nil {
 				return err
 			}
 			fmt.Println(res.Line())
 		}
-		if p.Name != pipelines[len(pipelines)-1].Name {
-			return nil
-		}
-		lines, err := bench.CountLines(filepath.Join(in, bench.CeilingInput))
-		if err != nil {
-			return err
-		}
-		if res, err = measureChild("ceiling", lines, dir); err == nil {
-			fmt.Println(res.Line())
-		}
-		return err
+		return nil
 	})
 }
+
+// logf reports progress on stderr.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
 
 // flinkSQLPeers are the jobs that have a Flink SQL peer (testing/flinksql), with the input it reads
 // (premiumdrop: its updates, then the dimension it finds in MySQL).
@@ -391,7 +441,11 @@ func measureChild(name string, lines int, dir string) (bench.Result, error) {
 func runChild(name, dir string) error {
 	in := filepath.Join(dir, "in")
 	if name == "ceiling" {
-		return bench.Ceiling(filepath.Join(in, bench.CeilingInput), filepath.Join(dir, "out", "ceiling.jsonl"))
+		runner := "prism"
+		if *runners.Runner == "flink" {
+			runner = "flink"
+		}
+		return bench.Ceiling(filepath.Join(in, bench.CeilingInput), filepath.Join(dir, "out", "ceiling-"+runner+".jsonl"), runner)
 	}
 	ref, ok := bench.References[strings.TrimSuffix(name, "-reference")]
 	if !ok || !strings.HasSuffix(name, "-reference") {

@@ -8,7 +8,10 @@
 // Each record carries its topic, partition, offset, key and value, at the event time read from a
 // field of its JSON value or the Kafka timestamp. The watermark is the newest event time of each
 // partition less an out-of-orderness bound, the minimum over partitions that are not idle, shared by
-// all partitions of a read within a process; once all are idle it advances with wall time. A call
+// all partitions of a read within a process; once all are idle it advances with wall time. A
+// partition is idle after ReadConfig.Idle without a message, unless its last fetch showed messages
+// waiting after it: a reader the runner has not run lately is behind, not idle, and holds the
+// watermark ten times as long (io/internal/watermark.BehindIdle). A call
 // reads for a short budget and then checkpoints, so output flows on while the stream runs.
 //
 // Positions: on a runner that checkpoints (Flink, Dataflow) the restriction is the read's position.

@@ -81,7 +81,8 @@ type ReadConfig struct {
 	// default DefaultOutOfOrder. Records later than this may be late for the pipeline's timers.
 	OutOfOrder time.Duration
 	// Idle is how long a partition may go without messages before it stops holding the watermark
-	// back; when all are idle, event time advances with wall time. Default DefaultIdle.
+	// back (ten times as long while its last fetch showed messages waiting after the one it brought);
+	// when all are idle, event time advances with wall time. Default DefaultIdle.
 	Idle time.Duration
 	// ReadBudget is how long one ProcessElement call reads before handing its output on (prism
 	// passes output downstream only when a bundle ends); default DefaultReadBudget.
@@ -453,7 +454,7 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, p Par
 		}
 		ts, ok := f.eventTime(m)
 		now := time.Now()
-		prog.Observe(p.key(), ts, ok, m.HighWaterMark, now)
+		prog.Observe(p.key(), ts, ok, m.Offset+1, m.HighWaterMark, now)
 		if !ok {
 			ts = max(prog.At(now), int64(mtime.MinTimestamp))
 		}

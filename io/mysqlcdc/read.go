@@ -343,7 +343,7 @@ func (f *readFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, st St
 		for _, c := range it.tx {
 			ts, ok := f.eventTime(c)
 			now := time.Now()
-			prog.Observe("binlog", ts, ok, it.seq, now)
+			prog.Observe("binlog", ts, ok, it.seq, it.seq, now) // the binlog does not say what waits behind it
 			if !ok {
 				ts = max(prog.At(now), int64(mtime.MinTimestamp))
 			}

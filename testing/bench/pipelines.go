@@ -5,7 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/finbeam/finbeam/io/gen"
@@ -53,16 +53,28 @@ var Pipelines = []Pipeline{
 
 // Result is one measured run.
 type Result struct {
-	Pipeline  string
-	Events    int // input lines read
-	Seconds   float64
-	PeakRSSMB float64 // the process's maximum resident set
+	Runner      string // prism, flink, flinksql (the Flink SQL peer) or plain-go (a reference)
+	Parallelism int    // flink: the job's parallelism
+	Pipeline    string
+	Events      int // input lines read
+	Seconds     float64
+	PeakRSSMB   float64 // the process's maximum resident set; flink: the sum over Procs
+	Procs       []Proc  // flink: each process's peak
 }
 
 // Line is the result as make bench prints it.
 func (r Result) Line() string {
-	return fmt.Sprintf("BENCH pipeline=%s events=%d seconds=%.2f events_per_s=%.0f peak_rss_mb=%.0f",
+	var b strings.Builder
+	fmt.Fprintf(&b, "BENCH runner=%s ", r.Runner)
+	if r.Parallelism > 0 {
+		fmt.Fprintf(&b, "parallelism=%d ", r.Parallelism)
+	}
+	fmt.Fprintf(&b, "pipeline=%s events=%d seconds=%.2f events_per_s=%.0f peak_rss_mb=%.0f",
 		r.Pipeline, r.Events, r.Seconds, float64(r.Events)/r.Seconds, r.PeakRSSMB)
+	for _, p := range r.Procs {
+		fmt.Fprintf(&b, " %s_rss_mb=%.0f", p.Name, p.PeakMB)
+	}
+	return b.String()
 }
 
 // Generate writes every input table of the deterministic workload (seed 1, events generated events)
@@ -97,35 +109,71 @@ func CountLines(path string) (int, error) {
 }
 
 // Run runs the command binary of p on the tables in dir on prism, bounded, writing its outputs to
-// dir/out, and measures the whole process: wall time and peak RSS; events= is p.Lines.
+// dir/out/<name>, and measures the whole process: wall time and peak RSS; events= is p.Lines.
 func Run(bin string, p Pipeline, dir string) (Result, error) {
-	lines, err := p.Lines(dir)
+	args, lines, err := p.runArgs(dir, p.Name)
 	if err != nil {
 		return Result{}, err
 	}
-	out := filepath.Join(dir, "out", p.Name)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return Result{}, err
+	res, err := Measure(p.Name, lines, exec.Command(bin, args...))
+	res.Runner = "prism"
+	return res, err
+}
+
+// runArgs are the flags of a bounded run of p on the tables in dir, writing to dir/out/<out>, and
+// the lines it reads (p.Lines).
+func (p Pipeline) runArgs(dir, out string) (args []string, lines int, err error) {
+	if lines, err = p.Lines(dir); err != nil {
+		return nil, 0, err
 	}
-	args := []string{"--output=" + filepath.Join(out, "output.jsonl"), "--dead_letter=" + filepath.Join(out, "dead.jsonl")}
+	out = filepath.Join(dir, "out", out)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, 0, err
+	}
+	args = []string{"--output=" + filepath.Join(out, "output.jsonl"), "--dead_letter=" + filepath.Join(out, "dead.jsonl")}
 	for flag, file := range p.Inputs {
 		args = append(args, "--"+flag+"="+filepath.Join(dir, file))
 	}
-	return Measure(p.Name, lines, exec.Command(bin, append(args, p.Args...)...))
+	return append(args, p.Args...), lines, nil
 }
 
 // Measure runs cmd, which reads events input lines, and measures the whole process: wall time and
 // peak resident set. A failure returns the end of its stderr.
+//
+// The peak is the process's own VmHWM, read every 10 ms while it runs (the last reading before it
+// exits: what it grows in its last 10 ms is missed), not the rusage of the ended child: Go starts a
+// child with vfork, and Linux carries the parent's high-water mark into a vforked child's maxrss, so
+// every child of a process that once held 500 MB reported at least 500 MB.
 func Measure(name string, events int, cmd *exec.Cmd) (Result, error) {
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("%s: %v\n%s", name, err, stderr.b)
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("%s: %v", name, err)
 	}
-	res := Result{Pipeline: name, Events: events, Seconds: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.PeakRSSMB = float64(ru.Maxrss) / 1024 // Linux reports KiB
+	done := make(chan struct{})
+	peak := make(chan float64, 1)
+	go func() {
+		var mb float64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v, err := PeakMB(cmd.Process.Pid); err == nil {
+				mb = max(mb, v)
+			}
+			select {
+			case <-done:
+				peak <- mb
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	res := Result{Pipeline: name, Events: events, Seconds: time.Since(start).Seconds(), PeakRSSMB: <-peak}
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %v\n%s", name, err, stderr.b)
 	}
 	return res, nil
 }

@@ -146,15 +146,16 @@ const CeilingInput = "user_order.jsonl"
 // Ceiling is the stateless reference pipeline of make bench's ceiling line: the input file read
 // as finbeam's pipelines read theirs, each line parsed (validate's reader, the user id), and the
 // lines counted per user with CombinePerKey, written to output. No user state and no timers: what
-// prism does for a stateless job over the same lines bounds what a stateful one can do.
-func Ceiling(input, output string) error {
+// prism does for a stateless job over the same lines bounds what a stateful one can do. runner is
+// Beam's runner name ("prism"; "flink" with the job server's flags, --endpoint and so on, parsed).
+func Ceiling(input, output, runner string) error {
 	p, s := beam.NewPipelineWithRoot()
 	lines := jsonl.Read(s, input)
 	counts := stats.Count(s, beam.ParDo(s, ceilingKey, lines))
 	if err := jsonl.Write(s, output, beam.ParDo(s, ceilingLine, counts)); err != nil {
 		return err
 	}
-	_, err := beam.Run(context.Background(), "prism", p)
+	_, err := beam.Run(context.Background(), runner, p)
 	return err
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
+	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/transforms/validate"
 )
 
 // ScreenResult is one run of the KPI screen's update latency (Screen).
@@ -23,12 +25,13 @@ type ScreenResult struct {
 	Updates  int // screen updates whose page-view figure was timed
 	Events   int // events produced in the measured period
 	CaughtUp bool
+	Late     int // kept page views the job dead-lettered late: the screen can never show them
 }
 
 // Line is the result as make bench prints it.
 func (r ScreenResult) Line() string {
-	return fmt.Sprintf("SCREEN pipeline=kpi+kpiscreen rate=%d p50_ms=%d p99_ms=%d updates=%d events=%d caught_up=%v",
-		r.Rate, r.P50.Milliseconds(), r.P99.Milliseconds(), r.Updates, r.Events, r.CaughtUp)
+	return fmt.Sprintf("SCREEN pipeline=kpi+kpiscreen rate=%d p50_ms=%d p99_ms=%d updates=%d events=%d caught_up=%v late=%d",
+		r.Rate, r.P50.Milliseconds(), r.P99.Milliseconds(), r.Updates, r.Events, r.CaughtUp, r.Late)
 }
 
 // Screen measures the KPI screen's update latency, event produced → figure changed on the screen: the
@@ -98,6 +101,9 @@ func Screen(kpiBin, screenBin string, p Pipeline, cfg LatencyConfig) (ScreenResu
 		}
 	}
 	res.CaughtUp = updates.latest() >= int64(len(counted))
+	if res.Late, err = latePageViews(b, p.Outputs[0]+".deadletter"); err != nil {
+		return res, err
+	}
 	var lat []time.Duration
 	for _, u := range updates.all() {
 		if u.pv < 1 || u.pv > int64(len(counted)) {
@@ -134,6 +140,27 @@ func keptPageViews(events []event) []int {
 		out = append(out, i)
 	}
 	return out
+}
+
+// latePageViews counts the page views among the dead letters of topic that the job's rules found
+// late. The events are produced in event-time order, so every one of them is a fault of the job or its
+// source (a watermark that passed messages still waiting in a partition).
+func latePageViews(b *kafkatest.Broker, topic string) (int, error) {
+	lines, err := b.Values(topic)
+	if err != nil {
+		return 0, fmt.Errorf("reading the dead letters: %w", err)
+	}
+	n := 0
+	for _, l := range lines {
+		var d validate.DeadLetter
+		if json.Unmarshal([]byte(l), &d) != nil || !strings.HasPrefix(d.Reason, validate.Late) {
+			continue
+		}
+		if ev, err := dwd.ParseEvent(d.Raw); err == nil && ev.Event == "page_view" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // screenUpdates are the page-view tile's values as the screen's server-sent events bring them, each

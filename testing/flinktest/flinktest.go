@@ -295,6 +295,16 @@ func (c *Cluster) Get(ctx context.Context, path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// Pids are the process ids of the cluster's JVMs by role: "jobmanager", "taskmanager-0", and so on
+// (a TaskManager started later, or killed, included).
+func (c *Cluster) Pids() map[string]int {
+	out := map[string]int{"jobmanager": c.jm.Pid()}
+	for i, tm := range c.tms {
+		out[fmt.Sprintf("taskmanager-%d", i)] = tm.Pid()
+	}
+	return out
+}
+
 // KillTaskManager kills the i-th TaskManager's JVM at once (SIGKILL), as a crash would; its slots
 // leave the cluster once the JobManager's heartbeat misses it.
 func (c *Cluster) KillTaskManager(i int) { c.tms[i].Kill() }

@@ -141,7 +141,8 @@ func (s Set) Verify(lib string) error {
 }
 
 // Process is a JVM started by Java, in a process group of its own (a terminal's Ctrl-C does not
-// reach it; Stop does), its output in a log file.
+// reach it; Stop does), its output in a log file. It is sent SIGTERM when the process that started
+// it ends, however that ends (a killed make bench leaves no cluster behind).
 type Process struct {
 	Name string // for messages: "jobmanager", "broker"
 	Log  string // the file its standard output and error go to
@@ -159,7 +160,7 @@ func Java(name, log string, args ...string) (*Process, error) {
 	}
 	cmd := exec.Command("java", args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("mavenjars: starting the %s: %w", name, err)

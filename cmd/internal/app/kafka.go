@@ -24,7 +24,7 @@ var (
 	kafkaStart   = flag.String("kafka_start", "", "where reading starts: group, earliest, latest or an RFC 3339 time (default: group with --kafka_group, else earliest)")
 	kafkaUntil   = flag.String("kafka_until", "", "end: read up to the high watermarks seen at start and finish; empty: stream until stopped (Ctrl-C)")
 	kafkaOOO     = flag.Duration("kafka_out_of_orderness", kafkaio.DefaultOutOfOrder, "how far the watermark stays behind the newest event time of a partition")
-	kafkaIdle    = flag.Duration("kafka_idle", kafkaio.DefaultIdle, "after this long without messages a partition stops holding the watermark back; when all are idle, event time advances with wall time")
+	kafkaIdle    = flag.Duration("kafka_idle", kafkaio.DefaultIdle, "after this long without messages a partition stops holding the watermark back (ten times as long while messages wait behind its last one read); when all are idle, event time advances with wall time")
 	kafkaTLS     = flag.Bool("kafka_tls", false, "connect to Kafka with TLS")
 	kafkaCA      = flag.String("kafka_ca", "", "PEM file of the CAs to trust for Kafka TLS (default: the system's)")
 	kafkaCert    = flag.String("kafka_cert", "", "PEM client certificate for Kafka mutual TLS")

@@ -19,6 +19,9 @@ const (
 	DefaultIdle       = 10 * time.Second // how long a part may be silent before it stops holding the watermark
 	DefaultReadBudget = 50 * time.Millisecond
 	Poll              = 100 * time.Millisecond
+	// BehindIdle: a partition known to have messages after its last one read counts as idle only
+	// after this many times Idle (see Progress).
+	BehindIdle = 10
 )
 
 // Progress is one read's view, within this process, of every partition it reads: the newest event
@@ -28,6 +31,12 @@ const (
 // estimate would let a lagging partition's elements fall behind a watermark its sibling advanced.
 // On a runner that spreads partitions over processes, a partition read elsewhere never reports here
 // and counts as idle after Idle, and the runner takes the minimum over processes itself.
+//
+// A partition whose last message was not the last one the broker had (its high watermark was past
+// it) is behind, not idle: the runner has not run its reader lately (prism, busy with a large bundle
+// downstream, can leave a reader unscheduled for longer than Idle), and the messages waiting there
+// would be late for a watermark its siblings moved on. It holds the watermark for BehindIdle times
+// Idle before it counts as idle (a partition whose reading moved to another process).
 type Progress struct {
 	mu       sync.Mutex
 	bound    int64 // out-of-orderness, ms
@@ -41,6 +50,7 @@ type part struct {
 	maxTS    int64     // newest event time seen, ms; math.MinInt64 before the first
 	lastMsg  time.Time // when its last message (or its registration) came
 	highMark int64     // the high watermark last seen
+	behind   bool      // its last message was not the last the broker had
 	done     bool      // its bounded restriction is finished
 }
 
@@ -68,8 +78,10 @@ func Of(id string, parts []string, bound, idle time.Duration) *Progress {
 	return p
 }
 
-// Observe records a message of partition k with event time ts (ms) and the partition's high watermark.
-func (p *Progress) Observe(k string, ts int64, hasTS bool, highMark int64, now time.Time) {
+// Observe records a message of partition k with event time ts (ms), the position after it (next)
+// and the partition's high watermark as the fetch that brought it saw it: next < highMark means more
+// messages were waiting. A source that cannot tell passes next ≥ highMark.
+func (p *Progress) Observe(k string, ts int64, hasTS bool, next, highMark int64, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pp := p.parts[k]
@@ -78,6 +90,7 @@ func (p *Progress) Observe(k string, ts int64, hasTS bool, highMark int64, now t
 	}
 	pp.lastMsg, p.lastMsg = now, now
 	pp.highMark = max(pp.highMark, highMark)
+	pp.behind = next < highMark
 }
 
 // Finish marks part k done: it no longer holds the watermark back.
@@ -97,7 +110,8 @@ func (p *Progress) HighMark(k string) int64 {
 // At is the read's watermark in ms at wall time now:
 //   - the minimum over busy partitions of (newest event time − bound); a busy partition that has
 //     shown no event time yet holds it at the minimum;
-//   - a partition with no message for idle does not count, nor a finished one;
+//   - a partition with no message for idle does not count (one that is behind: for BehindIdle ×
+//     idle), nor a finished one;
 //   - when every partition is idle, event time is taken to pass like wall time: the newest event time
 //     seen − bound + (time since the last message − idle);
 //   - it never goes back.
@@ -107,7 +121,7 @@ func (p *Progress) At(now time.Time) int64 {
 	wm, busy, newest := int64(math.MaxInt64), false, int64(math.MinInt64)
 	for _, pp := range p.parts {
 		newest = max(newest, pp.maxTS)
-		if pp.done || now.Sub(pp.lastMsg) >= p.idle {
+		if pp.done || pp.idleAt(now, p.idle) {
 			continue
 		}
 		busy = true
@@ -122,6 +136,15 @@ func (p *Progress) At(now time.Time) int64 {
 	}
 	p.reported = max(p.reported, wm)
 	return p.reported
+}
+
+// idleAt reports whether the part has had no message for idle at now (BehindIdle × idle when it is
+// behind).
+func (pp *part) idleAt(now time.Time, idle time.Duration) bool {
+	if pp.behind {
+		idle *= BehindIdle
+	}
+	return now.Sub(pp.lastMsg) >= idle
 }
 
 // Estimator is a splittable DoFn's watermark estimator that reports a read's shared Progress.
