@@ -27,6 +27,14 @@
 // with a bundle's keys and their distinct values, not with its deltas (a day of page views becomes
 // one partial per row key per bundle).
 //
+// With Config.BoundedInput, a GroupByKey gathers each state bucket's partials of the whole run into
+// one batch before the stateful step, which then reads and writes each bucket's state once and
+// emits only final rows, whatever the runner's bundles: Flink's batch mode hands the partials over a
+// key group of the stage before at a time, and hourlygmv at 100k events there took 15,032 state
+// reads and writes of whole buckets (103 s) where it now takes 36 (50 s, the Go worker's CPU from
+// 47 s to 7 s); on prism, which ran a bounded stage as one bundle already, the time is unchanged.
+// Its rows then carry the end of the global window as their event time.
+//
 // Counters: retract_opened and retract_expired count keys whose state was created and cleared.
 //
 // Expiry: every Delta names the last event time (ms) at which its key can still change; an event-time
@@ -74,6 +82,19 @@ func init() {
 	register.DoFn7x1[context.Context, state.Provider, timers.Provider, string, []Partial, func(Agg), func(Delta), error](&aggFn{})
 	register.Emitter1[Agg]()
 	register.Emitter1[Delta]()
+	register.Function3x0(joinBatches)
+	register.Iter1[[]Partial]()
+	register.Emitter2[string, []Partial]()
+}
+
+// joinBatches makes one batch of all a bucket's batches (bounded input, after a GroupByKey), so that
+// the stateful step reads and writes the bucket's state once.
+func joinBatches(bucket string, batches func(*[]Partial) bool, emit func(string, []Partial)) {
+	var all, b []Partial
+	for batches(&b) {
+		all = append(all, b...)
+	}
+	emit(bucket, all)
 }
 
 // Delta is one contribution added (Sign +1) or retracted (Sign -1).
@@ -378,6 +399,9 @@ func PerKeyOnTime(s beam.Scope, cfg Config, deltas ...beam.PCollection) (aggs, l
 		partials[i] = beam.ParDo(s, &partialFn{Buckets: batch.Buckets(cfg.Buckets, "retract"), Combine: cfg.Combine}, d)
 	}
 	batches := beam.WindowInto(s, window.NewGlobalWindows(), beam.Flatten(s, partials...))
+	if cfg.BoundedInput {
+		batches = beam.ParDo(s, joinBatches, beam.GroupByKey(s, batches))
+	}
 	return beam.ParDo2(s, &aggFn{State: state.MakeValueState[keyed.Bucket[aggState]]("agg"), Clear: timers.InEventTime("clear"),
 		BoundedInput: cfg.BoundedInput, Multisets: cfg.Multisets, Late: cfg.Late, Sketched: cfg.Sketched}, batches)
 }
