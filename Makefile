@@ -92,7 +92,8 @@ vet:
 
 ## bench: print the benchmark lines: each pipeline's throughput and peak memory in bounded mode on
 ## prism and on a local Flink cluster at each parallelism of FLINK_PARALLELISM (empty: no Flink runs;
-## at 1,000,000 events a stateful job runs about 10 minutes there today, see README's Performance),
+## at 1,000,000 events hourlygmv runs about a minute there, a job whose stateful steps still take the
+## runner's bundles as their batches can run ten; see README's Performance),
 ## over a workload of EVENTS generated events, and the Flink SQL peers', the trace join's state bound against an interval join,
 ## each pipeline's event-to-row latency streaming from Kafka at 5,000 events/s (that part takes up to
 ## about 25 minutes: 40 s per pipeline, then up to 2 minutes for a job that fell behind to catch up),

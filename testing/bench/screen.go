@@ -26,6 +26,10 @@ type ScreenResult struct {
 	Events   int // events produced in the measured period
 	CaughtUp bool
 	Late     int // kept page views the job dead-lettered late: the screen can never show them
+	// Why, when the screen did not catch up: what the run saw at the end (the page views shown and
+	// kept, each input topic's messages the job's group committed, the job's dead letters by
+	// reason), for the reader of a failure; not part of the line.
+	Why string
 }
 
 // Line is the result as make bench prints it.
@@ -101,8 +105,12 @@ func Screen(kpiBin, screenBin string, p Pipeline, cfg LatencyConfig) (ScreenResu
 		}
 	}
 	res.CaughtUp = updates.latest() >= int64(len(counted))
-	if res.Late, err = latePageViews(b, p.Outputs[0]+".deadletter"); err != nil {
+	dead := p.Outputs[0] + ".deadletter"
+	if res.Late, err = latePageViews(b, dead); err != nil {
 		return res, err
+	}
+	if !res.CaughtUp {
+		res.Why = whyBehind(b, "finbeam-bench", p, dead, updates.latest(), len(counted), len(sent))
 	}
 	var lat []time.Duration
 	for _, u := range updates.all() {
@@ -161,6 +169,35 @@ func latePageViews(b *kafkatest.Broker, topic string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// whyBehind describes a run whose screen did not catch up: the page views shown and kept, each input
+// topic's messages committed by group against those produced (produced in all), and the dead letters
+// of topic dead by reason (the reason up to its first colon).
+func whyBehind(b *kafkatest.Broker, group string, p Pipeline, dead string, shown int64, kept, produced int) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "the screen shows %d page views of %d kept; %d messages produced", shown, kept, produced)
+	for _, t := range p.topics()[:len(p.Streams)] {
+		n, err := b.Committed(group, t)
+		fmt.Fprintf(&w, "; %s: %d committed", t, n)
+		if err != nil {
+			fmt.Fprintf(&w, " (%v)", err)
+		}
+	}
+	lines, err := b.Values(dead)
+	if err != nil {
+		return fmt.Sprintf("%s; dead letters: %v", w.String(), err)
+	}
+	reasons := map[string]int{}
+	for _, l := range lines {
+		var d validate.DeadLetter
+		if json.Unmarshal([]byte(l), &d) == nil {
+			r, _, _ := strings.Cut(d.Reason, ":")
+			reasons[r]++
+		}
+	}
+	fmt.Fprintf(&w, "; dead letters by reason: %v", reasons)
+	return w.String()
 }
 
 // screenUpdates are the page-view tile's values as the screen's server-sent events bring them, each
