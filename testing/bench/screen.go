@@ -14,7 +14,9 @@ import (
 
 	"github.com/finbeam/finbeam/pipelines/dwd"
 	"github.com/finbeam/finbeam/pipelines/entrytraffic"
+	"github.com/finbeam/finbeam/pipelines/kpi"
 	"github.com/finbeam/finbeam/testing/kafkatest"
+	"github.com/finbeam/finbeam/transforms/changelog"
 	"github.com/finbeam/finbeam/transforms/validate"
 )
 
@@ -172,8 +174,8 @@ func latePageViews(b *kafkatest.Broker, topic string) (int, error) {
 }
 
 // whyBehind describes a run whose screen did not catch up: the page views shown and kept, each input
-// topic's messages committed by group against those produced (produced in all), and the dead letters
-// of topic dead by reason (the reason up to its first colon).
+// topic's messages committed by group against those produced (produced in all), the job's newest
+// overall day rows, and the dead letters of topic dead by reason (the reason up to its first colon).
 func whyBehind(b *kafkatest.Broker, group string, p Pipeline, dead string, shown int64, kept, produced int) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "the screen shows %d page views of %d kept; %d messages produced", shown, kept, produced)
@@ -182,6 +184,18 @@ func whyBehind(b *kafkatest.Broker, group string, p Pipeline, dead string, shown
 		fmt.Fprintf(&w, "; %s: %d committed", t, n)
 		if err != nil {
 			fmt.Fprintf(&w, " (%v)", err)
+		}
+	}
+	if rows, err := b.Values(p.Outputs[0]); err == nil {
+		// The job's newest overall day rows: did it write the figure the screen lacks?
+		tab := changelog.NewTable(kpi.KeyColumns...)
+		for _, r := range rows {
+			tab.Apply([]byte(r))
+		}
+		for _, r := range tab.Rows() {
+			if string(r["grain"]) == `"day"` && string(r["platform"]) == `"all"` {
+				fmt.Fprintf(&w, "; %s's newest row of day %s: pv %s", p.Outputs[0], r["biz_date"], r["pv"])
+			}
 		}
 	}
 	lines, err := b.Values(dead)
