@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/finbeam/finbeam/testing/flinktest"
@@ -41,8 +39,7 @@ func main() {
 		os.Exit(1)
 	}
 	logf("%s", c.Summary())
-	js, err := flinktest.StartJobServer(ctx, flinktest.JobServerOptions{
-		FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), JobPort: *jobPort, Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: logf})
+	js, err := flinktest.StartJobServer(ctx, c.JobServerFor(*jobPort, logf))
 	if err != nil {
 		c.Close()
 		logf("%v", err)

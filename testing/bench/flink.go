@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,8 +33,7 @@ func MeasureOnFlink(name string, events, parallelism int, cmd func(flinkArgs []s
 		return Result{}, err
 	}
 	defer c.Close()
-	js, err := flinktest.StartJobServer(ctx, flinktest.JobServerOptions{
-		FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: logf})
+	js, err := flinktest.StartJobServer(ctx, c.JobServerFor(0, logf))
 	if err != nil {
 		return Result{}, err
 	}
@@ -43,7 +41,7 @@ func MeasureOnFlink(name string, events, parallelism int, cmd func(flinkArgs []s
 	args := append(js.Args(), fmt.Sprintf("--parallelism=%d", parallelism))
 	res, err := Measure(name, events, cmd(args))
 	if err != nil {
-		return res, fmt.Errorf("%w\nTaskManager log: %s", err, c.Logs())
+		return res, err // the cluster's logs go with its temporary directory
 	}
 	res.Runner, res.Parallelism = "flink", parallelism
 	res.Procs = []Proc{{Name: "worker", PeakMB: res.PeakRSSMB}}

@@ -227,6 +227,13 @@ type JobServerOptions struct {
 	Logf    func(format string, args ...any)
 }
 
+// JobServerFor are the options of a job server in front of c: its REST address, its configuration
+// and a log beside the cluster's, on jobPort (0: a free port).
+func (c *Cluster) JobServerFor(jobPort int, logf func(format string, args ...any)) JobServerOptions {
+	return JobServerOptions{FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), JobPort: jobPort,
+		Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: logf}
+}
+
 // JobServer is a running Beam Flink job server.
 type JobServer struct {
 	Endpoint string // 127.0.0.1:port of the job service: a pipeline's --endpoint

@@ -3,8 +3,6 @@ package flinktest
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +20,7 @@ func StartSession(t testing.TB, o Options) (*Cluster, *JobServer) {
 	c, err := Start(context.Background(), o)
 	beamtest.NeedService(t, err, ErrNotInstalled)
 	t.Cleanup(func() { c.Close() })
-	js, err := StartJobServer(context.Background(), JobServerOptions{
-		FlinkMaster: strings.TrimPrefix(c.REST, "http://"), ConfDir: c.Conf(), Log: filepath.Join(c.Logs(), "jobserver.log"), Logf: o.Logf})
+	js, err := StartJobServer(context.Background(), c.JobServerFor(0, o.Logf))
 	beamtest.Must(t, err)
 	t.Cleanup(func() { js.Close() })
 	return c, js
